@@ -1,0 +1,112 @@
+/**
+ * The only place column names are spelled: snake_case in SQL, camelCase in TypeScript.
+ * Instants are UTC milliseconds. Row types never leave `src/db` and `src/engine`;
+ * the public surface speaks {@link Job} (src/engine/job.ts) and the views.
+ */
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { Json, JobError } from '../../machines/common.ts';
+
+/** The persisted part of an XState snapshot: enough to resolve it again. */
+export interface StoredSnapshot {
+  value: string | Record<string, unknown>;
+  context: Record<string, unknown>;
+}
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** The lifecycle machine's name (`uws`, `ecotaxa`, ...). */
+    lifecycle: text('lifecycle').notNull(),
+    /** The machine version the job was created with; replay folds its history through it. */
+    lifecycleVersion: integer('lifecycle_version').notNull(),
+    /** The job type: which handler runs it. */
+    type: text('type').notNull(),
+    /** The wire spelling of the top-level state (`P`, `EXECUTING`, `JOB_STATUS_RUNNING`, ...). */
+    state: text('state').notNull(),
+    snapshot: text('snapshot', { mode: 'json' }).$type<StoredSnapshot>().notNull(),
+    /** Rises by one with every accepted event; equals the sequence number of the last event. */
+    version: integer('version').notNull(),
+    /** The version at which `state` last changed (Synapse's etag changes on state changes only). */
+    stateVersion: integer('state_version').notNull(),
+    /** The state carries the `queued` tag: a worker may claim the job. */
+    claimable: integer('claimable', { mode: 'boolean' }).notNull(),
+    /** The state carries the `running` tag: a handler holds the job under a lease. */
+    running: integer('running', { mode: 'boolean' }).notNull(),
+    /** The state carries the `waiting` tag. */
+    waiting: integer('waiting', { mode: 'boolean' }).notNull(),
+    /** `succeeded`, `failed` or `cancelled` once terminal. */
+    outcome: text('outcome', { enum: ['succeeded', 'failed', 'cancelled'] }),
+    owner: text('owner'),
+    /** UWS runId: opaque to the server, may repeat. */
+    runId: text('run_id'),
+    idempotencyKey: text('idempotency_key'),
+    params: text('params', { mode: 'json' }).$type<Json>(),
+    result: text('result', { mode: 'json' }).$type<Json>(),
+    errors: text('errors', { mode: 'json' }).$type<JobError[]>().notNull(),
+    question: text('question', { mode: 'json' }).$type<Json>(),
+    reply: text('reply', { mode: 'json' }).$type<Json>(),
+    inside: text('inside', { mode: 'json' }).$type<Json>(),
+    step: integer('step'),
+    progressPercent: real('progress_percent').notNull(),
+    progressMessage: text('progress_message'),
+    progressCurrent: real('progress_current'),
+    progressTotal: real('progress_total'),
+    cancelRequested: integer('cancel_requested', { mode: 'boolean' }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    startedAt: integer('started_at'),
+    endedAt: integer('ended_at'),
+    destructionAt: integer('destruction_at'),
+    /** Seconds of wall clock an attempt may run; 0 = unlimited. */
+    executionDuration: integer('execution_duration').notNull(),
+    quoteAt: integer('quote_at'),
+    /** Higher runs first. */
+    priority: integer('priority').notNull(),
+    /** Not claimable before this instant; 0 when due. */
+    runAfter: integer('run_after').notNull(),
+    attempt: integer('attempt').notNull(),
+    // Lease bookkeeping: written by claims and heartbeats, not by the machine, so replay ignores it.
+    leaseId: text('lease_id'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    workerId: text('worker_id'),
+  },
+  (t) => [
+    // The claim query walks this index in claim order and stops at the first due row,
+    // so its cost grows neither with the backlog of later jobs nor with finished ones.
+    index('jobs_claim').on(sql`${t.priority} DESC`, t.id).where(sql`${t.claimable} = 1`),
+    index('jobs_lease').on(t.leaseExpiresAt).where(sql`${t.running} = 1`),
+    index('jobs_created').on(t.createdAt),
+    index('jobs_owner_created').on(t.owner, t.createdAt),
+    index('jobs_state_created').on(t.state, t.createdAt),
+    index('jobs_type_created').on(t.type, t.createdAt),
+    index('jobs_ended').on(t.endedAt).where(sql`${t.endedAt} IS NOT NULL`),
+    index('jobs_destruction').on(t.destructionAt).where(sql`${t.destructionAt} IS NOT NULL`),
+    uniqueIndex('jobs_idempotency').on(t.type, t.idempotencyKey).where(sql`${t.idempotencyKey} IS NOT NULL`),
+  ],
+);
+
+export const jobEvents = sqliteTable(
+  'job_events',
+  {
+    jobId: integer('job_id')
+      .notNull()
+      .references(() => jobs.id, { onDelete: 'cascade' }),
+    /** 1 for the creation, then one more per accepted event; equals the job's version after it. */
+    seq: integer('seq').notNull(),
+    at: integer('at').notNull(),
+    /** `CREATE` for the first event, else the machine event's type. */
+    type: text('type').notNull(),
+    /** The event without `type` and `at` (for CREATE: the machine input); null when empty. */
+    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown> | null>(),
+    stateBefore: text('state_before'),
+    stateAfter: text('state_after').notNull(),
+    /** Who sent it: a worker and lease, an owner, the sweeper. */
+    actor: text('actor'),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.seq] })],
+);
+
+export type JobRow = typeof jobs.$inferSelect;
+export type JobEventRow = typeof jobEvents.$inferSelect;

@@ -1,0 +1,73 @@
+/**
+ * Every query on the hot path, prepared once when the database opens.
+ */
+import { and, asc, desc, eq, getTableColumns, lte, sql } from 'drizzle-orm';
+import type { PhaselineDb } from './open.ts';
+import { jobEvents, jobs } from './schema.ts';
+
+const p = sql.placeholder;
+
+/** Every column but the snapshot: a transition restores the snapshot only when it has no live one. */
+const { snapshot: _snapshot, ...rowColumns } = getTableColumns(jobs);
+export type JobRowWithoutSnapshot = { [K in keyof typeof rowColumns]: (typeof jobs.$inferSelect)[K] };
+
+/** The columns a transition writes: all but the id and the identity fixed at creation. */
+const DERIVED = [
+  'state', 'snapshot', 'version', 'stateVersion', 'claimable', 'running', 'waiting', 'outcome',
+  'params', 'result', 'errors', 'question', 'reply', 'inside', 'step',
+  'progressPercent', 'progressMessage', 'progressCurrent', 'progressTotal', 'cancelRequested',
+  'updatedAt', 'startedAt', 'endedAt', 'destructionAt', 'executionDuration', 'quoteAt',
+  'priority', 'runAfter', 'attempt', 'leaseId', 'leaseExpiresAt', 'workerId',
+] as const;
+
+/**
+ * `{ col: sql.placeholder('col') }` for each key. Drizzle binds each placeholder to its column, so
+ * JSON and boolean columns are encoded on execution; its `set()` types do not admit placeholders,
+ * hence the cast.
+ */
+const placeholders = <K extends string>(keys: readonly K[]) =>
+  Object.fromEntries(keys.map((k) => [k, p(k)])) as unknown as Record<K, never>;
+
+export function prepareStatements(db: PhaselineDb) {
+  return {
+    insertJob: db
+      .insert(jobs)
+      .values({
+        ...placeholders(DERIVED),
+        ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
+      })
+      .returning({ id: jobs.id })
+      .prepare(),
+    updateJob: db
+      .update(jobs)
+      .set(placeholders(DERIVED))
+      .where(and(eq(jobs.id, p('id')), eq(jobs.version, p('prevVersion'))))
+      .prepare(),
+    insertEvent: db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)).prepare(),
+    /** A heartbeat: fenced by the lease id, and only while the job is running. */
+    renewLease: db
+      .update(jobs)
+      .set({ leaseExpiresAt: sql`${p('expiresAt')}` })
+      .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true)))
+      .prepare(),
+    selectRow: db.select(rowColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
+    selectJob: db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare(),
+    selectSnapshot: db.select({ snapshot: jobs.snapshot }).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
+    selectByIdempotencyKey: db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key'))))
+      .prepare(),
+    selectEvents: db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)).prepare(),
+    /** Claim order: highest priority, then oldest; the partial index `jobs_claim` serves it. */
+    selectClaimable: db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.claimable, true), lte(jobs.runAfter, p('now'))))
+      .orderBy(desc(jobs.priority), asc(jobs.id))
+      .limit(p('limit'))
+      .prepare(),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,99 @@
+/**
+ * From a machine snapshot to the stored row: a pure function, used by the engine when it writes
+ * and by replay when it checks, so both derive the row the same way.
+ */
+import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
+import type { JobContext, Outcome } from '../../machines/common.ts';
+import type { JobRow, StoredSnapshot } from '../db/schema.ts';
+
+/** Columns fixed at creation, taken from the CREATE event. */
+export interface JobIdentity {
+  id: number;
+  lifecycle: string;
+  lifecycleVersion: number;
+  type: string;
+  owner: string | null;
+  runId: string | null;
+  idempotencyKey: string | null;
+}
+
+/** The row columns that only claims and heartbeats write; replay does not rebuild them. */
+export type LeaseColumns = Pick<JobRow, 'leaseId' | 'leaseExpiresAt' | 'workerId'>;
+export const NO_LEASE: LeaseColumns = { leaseId: null, leaseExpiresAt: null, workerId: null };
+
+/** The wire spelling of a snapshot's top-level state (`E` for `{ E: 'killed' }`). */
+export function topState(value: AnyMachineSnapshot['value']): string {
+  return typeof value === 'string' ? value : Object.keys(value)[0]!;
+}
+
+export function persistSnapshot(snapshot: AnyMachineSnapshot): StoredSnapshot {
+  return { value: snapshot.value as StoredSnapshot['value'], context: snapshot.context as Record<string, unknown> };
+}
+
+export function restoreSnapshot(machine: AnyStateMachine, stored: StoredSnapshot): AnyMachineSnapshot {
+  return machine.resolveState({ value: stored.value as never, context: stored.context as never });
+}
+
+function outcomeOf(snapshot: AnyMachineSnapshot): Outcome | null {
+  if (!snapshot.hasTag('terminal')) return null;
+  if (snapshot.hasTag('succeeded')) return 'succeeded';
+  if (snapshot.hasTag('cancelled')) return 'cancelled';
+  return 'failed';
+}
+
+/**
+ * The row after an accepted event at instant `at` (already made monotone by the engine).
+ * Timestamp rules: `created` is the first event's instant; `started` is set on the first entry
+ * into a running state and cleared when a terminal job is restarted; `ended` is set exactly
+ * while the job is terminal (kept from its first terminal state, e.g. through UWS ARCHIVE).
+ */
+export function deriveRow(
+  prev: Omit<JobRow, 'snapshot'> | null,
+  identity: JobIdentity,
+  snapshot: AnyMachineSnapshot,
+  at: number,
+  lease: LeaseColumns,
+): JobRow {
+  const context = snapshot.context as JobContext;
+  const state = topState(snapshot.value);
+  const terminal = snapshot.hasTag('terminal');
+  const running = snapshot.hasTag('running');
+  const version = (prev?.version ?? 0) + 1;
+  let startedAt = prev?.startedAt ?? null;
+  if (prev?.endedAt != null && !terminal) startedAt = null;
+  if (running && startedAt === null) startedAt = at;
+  return {
+    ...identity,
+    state,
+    snapshot: persistSnapshot(snapshot),
+    version,
+    stateVersion: prev && prev.state === state ? prev.stateVersion : version,
+    claimable: snapshot.hasTag('queued'),
+    running,
+    waiting: snapshot.hasTag('waiting'),
+    outcome: outcomeOf(snapshot),
+    params: context.params,
+    result: context.result,
+    errors: context.errors,
+    question: context.question,
+    reply: context.reply,
+    inside: context.inside,
+    step: context.step,
+    progressPercent: context.progress.percent,
+    progressMessage: context.progress.message,
+    progressCurrent: context.progress.current,
+    progressTotal: context.progress.total,
+    cancelRequested: context.cancelRequested,
+    createdAt: prev?.createdAt ?? at,
+    updatedAt: at,
+    startedAt,
+    endedAt: terminal ? (prev?.endedAt ?? at) : null,
+    destructionAt: context.destruction,
+    executionDuration: context.executionDuration,
+    quoteAt: context.quote,
+    priority: context.priority,
+    runAfter: context.runAfter ?? 0,
+    attempt: context.attempt,
+    ...(running ? lease : NO_LEASE),
+  };
+}

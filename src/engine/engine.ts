@@ -1,0 +1,336 @@
+/**
+ * The one door for change. `send(jobId, event)` loads the job, applies its machine's pure
+ * `transition()`, refuses what the machine does not accept (typed error, nothing written),
+ * derives the row from the new snapshot, and writes row and history event in one synchronous
+ * SQLite transaction guarded by the row's version.
+ *
+ * Everything here is synchronous, so several transitions can share one commit
+ * ({@link Engine.transaction}); the public facade (src/phaseline.ts) puts promises around it.
+ */
+import { and, asc, desc, eq, gt, inArray, isNull, type SQL } from 'drizzle-orm';
+import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import type { JobInput, Lifecycle } from '../../machines/common.ts';
+import type { OpenDatabase } from '../db/open.ts';
+import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
+import { prepareStatements, type JobRowWithoutSnapshot, type Statements } from '../db/statements.ts';
+import {
+  IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
+} from '../errors.ts';
+import { deriveRow, persistSnapshot, restoreSnapshot, topState, type JobIdentity, type LeaseColumns } from './derive.ts';
+import { LifecycleRegistry } from './lifecycles.ts';
+import { assertCount, assertInstant, assertJson, validateEvent } from './validate.ts';
+
+export type Clock = () => number;
+
+export interface EngineOptions {
+  lifecycles?: LifecycleRegistry;
+  /** Injected for tests; stored instants never decrease even when it steps back. Default `Date.now`. */
+  clock?: Clock;
+  /** Live snapshots kept in memory, so a transition need not parse the stored one. Default 10,000. */
+  snapshotCacheSize?: number;
+}
+
+export interface CreateOptions {
+  lifecycle: string;
+  type: string;
+  input: JobInput;
+  owner?: string | null;
+  runId?: string | null;
+  /** A second create with the same type and key returns the first job instead. */
+  idempotencyKey?: string | null;
+  /** Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE) in the same transaction. Default true. */
+  start?: boolean;
+  actor?: string | null;
+}
+
+export interface SendOptions {
+  /** Refuse with {@link StaleVersionError} unless the job is at this version. */
+  expectVersion?: number;
+  /** Refuse with {@link WrongOwnerError} unless the job belongs to this owner. Omit for system callers. */
+  owner?: string | null;
+  /** Refuse with {@link LeaseLostError} unless this lease still holds the job. */
+  fence?: { leaseId: string };
+  /** The lease to record when the event enters a running state (a claim). */
+  lease?: LeaseColumns;
+  actor?: string | null;
+}
+
+/** A committed transition, as observers see it. */
+export interface TransitionRecord {
+  job: JobRow;
+  event: JobEventRow;
+}
+
+export interface ListFilter {
+  /** Top-level states (UWS PHASE, repeatable: the union). */
+  states?: string[];
+  /** Created strictly after this instant (UWS AFTER). */
+  after?: number;
+  /** The n most recent by creation, newest first (UWS LAST). */
+  last?: number;
+  owner?: string | null;
+  type?: string;
+  lifecycle?: string;
+  limit?: number;
+}
+
+/** The payload of a job's first event: everything its creation fixed, so replay can rebuild all of it. */
+export interface CreatePayload extends Omit<JobIdentity, 'id'> {
+  input: JobInput;
+}
+
+interface CachedSnapshot {
+  version: number;
+  snapshot: AnyMachineSnapshot;
+}
+
+export class Engine {
+  readonly lifecycles: LifecycleRegistry;
+  readonly clock: Clock;
+  readonly #database: OpenDatabase;
+  readonly #stmts: Statements;
+  readonly #cache = new Map<number, CachedSnapshot>();
+  readonly #cacheSize: number;
+  readonly #listeners = new Set<(record: TransitionRecord) => void>();
+  /** Effects held until the outermost transaction commits: cache entries and notifications. */
+  #pending: Array<() => void> = [];
+  #depth = 0;
+
+  constructor(database: OpenDatabase, options: EngineOptions = {}) {
+    this.#database = database;
+    this.#stmts = prepareStatements(database.db);
+    this.lifecycles = options.lifecycles ?? new LifecycleRegistry();
+    this.clock = options.clock ?? Date.now;
+    this.#cacheSize = options.snapshotCacheSize ?? 10_000;
+  }
+
+  get database(): OpenDatabase {
+    return this.#database;
+  }
+
+  /** Called after each committed transition, in commit order. */
+  onTransition(listener: (record: TransitionRecord) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Run `fn` in one immediate (write-locking) transaction; nested calls become savepoints.
+   * Caches and observers see the work only once the outermost transaction has committed.
+   */
+  transaction<T>(fn: () => T): T {
+    const outermost = this.#depth === 0;
+    this.#depth++;
+    try {
+      const result = outermost ? this.#database.sqlite.transaction(fn).immediate() : this.#database.sqlite.transaction(fn)();
+      if (outermost) this.#flush();
+      return result;
+    } catch (error) {
+      if (outermost) this.#pending = [];
+      throw error;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #flush(): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const effect of pending) effect();
+  }
+
+  /** Create a job: its CREATE event, then the lifecycle's start events, in one transaction. */
+  create(options: CreateOptions): JobRow {
+    const lifecycle = this.lifecycles.latest(options.lifecycle);
+    validateInput(options.input);
+    const input: JobInput = { ...options.input, params: options.input.params ?? null };
+    if (typeof options.type !== 'string' || options.type.length === 0) throw new InvalidInputError('type', 'must be a non-empty string');
+    return this.transaction(() => {
+      if (options.idempotencyKey != null) {
+        const existing = this.#stmts.selectByIdempotencyKey.get({ type: options.type, key: options.idempotencyKey });
+        if (existing) return existing;
+      }
+      const at = this.clock();
+      const [snapshot] = initialTransition(lifecycle.machine, input);
+      const identity: Omit<JobIdentity, 'id'> = {
+        lifecycle: lifecycle.name,
+        lifecycleVersion: lifecycle.version,
+        type: options.type,
+        owner: options.owner ?? null,
+        runId: options.runId ?? null,
+        idempotencyKey: options.idempotencyKey ?? null,
+      };
+      const row = deriveRow(null, { ...identity, id: 0 }, snapshot, at, NO_LEASE_COLUMNS);
+      const { id } = this.#stmts.insertJob.get(row)!;
+      const created = { ...row, id };
+      const creation: CreatePayload = { ...identity, input };
+      const event = this.#appendEvent(created, 'CREATE', at, { ...creation }, null, options.actor ?? null);
+      this.#afterCommit(created, snapshot, event);
+      let current = created;
+      if (options.start ?? true) {
+        for (const type of lifecycle.startEvents ?? []) current = this.send(id, { type }, { actor: options.actor ?? null });
+      }
+      return current;
+    });
+  }
+
+  /** Apply one event to one job. Throws a typed error and writes nothing when it is refused. */
+  send(jobId: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): JobRow {
+    validateEvent(event);
+    return this.transaction(() => {
+      const prev = this.#stmts.selectRow.get({ id: jobId });
+      if (!prev) throw new JobNotFoundError(jobId);
+      if (options.owner !== undefined && prev.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
+      if (options.expectVersion !== undefined && prev.version !== options.expectVersion) {
+        throw new StaleVersionError(jobId, options.expectVersion, prev.version);
+      }
+      if (options.fence && prev.leaseId !== options.fence.leaseId) throw new LeaseLostError(jobId, options.fence.leaseId);
+      const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
+      const before = this.#snapshotOf(prev, lifecycle);
+      // Time never runs backwards along a job's history, whatever the wall clock does.
+      const at = Math.max(this.clock(), prev.updatedAt);
+      const { type, at: _ignored, ...payload } = event;
+      const stamped = { ...payload, type, at };
+      const [after] = transition(lifecycle.machine, before, stamped);
+      if (after === before) throw new IllegalTransitionError(jobId, prev.lifecycle, describeState(before), type);
+      const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
+      const row = deriveRow(prev, prev, after, at, lease);
+      const { changes } = this.#stmts.updateJob.run({ ...row, prevVersion: prev.version });
+      if (changes !== 1) throw new StaleVersionError(jobId, prev.version, prev.version + 1);
+      const stored = this.#appendEvent(row, type, at, payload, prev.state, options.actor ?? null);
+      this.#afterCommit(row, after, stored);
+      return row;
+    });
+  }
+
+  /**
+   * Write a heartbeat: extend the lease of a running job, fenced by its lease id. Not an event:
+   * leases are bookkeeping, so the history holds transitions only.
+   */
+  renewLease(jobId: number, leaseId: string, expiresAt: number): boolean {
+    return this.#stmts.renewLease.run({ id: jobId, leaseId, expiresAt }).changes === 1;
+  }
+
+  get(jobId: number, options: { owner?: string | null } = {}): JobRow {
+    const row = this.#stmts.selectJob.get({ id: jobId });
+    if (!row) throw new JobNotFoundError(jobId);
+    if (options.owner !== undefined && row.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
+    return row;
+  }
+
+  find(jobId: number): JobRow | undefined {
+    return this.#stmts.selectJob.get({ id: jobId });
+  }
+
+  history(jobId: number): JobEventRow[] {
+    return this.#stmts.selectEvents.all({ id: jobId });
+  }
+
+  list(filter: ListFilter = {}): JobRow[] {
+    const where: SQL[] = [];
+    if (filter.states?.length) where.push(inArray(jobs.state, filter.states));
+    if (filter.after !== undefined) where.push(gt(jobs.createdAt, filter.after));
+    if (filter.owner !== undefined) where.push(filter.owner === null ? isNull(jobs.owner) : eq(jobs.owner, filter.owner));
+    if (filter.type !== undefined) where.push(eq(jobs.type, filter.type));
+    if (filter.lifecycle !== undefined) where.push(eq(jobs.lifecycle, filter.lifecycle));
+    const query = this.#database.db
+      .select()
+      .from(jobs)
+      .where(and(...where))
+      .orderBy(...(filter.last !== undefined ? [desc(jobs.createdAt), desc(jobs.id)] : [asc(jobs.createdAt), asc(jobs.id)]));
+    const limit = filter.last ?? filter.limit;
+    return limit !== undefined ? query.limit(limit).all() : query.all();
+  }
+
+  /** Ids of claimable jobs that are due, in claim order. */
+  claimableIds(now: number, limit: number): number[] {
+    return this.#stmts.selectClaimable.all({ now, limit }).map((r) => r.id);
+  }
+
+  /** The live snapshot of a job (from the cache when it holds this version). */
+  snapshot(row: JobRow): AnyMachineSnapshot {
+    return this.#snapshotOf(row, this.lifecycles.get(row.lifecycle, row.lifecycleVersion));
+  }
+
+  /** Forget cached snapshots (tests that edit rows by hand; another process's writes are caught by version). */
+  clearCache(): void {
+    this.#cache.clear();
+  }
+
+  #snapshotOf(row: JobRowWithoutSnapshot & { snapshot?: JobRow['snapshot'] }, lifecycle: Lifecycle): AnyMachineSnapshot {
+    const cached = this.#cache.get(row.id);
+    if (cached && cached.version === row.version) return cached.snapshot;
+    const stored = row.snapshot ?? this.#stmts.selectSnapshot.get({ id: row.id })!.snapshot;
+    return restoreSnapshot(lifecycle.machine, stored);
+  }
+
+  #appendEvent(
+    row: JobRow,
+    type: string,
+    at: number,
+    payload: Record<string, unknown>,
+    stateBefore: string | null,
+    actor: string | null,
+  ): JobEventRow {
+    const event: JobEventRow = {
+      jobId: row.id,
+      seq: row.version,
+      at,
+      type,
+      payload: Object.keys(payload).length > 0 ? payload : null,
+      stateBefore,
+      stateAfter: row.state,
+      actor,
+    };
+    this.#stmts.insertEvent.run(event);
+    return event;
+  }
+
+  #afterCommit(row: JobRow, snapshot: AnyMachineSnapshot, event: JobEventRow): void {
+    this.#pending.push(() => {
+      this.#cache.delete(row.id); // re-insert at the end: the map's order is the LRU order
+      this.#cache.set(row.id, { version: row.version, snapshot });
+      if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
+      for (const listener of this.#listeners) {
+        try {
+          listener({ job: row, event });
+        } catch (error) {
+          // An observer's failure must not undo or hide a committed transition.
+          console.error('phaseline: a transition listener threw', error);
+        }
+      }
+    });
+  }
+}
+
+const NO_LEASE_COLUMNS: LeaseColumns = { leaseId: null, leaseExpiresAt: null, workerId: null };
+
+function leaseOf(row: JobRowWithoutSnapshot): LeaseColumns {
+  return { leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt, workerId: row.workerId };
+}
+
+/** `E.killed`, `PROCESSING.running`, `QUEUED`: the full state path, for error messages. */
+export function describeState(snapshot: AnyMachineSnapshot): string {
+  const walk = (value: unknown): string =>
+    typeof value === 'string'
+      ? value
+      : Object.entries(value as Record<string, unknown>)
+          .map(([k, v]) => `${k}.${walk(v)}`)
+          .join(',');
+  return walk(snapshot.value);
+}
+
+function validateInput(input: JobInput): void {
+  if (typeof input !== 'object' || input === null) throw new InvalidInputError('input', 'must be an object');
+  assertJson(input.params ?? null, 'params');
+  if (input.priority !== undefined && !Number.isSafeInteger(input.priority)) throw new InvalidInputError('priority', 'must be an integer');
+  if (input.runAfter !== undefined) assertInstant(input.runAfter, 'runAfter');
+  if (input.destruction !== undefined) assertInstant(input.destruction, 'destruction');
+  if (input.quote !== undefined) assertInstant(input.quote, 'quote');
+  if (input.executionDuration !== undefined) assertCount(input.executionDuration, 'executionDuration');
+  if (input.message !== undefined && input.message !== null && typeof input.message !== 'string') {
+    throw new InvalidInputError('message', 'must be a string');
+  }
+}
+
+export { topState, persistSnapshot };

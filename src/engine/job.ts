@@ -1,0 +1,118 @@
+/**
+ * The public shape of a stored job and of its history. Rows stay inside `src/db` and `src/engine`;
+ * the facade, the views, HTTP and the CLI see these.
+ */
+import type { JobError, Json, Outcome } from '../../machines/common.ts';
+import type { JobEventRow, JobRow } from '../db/schema.ts';
+
+export interface Job<Params = Json, Result = Json> {
+  id: number;
+  /** Lifecycle machine name and the version the job was created with. */
+  lifecycle: string;
+  lifecycleVersion: number;
+  type: string;
+  /** Wire spelling of the top-level state: `P`, `EXECUTING`, `JOB_STATUS_RUNNING`, `PROCESSING`, `DONE`... */
+  state: string;
+  /** The full state value, e.g. `{ E: 'killed' }` where the wire shows `E`. */
+  stateValue: string | Record<string, unknown>;
+  /** Rises by one with each transition; Phaseline's own etag. */
+  version: number;
+  /** The version at which `state` last changed. */
+  stateVersion: number;
+  queued: boolean;
+  running: boolean;
+  waiting: boolean;
+  terminal: boolean;
+  outcome: Outcome | null;
+  owner: string | null;
+  runId: string | null;
+  idempotencyKey: string | null;
+  params: Params;
+  result: Result | null;
+  errors: JobError[];
+  question: Json | null;
+  reply: Json | null;
+  inside: Json | null;
+  step: number | null;
+  progress: { percent: number; message: string | null; current: number | null; total: number | null };
+  cancelRequested: boolean;
+  /** Instants in UTC milliseconds. */
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  destructionAt: number | null;
+  /** Seconds an attempt may run; 0 = unlimited. */
+  executionDuration: number;
+  quoteAt: number | null;
+  priority: number;
+  /** Not claimable before this instant; 0 when due. */
+  runAfter: number;
+  attempt: number;
+  /** Durable step results by name. */
+  steps: Record<string, Json>;
+  lease: { id: string; expiresAt: number; workerId: string | null } | null;
+}
+
+export interface JobEvent {
+  jobId: number;
+  seq: number;
+  at: number;
+  /** `CREATE`, then machine event types. */
+  type: string;
+  payload: Record<string, unknown> | null;
+  stateBefore: string | null;
+  stateAfter: string;
+  actor: string | null;
+}
+
+export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
+  return {
+    id: row.id,
+    lifecycle: row.lifecycle,
+    lifecycleVersion: row.lifecycleVersion,
+    type: row.type,
+    state: row.state,
+    stateValue: row.snapshot.value,
+    version: row.version,
+    stateVersion: row.stateVersion,
+    queued: row.claimable,
+    running: row.running,
+    waiting: row.waiting,
+    terminal: row.endedAt !== null,
+    outcome: row.outcome,
+    owner: row.owner,
+    runId: row.runId,
+    idempotencyKey: row.idempotencyKey,
+    params: row.params as P,
+    result: row.result as R | null,
+    errors: row.errors,
+    question: row.question,
+    reply: row.reply,
+    inside: row.inside,
+    step: row.step,
+    progress: {
+      percent: row.progressPercent,
+      message: row.progressMessage,
+      current: row.progressCurrent,
+      total: row.progressTotal,
+    },
+    cancelRequested: row.cancelRequested,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    startedAt: row.startedAt,
+    endedAt: row.endedAt,
+    destructionAt: row.destructionAt,
+    executionDuration: row.executionDuration,
+    quoteAt: row.quoteAt,
+    priority: row.priority,
+    runAfter: row.runAfter,
+    attempt: row.attempt,
+    steps: ((row.snapshot.context as { steps?: Record<string, Json> }).steps ?? {}),
+    lease: row.leaseId !== null ? { id: row.leaseId, expiresAt: row.leaseExpiresAt ?? 0, workerId: row.workerId } : null,
+  };
+}
+
+export function toJobEvent(row: JobEventRow): JobEvent {
+  return { ...row };
+}

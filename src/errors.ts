@@ -1,0 +1,126 @@
+/**
+ * Typed errors. Each has a stable `code` (codes go on the wire), structured readonly fields,
+ * and a message built in its constructor. Match with {@link isPhaselineError}: it works on
+ * errors revived from storage or received over HTTP, where `instanceof` does not.
+ */
+export type PhaselineErrorCode =
+  | 'JOB_NOT_FOUND'
+  | 'ILLEGAL_TRANSITION'
+  | 'STALE_VERSION'
+  | 'WRONG_OWNER'
+  | 'INVALID_INPUT'
+  | 'UNKNOWN_LIFECYCLE'
+  | 'UNKNOWN_JOB_TYPE'
+  | 'LEASE_LOST'
+  | 'CLOSED';
+
+export class PhaselineError extends Error {
+  constructor(
+    readonly code: PhaselineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PhaselineError';
+  }
+}
+
+export class JobNotFoundError extends PhaselineError {
+  constructor(readonly jobId: number) {
+    super('JOB_NOT_FOUND', `No job with id ${jobId}`);
+    this.name = 'JobNotFoundError';
+  }
+}
+
+/** The job's machine does not accept this event in its current state. Nothing was written. */
+export class IllegalTransitionError extends PhaselineError {
+  constructor(
+    readonly jobId: number,
+    readonly lifecycle: string,
+    readonly state: string,
+    readonly eventType: string,
+    detail?: string,
+  ) {
+    super('ILLEGAL_TRANSITION', `Job ${jobId} (${lifecycle}) in state ${state} does not accept ${eventType}${detail ? `: ${detail}` : ''}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** The caller expected another version of the job (optimistic concurrency). Nothing was written. */
+export class StaleVersionError extends PhaselineError {
+  constructor(
+    readonly jobId: number,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super('STALE_VERSION', `Job ${jobId} is at version ${actual}, not ${expected}`);
+    this.name = 'StaleVersionError';
+  }
+}
+
+export class WrongOwnerError extends PhaselineError {
+  constructor(
+    readonly jobId: number,
+    readonly owner: string | null,
+  ) {
+    super('WRONG_OWNER', `Job ${jobId} does not belong to ${owner ?? 'an anonymous caller'}`);
+    this.name = 'WrongOwnerError';
+  }
+}
+
+export class InvalidInputError extends PhaselineError {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super('INVALID_INPUT', `Invalid ${field}: ${problem}`);
+    this.name = 'InvalidInputError';
+  }
+}
+
+export class UnknownLifecycleError extends PhaselineError {
+  constructor(
+    readonly lifecycle: string,
+    readonly version?: number,
+  ) {
+    super('UNKNOWN_LIFECYCLE', `No lifecycle ${lifecycle}${version === undefined ? '' : ` version ${version}`} is registered`);
+    this.name = 'UnknownLifecycleError';
+  }
+}
+
+export class UnknownJobTypeError extends PhaselineError {
+  constructor(readonly type: string) {
+    super('UNKNOWN_JOB_TYPE', `No job type ${type} is registered`);
+    this.name = 'UnknownJobTypeError';
+  }
+}
+
+/** A worker wrote with a lease it no longer holds (fencing). Nothing was written. */
+export class LeaseLostError extends PhaselineError {
+  constructor(
+    readonly jobId: number,
+    readonly leaseId: string,
+  ) {
+    super('LEASE_LOST', `Lease ${leaseId} on job ${jobId} is no longer held`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+export class ClosedError extends PhaselineError {
+  constructor(readonly operation: string) {
+    super('CLOSED', `Cannot ${operation}: Phaseline is closed`);
+    this.name = 'ClosedError';
+  }
+}
+
+export function isPhaselineError<C extends PhaselineErrorCode>(
+  error: unknown,
+  code?: C,
+): error is PhaselineError & { code: C } {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    (code === undefined || (error as { code: string }).code === code) &&
+    error instanceof Error
+  );
+}

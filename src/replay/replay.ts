@@ -1,0 +1,119 @@
+/**
+ * Replay: fold a job's stored events through the machine version it was created with, from the
+ * machine's initial snapshot, and compare the result with the stored row and snapshot. Like
+ * Temporal's history replay, it catches a machine changed in place: an event it now refuses, or a
+ * state it now reaches differently, is reported at the first event where it appears. A row edited
+ * behind the engine's back is reported against the last event, which wrote it.
+ */
+import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import type { JobEventRow, JobRow } from '../db/schema.ts';
+import { deriveRow, NO_LEASE, type LeaseColumns } from '../engine/derive.ts';
+import type { CreatePayload, Engine } from '../engine/engine.ts';
+import { describeState } from '../engine/engine.ts';
+import { isPhaselineError } from '../errors.ts';
+
+export interface Divergence {
+  /** The first event where it appears; null when the history itself is missing. */
+  seq: number | null;
+  /** A row column, `snapshot`, `history`, or `transition`. */
+  field: string;
+  /** What the stored job or history says. */
+  stored: unknown;
+  /** What replaying the history gives. */
+  replayed: unknown;
+}
+
+export interface JobReplay {
+  jobId: number;
+  events: number;
+  divergences: Divergence[];
+}
+
+export interface ReplaySummary {
+  jobs: number;
+  events: number;
+  diverged: number;
+  /** Only the jobs that diverged. */
+  reports: JobReplay[];
+}
+
+/** Columns that only claims and heartbeats write: not part of what the history determines. */
+const LEASE_FIELDS = new Set<keyof LeaseColumns>(['leaseId', 'leaseExpiresAt', 'workerId']);
+
+export function replayJob(engine: Engine, jobId: number): JobReplay {
+  const stored = engine.find(jobId);
+  const events = engine.history(jobId);
+  const divergences = stored
+    ? foldAndCompare(engine, stored, events)
+    : [{ seq: null, field: 'job', stored: undefined, replayed: 'a job with this id' }];
+  return { jobId, events: events.length, divergences };
+}
+
+export function replayAll(engine: Engine, onJob?: (report: JobReplay) => void): ReplaySummary {
+  const summary: ReplaySummary = { jobs: 0, events: 0, diverged: 0, reports: [] };
+  const ids = engine.database.sqlite.prepare('SELECT id FROM jobs ORDER BY id').pluck().all() as number[];
+  for (const id of ids) {
+    const report = replayJob(engine, id);
+    summary.jobs++;
+    summary.events += report.events;
+    if (report.divergences.length > 0) {
+      summary.diverged++;
+      summary.reports.push(report);
+    }
+    onJob?.(report);
+  }
+  return summary;
+}
+
+function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): Divergence[] {
+  const first = events[0];
+  if (!first || first.type !== 'CREATE' || first.seq !== 1) {
+    return [{ seq: first?.seq ?? null, field: 'history', stored: first?.type ?? 'no events', replayed: 'CREATE at seq 1' }];
+  }
+  const creation = first.payload as unknown as CreatePayload;
+  let lifecycle;
+  try {
+    lifecycle = engine.lifecycles.get(creation.lifecycle, creation.lifecycleVersion);
+  } catch (error) {
+    if (!isPhaselineError(error, 'UNKNOWN_LIFECYCLE')) throw error;
+    return [{ seq: 1, field: 'lifecycle', stored: `${creation.lifecycle}@${creation.lifecycleVersion}`, replayed: 'not registered' }];
+  }
+  const identity = {
+    id: stored.id,
+    lifecycle: creation.lifecycle,
+    lifecycleVersion: creation.lifecycleVersion,
+    type: creation.type,
+    owner: creation.owner,
+    runId: creation.runId,
+    idempotencyKey: creation.idempotencyKey,
+  };
+  const [initial] = initialTransition(lifecycle.machine, creation.input);
+  let snapshot: AnyMachineSnapshot = initial;
+  let row = deriveRow(null, identity, snapshot, first.at, NO_LEASE);
+  const checkStep = (event: JobEventRow): Divergence | null => {
+    if (event.seq !== row.version) return { seq: event.seq, field: 'history', stored: `seq ${event.seq}`, replayed: `seq ${row.version}` };
+    if (event.stateAfter !== row.state) return { seq: event.seq, field: 'state', stored: event.stateAfter, replayed: row.state };
+    return null;
+  };
+  const firstProblem = checkStep(first);
+  if (firstProblem) return [firstProblem];
+  for (const event of events.slice(1)) {
+    const [next] = transition(lifecycle.machine, snapshot, { ...(event.payload ?? {}), type: event.type, at: event.at });
+    if (next === snapshot) {
+      return [{ seq: event.seq, field: 'transition', stored: `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, replayed: `${describeState(snapshot)} refuses ${event.type}` }];
+    }
+    snapshot = next;
+    row = deriveRow(row, identity, snapshot, event.at, NO_LEASE);
+    const problem = checkStep(event);
+    if (problem) return [problem];
+  }
+  const lastSeq = events.at(-1)!.seq;
+  const divergences: Divergence[] = [];
+  for (const key of Object.keys(row) as (keyof JobRow)[]) {
+    if (LEASE_FIELDS.has(key as keyof LeaseColumns)) continue;
+    const a = JSON.stringify(stored[key]);
+    const b = JSON.stringify(row[key]);
+    if (a !== b) divergences.push({ seq: lastSeq, field: key, stored: stored[key], replayed: row[key] });
+  }
+  return divergences;
+}
