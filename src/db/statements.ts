@@ -1,7 +1,7 @@
 /**
  * Every query on the hot path, prepared once when the database opens.
  */
-import { and, asc, desc, eq, getTableColumns, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { PhaselineDb } from './open.ts';
 import { jobEvents, jobs } from './schema.ts';
 
@@ -59,6 +59,18 @@ export function prepareStatements(db: PhaselineDb) {
       .where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key'))))
       .prepare(),
     selectEvents: db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)).prepare(),
+    selectExpiredLeases: db
+      .select({ id: jobs.id, type: jobs.type, attempt: jobs.attempt, leaseId: jobs.leaseId, cancelRequested: jobs.cancelRequested })
+      .from(jobs)
+      .where(and(eq(jobs.running, true), or(isNull(jobs.leaseExpiresAt), lt(jobs.leaseExpiresAt, p('now')))))
+      .limit(p('limit'))
+      .prepare(),
+    selectDueForDestruction: db
+      .select({ id: jobs.id, lifecycle: jobs.lifecycle, state: jobs.state, endedAt: jobs.endedAt, cancelRequested: jobs.cancelRequested })
+      .from(jobs)
+      .where(and(lte(jobs.destructionAt, p('now')), ne(jobs.state, 'ARCHIVED')))
+      .limit(p('limit'))
+      .prepare(),
     /** Claim order: highest priority, then oldest; the partial index `jobs_claim` serves it. */
     selectClaimable: db
       .select({ id: jobs.id })

@@ -7,7 +7,7 @@
  * Everything here is synchronous, so several transitions can share one commit
  * ({@link Engine.transaction}); the public facade (src/phaseline.ts) puts promises around it.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, notInArray, sql, type SQL } from 'drizzle-orm';
 import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
 import type { JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
@@ -94,6 +94,7 @@ export class Engine {
   readonly #listeners = new Set<(record: TransitionRecord) => void>();
   /** Effects held until the outermost transaction commits: cache entries and notifications. */
   #pending: Array<() => void> = [];
+  readonly #claimByTypes = new Map<string, { all(values: { now: number; limit: number }): Array<{ id: number }> }>();
   #depth = 0;
 
   constructor(database: OpenDatabase, options: EngineOptions = {}) {
@@ -242,9 +243,53 @@ export class Engine {
     return limit !== undefined ? query.limit(limit).all() : query.all();
   }
 
-  /** Ids of claimable jobs that are due, in claim order. */
-  claimableIds(now: number, limit: number): number[] {
-    return this.#stmts.selectClaimable.all({ now, limit }).map((r) => r.id);
+  /** Ids of claimable jobs that are due, in claim order, optionally of the given types only. */
+  claimableIds(now: number, limit: number, types?: readonly string[]): number[] {
+    if (!types) return this.#stmts.selectClaimable.all({ now, limit }).map((r) => r.id);
+    const key = types.join('\u0000');
+    let stmt = this.#claimByTypes.get(key);
+    if (!stmt) {
+      stmt = this.#database.db
+        .select({ id: jobs.id })
+        .from(jobs)
+        .where(and(eq(jobs.claimable, true), lte(jobs.runAfter, sql.placeholder('now')), inArray(jobs.type, [...types])))
+        .orderBy(desc(jobs.priority), asc(jobs.id))
+        .limit(sql.placeholder('limit'))
+        .prepare();
+      this.#claimByTypes.set(key, stmt);
+    }
+    return stmt.all({ now, limit }).map((r) => r.id);
+  }
+
+  /** Running jobs whose lease ran out (or that have none): their workers died or hung. */
+  expiredLeases(now: number, limit: number): Array<Pick<JobRow, 'id' | 'type' | 'attempt' | 'leaseId' | 'cancelRequested'>> {
+    return this.#stmts.selectExpiredLeases.all({ now, limit });
+  }
+
+  /** Jobs whose destruction instant has come and that are not archived yet. */
+  dueForDestruction(now: number, limit: number): Array<Pick<JobRow, 'id' | 'lifecycle' | 'state' | 'endedAt' | 'cancelRequested'>> {
+    return this.#stmts.selectDueForDestruction.all({ now, limit });
+  }
+
+  /** Finished jobs that ended before `before`, outside the given lifecycles. */
+  endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): number[] {
+    return this.#database.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(lt(jobs.endedAt, before), notInArray(jobs.lifecycle, [...exceptLifecycles])))
+      .limit(limit)
+      .all()
+      .map((r) => r.id);
+  }
+
+  /** Delete jobs and, through the foreign key, their history. */
+  deleteJobs(ids: readonly number[]): number {
+    if (ids.length === 0) return 0;
+    return this.transaction(() => {
+      const { changes } = this.#database.db.delete(jobs).where(inArray(jobs.id, [...ids])).run();
+      for (const id of ids) this.#cache.delete(id);
+      return changes;
+    });
   }
 
   /** The live snapshot of a job (from the cache when it holds this version). */

@@ -51,6 +51,8 @@ export interface Job<Params = Json, Result = Json> {
   attempt: number;
   /** Durable step results by name. */
   steps: Record<string, Json>;
+  /** Replies in the order the job asked. */
+  replies: Json[];
   lease: { id: string; expiresAt: number; workerId: string | null } | null;
 }
 
@@ -108,7 +110,8 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     priority: row.priority,
     runAfter: row.runAfter,
     attempt: row.attempt,
-    steps: ((row.snapshot.context as { steps?: Record<string, Json> }).steps ?? {}),
+    steps: (row.snapshot.context as { steps?: Record<string, Json> }).steps ?? {},
+    replies: (row.snapshot.context as { replies?: Json[] }).replies ?? [],
     lease: row.leaseId !== null ? { id: row.leaseId, expiresAt: row.leaseExpiresAt ?? 0, workerId: row.workerId } : null,
   };
 }

@@ -1,0 +1,101 @@
+/**
+ * Job types: a name, a lifecycle, a parameter validator, defaults, and the handler.
+ */
+import type { Json } from '../machines/common.ts';
+import { InvalidInputError } from './errors.ts';
+import type { HandlerContext } from './runner/context.ts';
+
+/**
+ * The part of the Standard Schema interface (standardschema.dev) Phaseline calls, so that zod,
+ * valibot, arktype and friends work as validators without Phaseline depending on any of them.
+ */
+export interface StandardSchemaLike<Output> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) =>
+      | { readonly value: Output; readonly issues?: undefined }
+      | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { key: PropertyKey }> }> }
+      | Promise<unknown>;
+  };
+}
+
+/** A plain function that returns the typed parameters or throws, or a Standard Schema. */
+export type ParamsValidator<Params> = ((params: unknown) => Params) | StandardSchemaLike<Params>;
+
+export interface Backoff {
+  /** Delay before the second attempt. Default 1000 ms; doubles with each attempt. */
+  baseMs?: number;
+  /** The longest delay. Default 5 minutes. */
+  maxMs?: number;
+  /** Spread each delay uniformly over [delay/2, delay] so failed jobs do not return in step. Default true. */
+  jitter?: boolean;
+}
+
+export interface JobTypeDefinition<Params extends Json = Json, Result extends Json = Json> {
+  name: string;
+  /** The lifecycle machine: `ecotaxa`, `uws`, `rime`, `synapse`, `qiskit`, or one registered by the app. */
+  lifecycle: string;
+  /** Checks parameters at enqueue; invalid ones are refused and no row is written. */
+  validate?: ParamsValidator<Params>;
+  /** Default 0; higher runs first. */
+  priority?: number;
+  /** Attempts in all, the first included. Default 3. */
+  attempts?: number;
+  backoff?: Backoff;
+  /** Seconds an attempt may run; 0 (default) is unlimited. */
+  executionDuration?: number;
+  handler: (context: HandlerContext<Params>) => Promise<Result>;
+}
+
+export type JobType<Params extends Json = Json, Result extends Json = Json> = Readonly<
+  Required<Omit<JobTypeDefinition<Params, Result>, 'validate' | 'backoff'>>
+> & { validate?: ParamsValidator<Params>; backoff: Required<Backoff> };
+
+/** Declare a job type; the types of its parameters and result follow the handler. */
+export function defineJobType<Params extends Json = Json, Result extends Json = Json>(
+  definition: JobTypeDefinition<Params, Result>,
+): JobType<Params, Result> {
+  if (!definition.name) throw new InvalidInputError('name', 'a job type needs a name');
+  const attempts = definition.attempts ?? 3;
+  if (!Number.isSafeInteger(attempts) || attempts < 1) throw new InvalidInputError('attempts', 'must be an integer of at least 1');
+  return {
+    name: definition.name,
+    lifecycle: definition.lifecycle,
+    validate: definition.validate,
+    priority: definition.priority ?? 0,
+    attempts,
+    backoff: { baseMs: 1000, maxMs: 5 * 60_000, jitter: true, ...definition.backoff },
+    executionDuration: definition.executionDuration ?? 0,
+    handler: definition.handler,
+  };
+}
+
+/** Run a type's validator; throws {@link InvalidInputError} with the validator's own message. */
+export function validateParams<Params extends Json>(type: Pick<JobType<Params, Json>, 'name' | 'validate'>, params: unknown): Params {
+  const validator = type.validate;
+  if (!validator) return params as Params;
+  if (typeof validator === 'function') {
+    try {
+      return validator(params);
+    } catch (error) {
+      throw new InvalidInputError(`params of ${type.name}`, error instanceof Error ? error.message : String(error));
+    }
+  }
+  const outcome = validator['~standard'].validate(params);
+  if (outcome instanceof Promise) throw new InvalidInputError(`params of ${type.name}`, 'asynchronous validators are not supported');
+  const result = outcome as { value?: Params; issues?: ReadonlyArray<{ message: string; path?: ReadonlyArray<unknown> }> };
+  if (result.issues) {
+    const text = result.issues
+      .map((i) => (i.path?.length ? `${i.path.map((p) => (typeof p === 'object' && p !== null ? String((p as { key: PropertyKey }).key) : String(p))).join('.')}: ` : '') + i.message)
+      .join('; ');
+    throw new InvalidInputError(`params of ${type.name}`, text);
+  }
+  return result.value as Params;
+}
+
+/** When attempt `attempt` (1-based) failed, the next one may start after this many ms. */
+export function backoffDelay(backoff: Required<Backoff>, attempt: number, random: () => number = Math.random): number {
+  const delay = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(backoff.jitter ? delay / 2 + (random() * delay) / 2 : delay);
+}

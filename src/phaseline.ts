@@ -1,0 +1,233 @@
+/**
+ * The facade: one instance per database, the only surface HTTP, the CLI and host apps use.
+ * Promises at the boundary, synchronous SQLite transactions inside (see DESIGN.md, "Where it grows").
+ */
+import type { EventObject } from 'xstate';
+import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
+import { openDatabase, type OpenOptions } from './db/open.ts';
+import { Engine, type Clock, type ListFilter, type SendOptions } from './engine/engine.ts';
+import { toJob, toJobEvent, type Job, type JobEvent } from './engine/job.ts';
+import { LifecycleRegistry } from './engine/lifecycles.ts';
+import { builtInLifecycles } from '../machines/index.ts';
+import { ClosedError, InvalidInputError, UnknownJobTypeError } from './errors.ts';
+import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
+import { defineJobType, validateParams, type JobType, type JobTypeDefinition } from './jobtypes.ts';
+import { replayAll, replayJob, type JobReplay, type ReplaySummary } from './replay/replay.ts';
+import { Runner, type RunnerOptions } from './runner/runner.ts';
+
+export interface PhaselineOptions extends OpenOptions {
+  /** SQLite file; `:memory:` for a private in-memory database. Default `./phaseline.db`. */
+  file?: string;
+  /** Lifecycles of the app's own, registered beside the five built-in ones. */
+  lifecycles?: Lifecycle[];
+  /** Injected clock (tests). Default `Date.now`. */
+  clock?: Clock;
+}
+
+export interface EnqueueOptions {
+  owner?: string | null;
+  /** UWS runId: opaque, may repeat. */
+  runId?: string | null;
+  /** Overrides the type's default priority; higher runs first. */
+  priority?: number;
+  /** Not before this many ms from now. */
+  delayMs?: number;
+  /** Not before this instant (UTC ms). */
+  runAt?: number;
+  /** When the job is destroyed (UTC ms). */
+  destruction?: number | null;
+  /** Seconds an attempt may run (overrides the type's); 0 is unlimited. */
+  executionDuration?: number;
+  quote?: number | null;
+  /** A second enqueue of the same type with the same key returns the first job. */
+  idempotencyKey?: string | null;
+  /**
+   * Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE). Default true; false
+   * leaves a UWS job PENDING (a draft) and a RIME job REQUESTED.
+   */
+  start?: boolean;
+}
+
+export interface OwnerOption {
+  /** Refuse unless the job belongs to this owner; omit for system and admin callers. */
+  owner?: string | null;
+}
+
+export class Phaseline {
+  readonly engine: Engine;
+  readonly #types = new Map<string, JobType<Json, Json>>();
+  readonly #emitter = new TypedEmitter();
+  #runner: Runner | null = null;
+  #closed = false;
+
+  constructor(options: PhaselineOptions = {}) {
+    const database = openDatabase(options.file ?? './phaseline.db', options);
+    const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
+    this.engine = new Engine(database, { lifecycles, ...(options.clock ? { clock: options.clock } : {}) });
+    this.engine.onTransition(({ job, event }) => {
+      const wantsTransition = this.#emitter.has('job:transition');
+      const wantsEnd = this.#emitter.has('job:ended') && job.endedAt !== null && event.stateBefore !== event.stateAfter;
+      const wantsProgress = this.#emitter.has('job:progress') && event.type === 'PROGRESS';
+      if (!wantsTransition && !wantsEnd && !wantsProgress) return;
+      const view = toJob(job);
+      if (wantsTransition) this.#emitter.emit('job:transition', { job: view, event: toJobEvent(event) });
+      if (wantsEnd) this.#emitter.emit('job:ended', { job: view });
+      if (wantsProgress) this.#emitter.emit('job:progress', { job: view });
+    });
+  }
+
+  // ── Job types ────────────────────────────────────────────────────────────
+
+  /** Register a job type (or a definition, made into one). Returns it, typed, for `enqueue`. */
+  register<P extends Json, R extends Json>(type: JobType<P, R> | JobTypeDefinition<P, R>): JobType<P, R> {
+    const made = defineJobType(type);
+    this.engine.lifecycles.latest(made.lifecycle); // unknown lifecycle: refuse now, not at the first enqueue
+    this.#types.set(made.name, made as unknown as JobType<Json, Json>);
+    return made;
+  }
+
+  jobType(name: string): JobType<Json, Json> {
+    const type = this.#types.get(name);
+    if (!type) throw new UnknownJobTypeError(name);
+    return type;
+  }
+
+  // ── Jobs ─────────────────────────────────────────────────────────────────
+
+  /**
+   * Enqueue a job of a registered type. Invalid parameters are refused with INVALID_INPUT and
+   * nothing is written.
+   * @returns the new job's id (or, with an idempotency key seen before, the first job's id).
+   */
+  async enqueue<P extends Json>(type: JobType<P, Json> | string, params: P, options: EnqueueOptions = {}): Promise<number> {
+    return this.#create(type, params, options).id;
+  }
+
+  /** Enqueue many jobs of one type in one transaction: all are written, or none. */
+  async enqueueMany<P extends Json>(type: JobType<P, Json> | string, items: ReadonlyArray<{ params: P } & EnqueueOptions>): Promise<number[]> {
+    this.#assertOpen('enqueueMany');
+    return this.engine.transaction(() => items.map(({ params, ...options }) => this.#create(type, params, options).id));
+  }
+
+  #create<P extends Json>(typeOrName: JobType<P, Json> | string, params: P, options: EnqueueOptions): { id: number } {
+    this.#assertOpen('enqueue');
+    const type = this.jobType(typeof typeOrName === 'string' ? typeOrName : typeOrName.name);
+    const valid = validateParams(type, params);
+    const now = this.engine.clock();
+    if (options.delayMs !== undefined && (!Number.isFinite(options.delayMs) || options.delayMs < 0)) {
+      throw new InvalidInputError('delayMs', 'must be a non-negative number');
+    }
+    const runAfter = options.runAt ?? (options.delayMs ? now + Math.round(options.delayMs) : null);
+    const input: JobInput = {
+      params: valid,
+      priority: options.priority ?? type.priority,
+      runAfter,
+      executionDuration: options.executionDuration ?? type.executionDuration,
+      destruction: options.destruction ?? null,
+      quote: options.quote ?? null,
+    };
+    return this.engine.create({
+      lifecycle: type.lifecycle,
+      type: type.name,
+      input,
+      owner: options.owner ?? null,
+      runId: options.runId ?? null,
+      idempotencyKey: options.idempotencyKey ?? null,
+      ...(options.start !== undefined ? { start: options.start } : {}),
+    });
+  }
+
+  async get(id: number, options: OwnerOption = {}): Promise<Job> {
+    this.#assertOpen('get');
+    return toJob(this.engine.get(id, options));
+  }
+
+  async list(filter: ListFilter = {}): Promise<Job[]> {
+    this.#assertOpen('list');
+    return this.engine.list(filter).map((row) => toJob(row));
+  }
+
+  async history(id: number, options: OwnerOption = {}): Promise<JobEvent[]> {
+    this.#assertOpen('history');
+    this.engine.get(id, options);
+    return this.engine.history(id).map(toJobEvent);
+  }
+
+  /** Send any event the job's machine accepts (UWS RUN/ABORT/HOLD/..., EcoTaxa RESTART/KILL, ...). */
+  async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): Promise<Job> {
+    this.#assertOpen('send');
+    return toJob(this.engine.send(id, event, options));
+  }
+
+  /** Answer a waiting job's question; it is resumed with the answer. */
+  async reply(id: number, answer: Json, options: OwnerOption = {}): Promise<Job> {
+    return this.send(id, { type: 'REPLY', reply: answer }, { ...options, actor: options.owner ?? null });
+  }
+
+  /**
+   * Cancel a job: one nobody runs ends at once; a running one when its handler stops (or after the
+   * runner's grace period). What "cancelled" looks like is the lifecycle's: UWS ABORTED, EcoTaxa E
+   * "Killed", RIME CANCELLED, Synapse FAILED with jobCanceling, Qiskit CANCELLED.
+   */
+  async cancel(id: number, options: OwnerOption = {}): Promise<Job> {
+    return this.send(id, { type: 'CANCEL' }, { ...options, actor: options.owner ?? null });
+  }
+
+  /** Delete a job and its history (UWS DELETE). A running handler's later writes are refused. */
+  async delete(id: number, options: OwnerOption = {}): Promise<void> {
+    this.#assertOpen('delete');
+    this.engine.get(id, options);
+    this.engine.deleteJobs([id]);
+  }
+
+  // ── Replay ───────────────────────────────────────────────────────────────
+
+  async replay(id: number): Promise<JobReplay> {
+    this.#assertOpen('replay');
+    return replayJob(this.engine, id);
+  }
+
+  async replayAll(): Promise<ReplaySummary> {
+    this.#assertOpen('replay');
+    return replayAll(this.engine);
+  }
+
+  // ── Workers ──────────────────────────────────────────────────────────────
+
+  /** Start workers in this process. Enqueues in this process wake them at once. */
+  start(options: RunnerOptions = {}): Runner {
+    this.#assertOpen('start');
+    if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
+    this.#runner = new Runner(this.engine, this.#types, this.#emitter, options);
+    this.#runner.start();
+    return this.#runner;
+  }
+
+  /** Stop the workers: running handlers get `graceMs` to finish, then their jobs are released. */
+  async stop(graceMs?: number): Promise<void> {
+    await this.#runner?.stop(graceMs);
+  }
+
+  // ── Events ───────────────────────────────────────────────────────────────
+
+  on<K extends PhaselineEventName>(name: K, listener: Listener<K>): () => void {
+    return this.#emitter.on(name, listener);
+  }
+
+  /** Stop the workers and close the database. */
+  async close(graceMs?: number): Promise<void> {
+    if (this.#closed) return;
+    await this.stop(graceMs);
+    this.#closed = true;
+    this.engine.database.sqlite.close();
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) throw new ClosedError(operation);
+  }
+}
+
+/** Open a Phaseline database (created and migrated if needed). */
+export function createPhaseline(options: PhaselineOptions = {}): Phaseline {
+  return new Phaseline(options);
+}

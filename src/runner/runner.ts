@@ -1,0 +1,382 @@
+/**
+ * The embedded worker loop: claim due jobs under a lease, run their handlers, turn each outcome
+ * into an event, keep leases alive, and recover the jobs of workers that died.
+ *
+ * Every write an attempt makes is fenced by its lease id, so a worker that lost its lease (its job
+ * was cancelled, timed out, or recovered elsewhere) can never complete, fail or overwrite the job.
+ */
+import { randomUUID } from 'node:crypto';
+import { transition } from 'xstate';
+import type { Json } from '../../machines/common.ts';
+import type { Engine, TransitionRecord } from '../engine/engine.ts';
+import { toJob, type Job } from '../engine/job.ts';
+import { assertJson } from '../engine/validate.ts';
+import { isPhaselineError } from '../errors.ts';
+import type { TypedEmitter } from '../events.ts';
+import { backoffDelay, validateParams, type JobType } from '../jobtypes.ts';
+import { createHandlerContext, type AttemptPort } from './context.ts';
+import { sweep, type SweepOptions } from './sweeper.ts';
+
+export interface RunnerOptions {
+  /** Handlers run at once in this process. Default 1. */
+  concurrency?: number;
+  /**
+   * How often an idle worker looks for work that no in-process enqueue announced: jobs enqueued by
+   * other processes, delayed jobs coming due, expired leases, destruction. Default 1000 ms.
+   */
+  pollIntervalMs?: number;
+  /** How long a claim holds a job without a heartbeat. Default 30,000 ms. */
+  leaseMs?: number;
+  /** How often running jobs' leases are renewed. Default a third of `leaseMs`. */
+  heartbeatMs?: number;
+  /** Least time between two stored progress reports of one attempt. Default 250 ms. */
+  progressIntervalMs?: number;
+  /** After a cancellation request, how long a running handler may take to stop before the job is ended anyway. Default 5000 ms. */
+  cancelGraceMs?: number;
+  /** Names this worker in leases and history. Default a random id. */
+  workerId?: string;
+  /** Destruction and retention (see sweeper.ts). */
+  sweep?: SweepOptions;
+  /** Random numbers for backoff jitter (tests pass a fixed one). */
+  random?: () => number;
+}
+
+type EndReason = 'suspended' | 'cancelled' | 'timeout' | 'stopped' | 'lost';
+
+interface Attempt {
+  jobId: number;
+  leaseId: string;
+  actor: string;
+  type: JobType<Json, Json>;
+  job: Job;
+  controller: AbortController;
+  /** Why the attempt ended before its handler returned; unset while it runs normally. */
+  reason?: EndReason;
+  /** Resolves when the runner stops waiting for the handler (ask, lease lost, timeout, stop). */
+  detach: () => void;
+  timers: NodeJS.Timeout[];
+}
+
+export class Runner {
+  readonly workerId: string;
+  readonly #engine: Engine;
+  readonly #types: Map<string, JobType<Json, Json>>;
+  readonly #emitter: TypedEmitter;
+  readonly #opts: Required<Omit<RunnerOptions, 'workerId' | 'sweep'>> & { sweep: SweepOptions };
+  readonly #active = new Map<number, Attempt>();
+  #running = false;
+  #wake: (() => void) | null = null;
+  #loop: Promise<void> | null = null;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | null = null;
+  #lastMaintenance = -Infinity;
+
+  constructor(engine: Engine, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
+    this.#engine = engine;
+    this.#types = types;
+    this.#emitter = emitter;
+    this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    const leaseMs = options.leaseMs ?? 30_000;
+    this.#opts = {
+      concurrency: options.concurrency ?? 1,
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      leaseMs,
+      heartbeatMs: options.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3)),
+      progressIntervalMs: options.progressIntervalMs ?? 250,
+      cancelGraceMs: options.cancelGraceMs ?? 5000,
+      random: options.random ?? Math.random,
+      sweep: options.sweep ?? {},
+    };
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** Jobs whose handlers run now in this runner. */
+  get activeJobIds(): number[] {
+    return [...this.#active.keys()];
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#unsubscribe = this.#engine.onTransition((record) => this.#observe(record));
+    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs);
+    this.#heartbeat.unref();
+    this.#loop = this.#run();
+  }
+
+  /** Wake an idle worker at once (an enqueue in this process). */
+  nudge(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /**
+   * Stop claiming; let running handlers finish within `graceMs`, then release their jobs (the job
+   * goes back to the queue without spending an attempt) so another worker resumes them.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.nudge();
+    await this.#loop;
+    const deadline = Date.now() + graceMs;
+    while (this.#active.size > 0 && Date.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    for (const attempt of [...this.#active.values()]) {
+      this.#end(attempt, 'stopped');
+      this.#write(attempt, { type: 'RELEASE' });
+    }
+    clearInterval(this.#heartbeat);
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      let claimed = 0;
+      const free = this.#opts.concurrency - this.#active.size;
+      try {
+        const now = this.#engine.clock();
+        if (now - this.#lastMaintenance >= this.#opts.pollIntervalMs) {
+          this.#lastMaintenance = now;
+          this.#maintain(now);
+        }
+        if (free > 0) {
+          const jobs = this.#claim(free);
+          claimed = jobs.length;
+          for (const job of jobs) this.#begin(job);
+        }
+      } catch (error) {
+        this.#emitter.emit('error', { error, where: `worker ${this.workerId}` });
+      }
+      if (!this.#running) break;
+      if (claimed > 0 && claimed === free) {
+        // Full: wait for a slot. Partly full after a claim: look again at once.
+        await this.#idle(this.#opts.pollIntervalMs);
+      } else if (claimed === 0) {
+        if (this.#active.size === 0) this.#emitter.emit('runner:idle', { workerId: this.workerId });
+        await this.#idle(this.#opts.pollIntervalMs);
+      } else {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  #idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** One write transaction: pick due jobs in claim order and move each to running under a new lease. */
+  #claim(limit: number): Job[] {
+    const types = [...this.#types.keys()];
+    if (types.length === 0) return [];
+    const engine = this.#engine;
+    return engine.transaction(() => {
+      const now = engine.clock();
+      const claimed: Job[] = [];
+      for (const id of engine.claimableIds(now, limit, types)) {
+        const leaseId = randomUUID();
+        const lease = { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId };
+        claimed.push(toJob(engine.send(id, { type: 'CLAIM' }, { lease, actor: `${this.workerId}/${leaseId}` })));
+      }
+      return claimed;
+    });
+  }
+
+  #begin(job: Job): void {
+    const type = this.#types.get(job.type)!;
+    let detach!: () => void;
+    const detached = new Promise<void>((resolve) => (detach = resolve));
+    const attempt: Attempt = {
+      jobId: job.id,
+      leaseId: job.lease!.id,
+      actor: `${this.workerId}/${job.lease!.id}`,
+      type,
+      job,
+      controller: new AbortController(),
+      detach,
+      timers: [],
+    };
+    this.#active.set(job.id, attempt);
+    if (job.executionDuration > 0) {
+      const left = job.startedAt! + job.executionDuration * 1000 - this.#engine.clock();
+      attempt.timers.push(setTimeout(() => this.#timeout(attempt), Math.max(0, left)));
+    }
+    void this.#execute(attempt, detached).finally(() => {
+      for (const timer of attempt.timers) clearTimeout(timer);
+      this.#active.delete(job.id);
+      this.nudge();
+    });
+  }
+
+  async #execute(attempt: Attempt, detached: Promise<void>): Promise<void> {
+    const { type, job } = attempt;
+    const port: AttemptPort = {
+      send: (event) => toJob(this.#engine.send(job.id, event, { fence: { leaseId: attempt.leaseId }, actor: attempt.actor })),
+      canAsk: () => this.#accepts(job.id, 'ASK'),
+      suspend: () => this.#end(attempt, 'suspended'),
+      progressIntervalMs: this.#opts.progressIntervalMs,
+      now: this.#engine.clock,
+    };
+    const context = createHandlerContext(job, attempt.controller.signal, port);
+    let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
+    try {
+      if (this.#accepts(job.id, 'VALIDATED')) {
+        // Qiskit's VALIDATING: check the parameters against the type's validator before running.
+        validateParams(type, job.params);
+        port.send({ type: 'VALIDATED' });
+      }
+      const result = await Promise.race([type.handler(context), detached.then(() => DETACHED)]);
+      if (result === DETACHED) return;
+      assertJson(result ?? null, `result of ${job.type}`);
+      outcome = { ok: true, result: (result ?? null) as Json };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    if (attempt.reason && attempt.reason !== 'cancelled') return; // someone else ended the attempt
+    try {
+      context.flushProgress();
+    } catch {
+      // The lease may be gone; the final write below tells.
+    }
+    if (attempt.reason === 'cancelled') {
+      this.#write(attempt, { type: 'CANCEL_DONE' });
+    } else if (outcome.ok) {
+      this.#write(attempt, { type: 'SUCCEED', result: outcome.result });
+    } else {
+      this.#write(attempt, { type: 'FAIL', error: describeError(outcome.error), ...this.#retry(job.type, job.attempt) });
+    }
+  }
+
+  /** `{ retryAt }` when the type has attempts left after attempt `attempt`, else nothing. */
+  #retry(typeName: string, attempt: number): { retryAt?: number } {
+    const type = this.#types.get(typeName);
+    const attempts = type?.attempts ?? 3;
+    if (attempt >= attempts) return {};
+    const delay = type ? backoffDelay(type.backoff, attempt, this.#opts.random) : 1000;
+    return { retryAt: this.#engine.clock() + delay };
+  }
+
+  /** A final, fenced write for an attempt; a lost lease or a job already moved on is reported, not thrown. */
+  #write(attempt: Attempt, event: { type: string } & Record<string, unknown>): void {
+    try {
+      this.#engine.send(attempt.jobId, event, { fence: { leaseId: attempt.leaseId }, actor: attempt.actor });
+    } catch (error) {
+      if (isPhaselineError(error, 'LEASE_LOST') || isPhaselineError(error, 'ILLEGAL_TRANSITION')) {
+        this.#emitter.emit('job:lease-lost', { jobId: attempt.jobId, leaseId: attempt.leaseId });
+      } else {
+        this.#emitter.emit('error', { error, where: `job ${attempt.jobId} ${event.type}` });
+      }
+    }
+  }
+
+  #accepts(jobId: number, type: string): boolean {
+    const row = this.#engine.get(jobId);
+    const snapshot = this.#engine.snapshot(row);
+    return transition(this.#engine.lifecycles.get(row.lifecycle, row.lifecycleVersion).machine, snapshot, { type, at: row.updatedAt })[0] !== snapshot;
+  }
+
+  /** Mark the attempt over (once), fire its signal and stop waiting for its handler. */
+  #end(attempt: Attempt, reason: EndReason): void {
+    if (attempt.reason && attempt.reason !== 'cancelled') return;
+    attempt.reason = reason;
+    if (reason !== 'suspended') attempt.controller.abort(new Error(`job ${attempt.jobId} ${reason}`));
+    if (reason !== 'cancelled') attempt.detach();
+  }
+
+  #timeout(attempt: Attempt): void {
+    if (attempt.reason && attempt.reason !== 'cancelled') return;
+    this.#write(attempt, { type: 'TIMEOUT', ...this.#retry(attempt.job.type, attempt.job.attempt) });
+    this.#end(attempt, 'timeout');
+  }
+
+  /** React to a committed transition of a job this runner is running. */
+  #observe({ job, event }: TransitionRecord): void {
+    const attempt = this.#active.get(job.id);
+    if (job.claimable && !attempt) this.nudge();
+    if (!attempt || event.actor === attempt.actor) return;
+    this.#check(attempt, job);
+  }
+
+  #check(attempt: Attempt, row: { running: boolean; leaseId: string | null; cancelRequested: boolean }): void {
+    if (!row.running || row.leaseId !== attempt.leaseId) {
+      this.#end(attempt, 'lost');
+    } else if (row.cancelRequested && !attempt.reason) {
+      this.#end(attempt, 'cancelled');
+      const grace = setTimeout(() => {
+        if (attempt.reason !== 'cancelled') return;
+        this.#write(attempt, { type: 'CANCEL_DONE' });
+        attempt.reason = 'lost';
+        attempt.detach();
+      }, this.#opts.cancelGraceMs);
+      attempt.timers.push(grace);
+    }
+  }
+
+  /** Heartbeat: renew every active lease; a lease that cannot be renewed was lost. */
+  #beat(): void {
+    const expiresAt = this.#engine.clock() + this.#opts.leaseMs;
+    for (const attempt of this.#active.values()) {
+      if (attempt.reason && attempt.reason !== 'cancelled') continue;
+      try {
+        if (this.#engine.renewLease(attempt.jobId, attempt.leaseId, expiresAt)) {
+          // Cancellation requested from another process shows up here.
+          const row = this.#engine.find(attempt.jobId);
+          if (row?.cancelRequested) this.#check(attempt, row);
+        } else {
+          const row = this.#engine.find(attempt.jobId);
+          this.#check(attempt, row ?? { running: false, leaseId: null, cancelRequested: false });
+        }
+      } catch (error) {
+        this.#emitter.emit('error', { error, where: `heartbeat of job ${attempt.jobId}` });
+      }
+    }
+  }
+
+  /** Recover expired leases, then destruction and retention. */
+  #maintain(now: number): void {
+    for (const row of this.#engine.expiredLeases(now, 100)) {
+      if (this.#active.has(row.id)) continue;
+      const fence = row.leaseId !== null ? { fence: { leaseId: row.leaseId } } : {};
+      const actor = `${this.workerId}/recovery`;
+      try {
+        if (row.cancelRequested && this.#accepts(row.id, 'CANCEL_DONE')) {
+          this.#engine.send(row.id, { type: 'CANCEL_DONE' }, { ...fence, actor });
+        } else {
+          this.#engine.send(row.id, { type: 'LEASE_LOST', ...this.#retry(row.type, row.attempt) }, { ...fence, actor });
+        }
+      } catch (error) {
+        // Another worker recovered it first, or its worker came back: both are fine.
+        if (!isPhaselineError(error, 'LEASE_LOST') && !isPhaselineError(error, 'STALE_VERSION')) {
+          this.#emitter.emit('error', { error, where: `recovery of job ${row.id}` });
+        }
+      }
+    }
+    sweep(this.#engine, now, this.#opts.sweep, (error, where) => this.#emitter.emit('error', { error, where }));
+  }
+}
+
+const DETACHED = Symbol('detached');
+
+function describeError(error: unknown): { message: string; name?: string; stack?: string; kind: 'transient' | 'fatal' } {
+  if (error instanceof Error) {
+    return { message: error.message, name: error.name, ...(error.stack ? { stack: error.stack } : {}), kind: 'transient' };
+  }
+  return { message: String(error), kind: 'transient' };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
