@@ -1,6 +1,6 @@
 /** Phaseline's public surface. */
 export { Phaseline, createPhaseline, type PhaselineOptions, type EnqueueOptions, type OwnerOption } from './phaseline.ts';
-export { defineJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
+export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions } from './runner/runner.ts';
 export type { SweepOptions } from './runner/sweeper.ts';

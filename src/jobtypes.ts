@@ -52,6 +52,10 @@ export type JobType<Params extends Json = Json, Result extends Json = Json> = Re
   Required<Omit<JobTypeDefinition<Params, Result>, 'validate' | 'backoff'>>
 > & { validate?: ParamsValidator<Params>; backoff: Required<Backoff> };
 
+/** Any job type, for heterogeneous lists (as XState's `AnyStateMachine`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyJobType = JobType<any, any>;
+
 /** Declare a job type; the types of its parameters and result follow the handler. */
 export function defineJobType<Params extends Json = Json, Result extends Json = Json>(
   definition: JobTypeDefinition<Params, Result>,
