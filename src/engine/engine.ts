@@ -167,11 +167,13 @@ export class Engine {
       const creation: CreatePayload = { ...identity, input };
       const event = this.#appendEvent(created, 'CREATE', at, { ...creation }, null, options.actor ?? null);
       this.#afterCommit(created, snapshot, event);
-      let current = created;
+      let current: [JobRow, AnyMachineSnapshot] = [created, snapshot];
       if (options.start ?? true) {
-        for (const type of lifecycle.startEvents ?? []) current = this.send(id, { type }, { actor: options.actor ?? null });
+        for (const type of lifecycle.startEvents ?? []) {
+          current = this.#apply(current[0], lifecycle, current[1], { type }, {}, options.actor ?? null);
+        }
       }
-      return current;
+      return current[0];
     });
   }
 
@@ -187,21 +189,40 @@ export class Engine {
       }
       if (options.fence && prev.leaseId !== options.fence.leaseId) throw new LeaseLostError(jobId, options.fence.leaseId);
       const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
-      const before = this.#snapshotOf(prev, lifecycle);
-      // Time never runs backwards along a job's history, whatever the wall clock does.
-      const at = Math.max(this.clock(), prev.updatedAt);
-      const { type, at: _ignored, ...payload } = event;
-      const stamped = { ...payload, type, at };
-      const [after] = transition(lifecycle.machine, before, stamped);
-      if (after === before) throw new IllegalTransitionError(jobId, prev.lifecycle, describeState(before), type);
-      const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
-      const row = deriveRow(prev, prev, after, at, lease);
-      const { changes } = this.#stmts.updateJob.run({ ...row, prevVersion: prev.version });
-      if (changes !== 1) throw new StaleVersionError(jobId, prev.version, prev.version + 1);
-      const stored = this.#appendEvent(row, type, at, payload, prev.state, options.actor ?? null);
-      this.#afterCommit(row, after, stored);
-      return row;
+      return this.#apply(prev, lifecycle, this.#snapshotOf(prev, lifecycle), event, options, options.actor ?? null)[0];
     });
+  }
+
+  /** Transition, derive, write row and event: the body of every accepted event. */
+  #apply(
+    prev: JobRowWithoutSnapshot,
+    lifecycle: Lifecycle,
+    before: AnyMachineSnapshot,
+    event: EventObject & Record<string, unknown>,
+    options: Pick<SendOptions, 'lease'>,
+    actor: string | null,
+  ): [JobRow, AnyMachineSnapshot] {
+    // Time never runs backwards along a job's history, whatever the wall clock does.
+    const at = Math.max(this.clock(), prev.updatedAt);
+    const { type, at: _ignored, ...payload } = event;
+    const [after] = transition(lifecycle.machine, before, { ...payload, type, at });
+    if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
+    const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
+    const row = deriveRow(prev, prev, after, at, lease);
+    const { changes } = this.#stmts.updateJob.run({ ...row, prevVersion: prev.version });
+    if (changes !== 1) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
+    const stored = this.#appendEvent(row, type, at, payload, prev.state, actor);
+    this.#afterCommit(row, after, stored);
+    return [row, after];
+  }
+
+  /** Whether the job's machine would accept an event of this type now (no write). */
+  accepts(jobId: number, type: string): boolean {
+    const prev = this.#stmts.selectRow.get({ id: jobId });
+    if (!prev) throw new JobNotFoundError(jobId);
+    const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
+    const before = this.#snapshotOf(prev, lifecycle);
+    return transition(lifecycle.machine, before, { type, at: prev.updatedAt })[0] !== before;
   }
 
   /**
@@ -249,10 +270,11 @@ export class Engine {
     const key = types.join('\u0000');
     let stmt = this.#claimByTypes.get(key);
     if (!stmt) {
+      // The unary plus keeps SQLite on `jobs_claim` (claim order, no sort) instead of the type index.
       stmt = this.#database.db
         .select({ id: jobs.id })
         .from(jobs)
-        .where(and(eq(jobs.claimable, true), lte(jobs.runAfter, sql.placeholder('now')), inArray(jobs.type, [...types])))
+        .where(and(eq(jobs.claimable, true), lte(jobs.runAfter, sql.placeholder('now')), inArray(sql`+${jobs.type}`, [...types])))
         .orderBy(desc(jobs.priority), asc(jobs.id))
         .limit(sql.placeholder('limit'))
         .prepare();

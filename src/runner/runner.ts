@@ -6,7 +6,6 @@
  * was cancelled, timed out, or recovered elsewhere) can never complete, fail or overwrite the job.
  */
 import { randomUUID } from 'node:crypto';
-import { transition } from 'xstate';
 import type { Json } from '../../machines/common.ts';
 import type { Engine, TransitionRecord } from '../engine/engine.ts';
 import { toJob, type Job } from '../engine/job.ts';
@@ -283,9 +282,7 @@ export class Runner {
   }
 
   #accepts(jobId: number, type: string): boolean {
-    const row = this.#engine.get(jobId);
-    const snapshot = this.#engine.snapshot(row);
-    return transition(this.#engine.lifecycles.get(row.lifecycle, row.lifecycleVersion).machine, snapshot, { type, at: row.updatedAt })[0] !== snapshot;
+    return this.#engine.accepts(jobId, type);
   }
 
   /** Mark the attempt over (once), fire its signal and stop waiting for its handler. */

@@ -125,6 +125,6 @@ export function viewState<V extends ViewName>(
   view: V,
 ): ViewStates[V] {
   if (isOwnLifecycle(job, view)) return job.state as ViewStates[V];
-  const table: Record<CorePhase, ViewStates[V]> = VIEW_STATES[view];
+  const table = VIEW_STATES[view] as Record<CorePhase, ViewStates[V]>;
   return table[corePhase(job)];
 }

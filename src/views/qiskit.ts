@@ -50,7 +50,10 @@ export function fromQiskitDict(data: unknown): QiskitJobStatusDict {
     status: r.required('status', r.oneOf(QISKIT_STATUSES)),
     status_msg: r.required('status_msg', r.string),
   };
-  const extras: { [key: string]: Json } = {};
-  for (const key of r.rest()) extras[key] = r.json(r.raw(key), key);
-  return { ...extras, ...core };
+  const out: QiskitJobStatusDict = { ...core };
+  for (const key of r.rest()) {
+    // defineProperty, not assignment: an extra named `__proto__` is data, not a prototype.
+    Object.defineProperty(out, key, { value: r.json(r.raw(key), key), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
 }

@@ -76,7 +76,11 @@ export function toRimeJobMetadata(job: Job, options: RimeViewOptions): RimeJobMe
     creationTime: isoInstant(job.createdAt, 'creationTime'),
     completionTime: job.endedAt === null ? undefined : isoInstant(job.endedAt, 'completionTime'),
     runningTimeSecs: running,
-    jobData: compact({ params: job.params, result: job.result ?? undefined, progress: { percent, current, total, message } }),
+    jobData: {
+      params: job.params,
+      ...(job.result === null ? {} : { result: job.result }),
+      progress: { percent, current, total, message },
+    },
     jobProgressStr: full ? progressString(job.progress) : undefined,
     cancellationRequested: job.cancelRequested,
     agentId: job.running && job.lease?.workerId ? { uuid: job.lease.workerId } : undefined,

@@ -55,7 +55,7 @@ export function lastAttemptErrors(job: Pick<Job, 'errors' | 'attempt'>): JobErro
 }
 
 /** Copies an object without its `undefined` members, so absent optional fields are really absent. */
-export function compact<T extends Record<string, unknown>>(value: T): T {
+export function compact<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = v;
   return out as T;
