@@ -4,7 +4,7 @@
  * the public surface speaks {@link Job} (src/engine/job.ts) and the views.
  */
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { customType, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { Json, JobError } from '../../machines/common.ts';
 
 /** The persisted part of an XState snapshot: enough to resolve it again. */
@@ -12,6 +12,17 @@ export interface StoredSnapshot {
   value: string | Record<string, unknown>;
   context: Record<string, unknown>;
 }
+
+/**
+ * A JSON column whose null is SQL NULL (Drizzle's `mode: 'json'` stores the text `null`), so that
+ * `WHERE result IS NULL` means what it says.
+ */
+const json = <T>(name: string) =>
+  customType<{ data: T; driverData: string | null }>({
+    dataType: () => 'text',
+    toDriver: (value) => (value === null || value === undefined ? null : JSON.stringify(value)),
+    fromDriver: (value) => (value === null ? (null as T) : (JSON.parse(value) as T)),
+  })(name);
 
 export const jobs = sqliteTable(
   'jobs',
@@ -42,12 +53,12 @@ export const jobs = sqliteTable(
     /** UWS runId: opaque to the server, may repeat. */
     runId: text('run_id'),
     idempotencyKey: text('idempotency_key'),
-    params: text('params', { mode: 'json' }).$type<Json>(),
-    result: text('result', { mode: 'json' }).$type<Json>(),
+    params: json<Json>('params'),
+    result: json<Json>('result'),
     errors: text('errors', { mode: 'json' }).$type<JobError[]>().notNull(),
-    question: text('question', { mode: 'json' }).$type<Json>(),
-    reply: text('reply', { mode: 'json' }).$type<Json>(),
-    inside: text('inside', { mode: 'json' }).$type<Json>(),
+    question: json<Json>('question'),
+    reply: json<Json>('reply'),
+    inside: json<Json>('inside'),
     step: integer('step'),
     progressPercent: real('progress_percent').notNull(),
     progressMessage: text('progress_message'),
@@ -99,7 +110,7 @@ export const jobEvents = sqliteTable(
     /** `CREATE` for the first event, else the machine event's type. */
     type: text('type').notNull(),
     /** The event without `type` and `at` (for CREATE: the machine input); null when empty. */
-    payload: text('payload', { mode: 'json' }).$type<Record<string, unknown> | null>(),
+    payload: json<Record<string, unknown> | null>('payload'),
     stateBefore: text('state_before'),
     stateAfter: text('state_after').notNull(),
     /** Who sent it: a worker and lease, an owner, the sweeper. */

@@ -5,7 +5,7 @@
  */
 import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job.ts';
-import { InvalidInputError } from '../errors.ts';
+import { IllegalTransitionError } from '../errors.ts';
 import { assertJson } from '../engine/validate.ts';
 
 export interface HandlerContext<Params extends Json = Json> {
@@ -101,7 +101,7 @@ export function createHandlerContext<Params extends Json>(
       const index = asks++;
       if (index < replies.length) return replies[index] as Reply;
       if (!port.canAsk()) {
-        throw new InvalidInputError('ask', `the ${job.lifecycle} lifecycle has no waiting state, so job ${job.id} cannot ask a question`);
+        throw new IllegalTransitionError(job.id, job.lifecycle, job.state, 'ASK', `the ${job.lifecycle} lifecycle has no waiting state, so the job cannot ask a question`);
       }
       flushProgress();
       port.send({ type: 'ASK', question, ...(message !== undefined ? { message } : {}) });

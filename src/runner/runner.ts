@@ -210,8 +210,8 @@ export class Runner {
     };
     this.#active.set(job.id, attempt);
     if (job.executionDuration > 0) {
-      const left = job.startedAt! + job.executionDuration * 1000 - this.#engine.clock();
-      attempt.timers.push(setTimeout(() => this.#timeout(attempt), Math.max(0, left)));
+      // Each run gets the whole duration: time spent queued, retrying or waiting for a reply does not count.
+      attempt.timers.push(setTimeout(() => this.#timeout(attempt), job.executionDuration * 1000));
     }
     void this.#execute(attempt, detached).finally(() => {
       for (const timer of attempt.timers) clearTimeout(timer);
