@@ -92,6 +92,16 @@ export class Phaseline {
     return type;
   }
 
+  /** The registered job types. */
+  jobTypes(): JobType<Json, Json>[] {
+    return [...this.#types.values()];
+  }
+
+  /** Run a registered type's parameter validator (INVALID_INPUT when the parameters are refused). */
+  validateParams(typeName: string, params: unknown): Json {
+    return validateParams(this.jobType(typeName), params);
+  }
+
   // ── Jobs ─────────────────────────────────────────────────────────────────
 
   /**

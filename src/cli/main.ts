@@ -17,6 +17,7 @@ Commands:
   history ID         one job's events
   replay [ID]        fold histories through their machines and compare; exit 1 on divergence
   demo               run demo jobs of all five lifecycles with live progress, then list them
+  serve [--port N]   serve UWS 1.1 (/uws), an EcoTaxa job API (/api/jobs) and JSON views (/jobs/ID?view=) on port 8080
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -76,6 +77,11 @@ export async function main(argv: string[]): Promise<number> {
         await runDemo(phaseline);
         printJobs(await phaseline.list());
         return 0;
+      case 'serve': {
+        const { serve } = await import('./serve.ts');
+        await serve(phaseline, values.port ? parseCount(values.port, '--port') : 8080);
+        return await new Promise<number>(() => {}); // runs until interrupted
+      }
       default:
         process.stderr.write(`Unknown command ${command}\n${USAGE}`);
         return 2;

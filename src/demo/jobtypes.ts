@@ -57,10 +57,15 @@ export const ecotaxaImport = defineJobType<{ project: number; file: string }, { 
 export const uwsCutout = defineJobType<{ ra: number; dec: number; radius?: number }, Json>({
   name: 'uws.cutout',
   lifecycle: 'uws',
+  // UWS clients post form fields, so numbers may arrive as text.
   validate: (value) => {
     const p = objectParams(value);
-    if (typeof p.ra !== 'number' || typeof p.dec !== 'number') throw new Error('expected { ra: number, dec: number }');
-    return { ra: p.ra, dec: p.dec, ...(typeof p.radius === 'number' ? { radius: p.radius } : {}) };
+    const num = (v: Json | undefined, name: string) => {
+      const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw new Error(`${name} must be a number`);
+      return n;
+    };
+    return { ra: num(p.ra, 'ra'), dec: num(p.dec, 'dec'), ...(p.radius !== undefined ? { radius: num(p.radius, 'radius') } : {}) };
   },
   async handler(ctx) {
     await work(ctx, Math.max(3, Math.round((ctx.params.radius ?? 0.6) * 10)), 70, 'Cutting');
