@@ -8,7 +8,8 @@
  * ({@link Engine.transaction}); the public facade (src/phaseline.ts) puts promises around it.
  */
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, notInArray, sql, type SQL } from 'drizzle-orm';
-import { initialTransition, transition, type AnyMachineSnapshot, type EventObject } from 'xstate';
+import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import { firstSnapshot, nextSnapshot } from './transition.ts';
 import type { JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
 import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
@@ -152,7 +153,7 @@ export class Engine {
         if (existing) return existing;
       }
       const at = this.clock();
-      const [snapshot] = initialTransition(lifecycle.machine, input);
+      const snapshot = firstSnapshot(lifecycle.machine, input);
       const identity: Omit<JobIdentity, 'id'> = {
         lifecycle: lifecycle.name,
         lifecycleVersion: lifecycle.version,
@@ -205,7 +206,7 @@ export class Engine {
     // Time never runs backwards along a job's history, whatever the wall clock does.
     const at = Math.max(this.clock(), prev.updatedAt);
     const { type, at: _ignored, ...payload } = event;
-    const [after] = transition(lifecycle.machine, before, { ...payload, type, at });
+    const after = nextSnapshot(lifecycle.machine, before, { ...payload, type, at });
     if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
     const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
     const row = deriveRow(prev, prev, after, at, lease);
@@ -222,7 +223,7 @@ export class Engine {
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
     const before = this.#snapshotOf(prev, lifecycle);
-    return transition(lifecycle.machine, before, { type, at: prev.updatedAt })[0] !== before;
+    return nextSnapshot(lifecycle.machine, before, { type, at: prev.updatedAt }) !== before;
   }
 
   /**
