@@ -95,6 +95,7 @@ export class Engine {
   readonly #listeners = new Set<(record: TransitionRecord) => void>();
   /** Effects held until the outermost transaction commits: cache entries and notifications. */
   #pending: Array<() => void> = [];
+  readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
   readonly #claimByTypes = new Map<string, { all(values: { now: number; limit: number }): Array<{ id: number }> }>();
   #depth = 0;
 
@@ -218,7 +219,9 @@ export class Engine {
   }
 
   /** Whether the job's machine would accept an event of this type now (no write). */
-  accepts(jobId: number, type: string): boolean {
+  accepts(jobId: number, type: string, known?: { lifecycle: string; lifecycleVersion: number }): boolean {
+    // Most lifecycles never accept a given command (VALIDATED is Qiskit's): answer without reading.
+    if (known && !this.#handles(this.lifecycles.get(known.lifecycle, known.lifecycleVersion), type)) return false;
     const prev = this.#stmts.selectRow.get({ id: jobId });
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
@@ -263,6 +266,12 @@ export class Engine {
       .orderBy(...(filter.last !== undefined ? [desc(jobs.createdAt), desc(jobs.id)] : [asc(jobs.createdAt), asc(jobs.id)]));
     const limit = filter.last ?? filter.limit;
     return limit !== undefined ? query.limit(limit).all() : query.all();
+  }
+
+  #handles(lifecycle: Lifecycle, type: string): boolean {
+    let types = this.#eventTypes.get(lifecycle);
+    if (!types) this.#eventTypes.set(lifecycle, (types = new Set(lifecycle.machine.root.events)));
+    return types.has(type);
   }
 
   /** Ids of claimable jobs that are due, in claim order, optionally of the given types only. */

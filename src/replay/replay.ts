@@ -5,7 +5,8 @@
  * state it now reaches differently, is reported at the first event where it appears. A row edited
  * behind the engine's back is reported against the last event, which wrote it.
  */
-import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
+import { firstSnapshot, nextSnapshot } from '../engine/transition.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, NO_LEASE, type LeaseColumns } from '../engine/derive.ts';
 import type { CreatePayload, Engine } from '../engine/engine.ts';
@@ -87,7 +88,7 @@ function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): 
     runId: creation.runId,
     idempotencyKey: creation.idempotencyKey,
   };
-  const [initial] = initialTransition(lifecycle.machine, creation.input);
+  const initial = firstSnapshot(lifecycle.machine, creation.input);
   let snapshot: AnyMachineSnapshot = initial;
   let row = deriveRow(null, identity, snapshot, first.at, NO_LEASE);
   const checkStep = (event: JobEventRow): Divergence | null => {
@@ -98,7 +99,7 @@ function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): 
   const firstProblem = checkStep(first);
   if (firstProblem) return [firstProblem];
   for (const event of events.slice(1)) {
-    const [next] = transition(lifecycle.machine, snapshot, { ...(event.payload ?? {}), type: event.type, at: event.at });
+    const next = nextSnapshot(lifecycle.machine, snapshot, { ...(event.payload ?? {}), type: event.type, at: event.at });
     if (next === snapshot) {
       return [{ seq: event.seq, field: 'transition', stored: `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, replayed: `${describeState(snapshot)} refuses ${event.type}` }];
     }

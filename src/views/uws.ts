@@ -18,7 +18,9 @@
  *   as UWS §2.1.11 says: `byReference="true"` and the URL `{base}/{jobId}/parameters/{id}`, which the
  *   HTTP layer serves. Every other parameter says `byReference="false"`.
  * - Results: a job result of the shape `{ results: [{ id, href, size?, mimeType? }, ...] }` lists
- *   those results (`href` as given; `size` a non-negative integer, `mimeType` a string). Any other
+ *   those results (`size` a non-negative integer, `mimeType` a string). JSON keeps `href` as given;
+ *   XML writes it as a URI (IRI characters percent-encoded), or, when it is no URI reference at all,
+ *   points at `{base}/{jobId}/results/{id}` instead (see `uwsResultHref`). Any other
  *   non-null result is one result `id="result"` at `{base}/{jobId}/results/result`. A null result
  *   (not finished, failed, aborted, or ARCHIVED) lists none. `uws:results` is always present (the
  *   XSD requires it, even empty).
@@ -156,6 +158,55 @@ function asResultList(result: Json | null): UwsResult[] | null {
 export function uwsResults(job: Job, options: UwsViewOptions): UwsResult[] {
   if (job.result === null) return [];
   return asResultList(job.result) ?? [{ id: 'result', href: `${base(options)}/${job.id}/results/result` }];
+}
+
+/** Characters a URI may hold as they are (RFC 3986 unreserved, reserved and `%`). */
+const URI_CHAR = /[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/;
+
+/**
+ * An IRI or sloppy URL as a URI (RFC 3987 §3.1): UTF-8 percent-encoding of every character a URI
+ * cannot hold (spaces, controls, non-ASCII, `<>"{}|\^\``; a lone surrogate as U+FFFD), and `%25`
+ * for a `%` that starts no escape. The resource named does not change.
+ */
+export function toUri(href: string): string {
+  let out = '';
+  for (const ch of href) {
+    if (URI_CHAR.test(ch)) out += ch;
+    else out += encodeURIComponent(/[\uD800-\uDFFF]/.test(ch) ? '\uFFFD' : ch);
+  }
+  return out.replace(/%(?![0-9A-Fa-f]{2})/g, '%25');
+}
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/;
+/** userinfo@ host :port, the host a reg-name, IPv4, or an IP literal in brackets. */
+const AUTHORITY = /^(?:[^@[\]/?#]*@)?(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|[^@[\]:/?#]*)(?::[0-9]*)?$/;
+
+/**
+ * True when `uri` (already through {@link toUri}) is an RFC 3986 URI-reference: split by the RFC's
+ * Appendix B expression, then a valid scheme, an authority whose brackets are only an IP literal,
+ * and no brackets or second `#` in path, query or fragment. Strict enough that xs:anyURI (as
+ * libxml2 checks it) accepts everything it accepts (views.xml.test.ts tries random strings).
+ */
+export function isUriReference(uri: string): boolean {
+  const m = /^(?:([^:/?#]+):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/.exec(uri);
+  if (!m) return false;
+  const [, scheme, authority, path = '', query = '', fragment = ''] = m;
+  if (scheme !== undefined && !SCHEME.test(scheme)) return false;
+  if (authority !== undefined && !AUTHORITY.test(authority)) return false;
+  if (/[[\]]/.test(path + query + fragment) || fragment.includes('#')) return false;
+  // A relative reference whose first segment holds a colon would read as a scheme.
+  if (scheme === undefined && authority === undefined && /^[^/]*:/.test(path)) return false;
+  return true;
+}
+
+/**
+ * The `xlink:href` of a result in XML: its href as a URI ({@link toUri}); when even that is no URI
+ * reference, the result's URL below the job, `{base}/{jobId}/results/{id}`, which the HTTP layer
+ * answers (JSON models keep the href as given).
+ */
+export function uwsResultHref(job: Pick<Job, 'id'>, result: UwsResult, options: UwsViewOptions): string {
+  const uri = toUri(result.href);
+  return isUriReference(uri) ? uri : `${base(options)}/${job.id}/results/${encodeURIComponent(toUri(result.id))}`;
 }
 
 /** The job's errors in Safir's form: its last error when it failed, else none. */
@@ -316,7 +367,7 @@ function addParameters(el: XMLBuilder, job: Job, options: UwsViewOptions): void 
 /** `uws:result` children, added to a `uws:results` element. */
 function addResults(el: XMLBuilder, job: Job, options: UwsViewOptions): void {
   for (const r of uwsResults(job, options)) {
-    const result = el.ele(UWS_NS, 'uws:result').att('id', escAttr(r.id)).att(XLINK_NS, 'xlink:href', escAttr(r.href));
+    const result = el.ele(UWS_NS, 'uws:result').att('id', escAttr(r.id)).att(XLINK_NS, 'xlink:href', escAttr(uwsResultHref(job, r, options)));
     if (r.size !== undefined) result.att('size', String(r.size));
     if (r.mimeType !== undefined) result.att('mime-type', escAttr(r.mimeType));
   }
