@@ -1,7 +1,7 @@
 /**
  * Every query on the hot path, prepared once when the database opens.
  */
-import { and, asc, desc, eq, getTableColumns, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { PhaselineDb } from './open.ts';
 import { jobEvents, jobs } from './schema.ts';
 
@@ -71,15 +71,23 @@ export function prepareStatements(db: PhaselineDb) {
       .where(and(lte(jobs.destructionAt, p('now')), ne(jobs.state, 'ARCHIVED')))
       .limit(p('limit'))
       .prepare(),
-    /** Claim order: highest priority, then oldest; the partial index `jobs_claim` serves it. */
-    selectClaimable: db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(eq(jobs.claimable, true), lte(jobs.runAfter, p('now'))))
-      .orderBy(desc(jobs.priority), asc(jobs.id))
-      .limit(p('limit'))
-      .prepare(),
+    selectClaimable: claimableQuery(db).prepare(),
   };
+}
+
+/**
+ * Due claimable jobs in claim order: highest priority, then oldest. The partial index `jobs_claim`
+ * serves it; with a type filter, the unary plus keeps SQLite on that index (claim order, no sort)
+ * instead of the type index.
+ */
+export function claimableQuery(db: PhaselineDb, types?: readonly string[]) {
+  const due = and(eq(jobs.claimable, true), lte(jobs.runAfter, p('now')));
+  return db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(types ? and(due, inArray(sql`+${jobs.type}`, [...types])) : due)
+    .orderBy(desc(jobs.priority), asc(jobs.id))
+    .limit(p('limit'));
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;

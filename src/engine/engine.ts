@@ -13,7 +13,7 @@ import { firstSnapshot, nextSnapshot } from './transition.ts';
 import type { JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
 import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
-import { prepareStatements, type JobRowWithoutSnapshot, type Statements } from '../db/statements.ts';
+import { claimableQuery, prepareStatements, type JobRowWithoutSnapshot, type Statements } from '../db/statements.ts';
 import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
@@ -279,17 +279,7 @@ export class Engine {
     if (!types) return this.#stmts.selectClaimable.all({ now, limit }).map((r) => r.id);
     const key = types.join('\u0000');
     let stmt = this.#claimByTypes.get(key);
-    if (!stmt) {
-      // The unary plus keeps SQLite on `jobs_claim` (claim order, no sort) instead of the type index.
-      stmt = this.#database.db
-        .select({ id: jobs.id })
-        .from(jobs)
-        .where(and(eq(jobs.claimable, true), lte(jobs.runAfter, sql.placeholder('now')), inArray(sql`+${jobs.type}`, [...types])))
-        .orderBy(desc(jobs.priority), asc(jobs.id))
-        .limit(sql.placeholder('limit'))
-        .prepare();
-      this.#claimByTypes.set(key, stmt);
-    }
+    if (!stmt) this.#claimByTypes.set(key, (stmt = claimableQuery(this.#database.db, types).prepare()));
     return stmt.all({ now, limit }).map((r) => r.id);
   }
 

@@ -137,7 +137,7 @@ export function uwsParameters(job: Job, options: UwsViewOptions): UwsParameter[]
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     return XML_SAFE_TEXT.test(text)
       ? { id, value: text, byReference: false }
-      : { id, value: `${base(options)}/${job.id}/parameters/${encodeURIComponent(id)}`, byReference: true };
+      : { id, value: `${base(options)}/${job.id}/parameters/${segment(id)}`, byReference: true };
   });
 }
 
@@ -160,6 +160,16 @@ export function uwsResults(job: Job, options: UwsViewOptions): UwsResult[] {
   return asResultList(job.result) ?? [{ id: 'result', href: `${base(options)}/${job.id}/results/result` }];
 }
 
+/** The string with each lone surrogate (which UTF-8, and so percent-encoding, cannot carry) as U+FFFD. */
+function wellFormed(value: string): string {
+  return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/** A path segment: percent-encoded, lone surrogates as U+FFFD. */
+function segment(value: string): string {
+  return encodeURIComponent(wellFormed(value));
+}
+
 /** Characters a URI may hold as they are (RFC 3986 unreserved, reserved and `%`). */
 const URI_CHAR = /[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/;
 
@@ -170,10 +180,7 @@ const URI_CHAR = /[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/;
  */
 export function toUri(href: string): string {
   let out = '';
-  for (const ch of href) {
-    if (URI_CHAR.test(ch)) out += ch;
-    else out += encodeURIComponent(/[\uD800-\uDFFF]/.test(ch) ? '\uFFFD' : ch);
-  }
+  for (const ch of wellFormed(href)) out += URI_CHAR.test(ch) ? ch : encodeURIComponent(ch);
   return out.replace(/%(?![0-9A-Fa-f]{2})/g, '%25');
 }
 
@@ -184,8 +191,8 @@ const AUTHORITY = /^(?:[^@[\]/?#]*@)?(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za
 /**
  * True when `uri` (already through {@link toUri}) is an RFC 3986 URI-reference: split by the RFC's
  * Appendix B expression, then a valid scheme, an authority whose brackets are only an IP literal,
- * and no brackets or second `#` in path, query or fragment. Strict enough that xs:anyURI (as
- * libxml2 checks it) accepts everything it accepts (views.xml.test.ts tries random strings).
+ * and no brackets or second `#` in path, query or fragment. Strict enough that libxml2's xs:anyURI
+ * check accepts every string this accepts (views.xml.test.ts tries random strings).
  */
 export function isUriReference(uri: string): boolean {
   const m = /^(?:([^:/?#]+):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/.exec(uri);
@@ -206,7 +213,7 @@ export function isUriReference(uri: string): boolean {
  */
 export function uwsResultHref(job: Pick<Job, 'id'>, result: UwsResult, options: UwsViewOptions): string {
   const uri = toUri(result.href);
-  return isUriReference(uri) ? uri : `${base(options)}/${job.id}/results/${encodeURIComponent(toUri(result.id))}`;
+  return isUriReference(uri) ? uri : `${base(options)}/${job.id}/results/${segment(result.id)}`;
 }
 
 /** The job's errors in Safir's form: its last error when it failed, else none. */

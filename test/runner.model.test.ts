@@ -1,0 +1,641 @@
+/**
+ * A model-based test of the engine under the runner's protocol, with no timers: a fake clock and
+ * several simulated workers that claim (one immediate transaction, as Runner#claim), heartbeat,
+ * work (progress, durable steps, ask, succeed, fail, release, cancel-done), crash (forget their
+ * leases), recover expired leases (as Runner#maintain), and write late with leases they lost;
+ * clients enqueue, cancel and reply. Every command is checked against an independent model of the
+ * five lifecycles, and after every command:
+ * - each job's row matches the model (state, flags, outcome, lease, attempt, progress, steps...);
+ * - version = history length, seq 1..n, and no job has more than one SUCCEED;
+ * - no job is lost: each is claimable, waiting, terminal, or running under a lease that either
+ *   lives or will be found expired;
+ * - every refused write (a stale lease, an event the state does not accept) changed nothing: the
+ *   job's raw row and history and the connection's total_changes() are as before.
+ * After the commands, a drain must bring every job to a terminal state, and replay must agree.
+ *
+ * Seed: PHASELINE_SEED (printed); runs: PHASELINE_PROPERTY_RUNS (default 200).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { builtInLifecycles } from '../machines/index.ts';
+import { openDatabase, type OpenDatabase } from '../src/db/open.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { LifecycleRegistry } from '../src/engine/lifecycles.ts';
+import { isPhaselineError } from '../src/errors.ts';
+import { replayAll } from '../src/replay/replay.ts';
+import { seedFromEnv } from './helpers/processes.ts';
+
+const LIFECYCLES = ['ecotaxa', 'uws', 'rime', 'synapse', 'qiskit'] as const;
+type LifecycleName = (typeof LIFECYCLES)[number];
+const TYPES = LIFECYCLES.map((l) => `model-${l}`);
+const WORKERS = 3;
+const LEASE_MS = 1000;
+const MAX_RETRY_DELAY = 500;
+const T0 = 1_700_000_000_000;
+
+// ── The model ─────────────────────────────────────────────────────────────────
+
+type Phase = 'queued' | 'validating' | 'running' | 'waiting' | 'done';
+type Outcome = 'succeeded' | 'failed' | 'cancelled';
+
+interface MJob {
+  id: number;
+  lifecycle: LifecycleName;
+  phase: Phase;
+  outcome: Outcome | null;
+  /** UWS: released (RELEASE goes to SUSPENDED, which is waiting and claimable). */
+  suspended: boolean;
+  cancelRequested: boolean;
+  resuming: boolean;
+  attempt: number;
+  runAfter: number;
+  leaseId: string | null;
+  leaseExpiresAt: number | null;
+  workerId: string | null;
+  version: number;
+  succeeds: number;
+  percent: number;
+  steps: Record<string, string>;
+  replies: number;
+}
+
+interface Model {
+  now: number;
+  jobs: Map<number, MJob>;
+  /** What each worker believes it holds: job id → lease id. */
+  workers: Array<Map<number, string>>;
+  /** Every lease ever issued. */
+  leases: Array<{ jobId: number; leaseId: string }>;
+  nextLease: number;
+  /** Refused writes checked to have changed nothing, for the statistics. */
+  refused: { leaseLost: number; illegal: number };
+  /** Accepted events by `lifecycle:type`, for the statistics (how much of the protocol a run covered). */
+  accepted: Record<string, number>;
+  /** Times the invariants were checked (once per command run, and per drain round). */
+  checks: number;
+}
+
+interface Real {
+  engine: Engine;
+  database: OpenDatabase;
+}
+
+type WorkerEvent =
+  | { type: 'CLAIM' }
+  | { type: 'VALIDATED' }
+  | { type: 'PROGRESS'; percent: number }
+  | { type: 'STEP'; name: string; result: string }
+  | { type: 'ASK'; question: string }
+  | { type: 'SUCCEED'; result: string }
+  | { type: 'FAIL'; error: { message: string }; retryAt?: number }
+  | { type: 'LEASE_LOST'; retryAt?: number }
+  | { type: 'RELEASE' }
+  | { type: 'CANCEL' }
+  | { type: 'CANCEL_DONE' }
+  | { type: 'REPLY'; reply: string };
+
+const working = (j: MJob) => j.phase === 'running' || j.phase === 'validating';
+const cancelsInTwoSteps = (l: LifecycleName) => l === 'rime' || l === 'synapse';
+
+/**
+ * The model's reading of each lifecycle (machines/*.ts, written independently of them): the job
+ * after `event`, or null when the state does not accept it.
+ */
+function modelTransition(j: MJob, event: WorkerEvent, lease?: { leaseId: string; expiresAt: number; workerId: string }): MJob | null {
+  const next: MJob = { ...j, steps: { ...j.steps }, version: j.version + 1 };
+  const endAttempt = (phase: Phase, outcome: Outcome | null) => {
+    next.phase = phase;
+    next.outcome = outcome;
+    next.leaseId = next.leaseExpiresAt = next.workerId = null;
+  };
+  const l = j.lifecycle;
+  switch (event.type) {
+    case 'CLAIM':
+      if (j.phase !== 'queued') return null;
+      next.phase = l === 'qiskit' ? 'validating' : 'running';
+      if (!j.resuming) {
+        next.attempt++;
+        next.percent = 0;
+      }
+      next.resuming = false;
+      next.suspended = false;
+      next.runAfter = 0;
+      next.leaseId = lease!.leaseId;
+      next.leaseExpiresAt = lease!.expiresAt;
+      next.workerId = lease!.workerId;
+      return next;
+    case 'VALIDATED':
+      if (l !== 'qiskit' || j.phase !== 'validating') return null;
+      next.phase = 'running';
+      return next;
+    case 'PROGRESS':
+      if (j.phase !== 'running') return null;
+      next.percent = Math.max(j.percent, Math.min(100, event.percent));
+      return next;
+    case 'STEP':
+      if (j.phase !== 'running') return null;
+      next.steps[event.name] = event.result;
+      return next;
+    case 'ASK':
+      if (l !== 'ecotaxa' || j.phase !== 'running') return null;
+      endAttempt('waiting', null);
+      return next;
+    case 'SUCCEED':
+      if (j.phase !== 'running') return null;
+      endAttempt('done', 'succeeded');
+      next.percent = 100;
+      next.succeeds++;
+      return next;
+    case 'FAIL':
+    case 'LEASE_LOST':
+      if (!working(j)) return null;
+      next.runAfter = event.retryAt ?? 0; // kept even when the job ends instead (cancel requested)
+      if (event.retryAt !== undefined && !j.cancelRequested) {
+        endAttempt('queued', null);
+      } else {
+        endAttempt('done', 'failed');
+      }
+      return next;
+    case 'RELEASE':
+      if (!working(j)) return null;
+      endAttempt('queued', null);
+      next.resuming = true;
+      next.suspended = l === 'uws';
+      return next;
+    case 'CANCEL':
+      if (j.phase === 'done') return null;
+      next.cancelRequested = true;
+      if (cancelsInTwoSteps(l) && j.phase === 'running') return next; // ends on CANCEL_DONE
+      endAttempt('done', 'cancelled');
+      return next;
+    case 'CANCEL_DONE':
+      if (!cancelsInTwoSteps(l) || j.phase !== 'running' || !j.cancelRequested) return null;
+      endAttempt('done', 'cancelled');
+      return next;
+    case 'REPLY':
+      if (l !== 'ecotaxa' || j.phase !== 'waiting') return null;
+      next.phase = 'queued';
+      next.resuming = true;
+      next.replies++;
+      return next;
+  }
+}
+
+/** The wire spelling of the model job's state. */
+function expectedState(j: MJob): string {
+  const o = j.outcome;
+  switch (j.lifecycle) {
+    case 'ecotaxa':
+      return { queued: 'P', validating: '?', running: 'R', waiting: 'A', done: o === 'succeeded' ? 'F' : 'E' }[j.phase];
+    case 'uws':
+      if (j.phase === 'queued') return j.suspended ? 'SUSPENDED' : 'QUEUED';
+      if (j.phase === 'running') return 'EXECUTING';
+      return o === 'succeeded' ? 'COMPLETED' : o === 'failed' ? 'ERROR' : o === 'cancelled' ? 'ABORTED' : '?';
+    case 'rime':
+      if (j.phase === 'queued') return 'JOB_STATUS_PENDING';
+      if (j.phase === 'running') return 'JOB_STATUS_RUNNING';
+      return `JOB_STATUS_${o === 'succeeded' ? 'SUCCEEDED' : o === 'failed' ? 'FAILED' : o === 'cancelled' ? 'CANCELLED' : '?'}`;
+    case 'synapse':
+      if (j.phase === 'queued' || j.phase === 'running') return 'PROCESSING';
+      return o === 'succeeded' ? 'COMPLETE' : 'FAILED';
+    case 'qiskit':
+      if (j.phase === 'queued') return 'QUEUED';
+      if (j.phase === 'validating') return 'VALIDATING';
+      if (j.phase === 'running') return 'RUNNING';
+      return o === 'succeeded' ? 'DONE' : o === 'failed' ? 'ERROR' : 'CANCELLED';
+  }
+}
+
+// ── Talking to the real engine ────────────────────────────────────────────────
+
+function rawJob(real: Real, id: number): unknown {
+  return real.database.sqlite.prepare('SELECT * FROM jobs WHERE id = ?').raw().get(id);
+}
+function rawHistory(real: Real, id: number): unknown[] {
+  return real.database.sqlite.prepare('SELECT * FROM job_events WHERE job_id = ? ORDER BY seq').raw().all(id);
+}
+function totalChanges(real: Real): number {
+  return real.database.sqlite.prepare('SELECT total_changes() AS n').pluck().get() as number;
+}
+
+/**
+ * Send `event` to job `jobId` as the runner would (fenced by `fence` when given) and check the
+ * engine's answer against the model: accepted (the model job is updated), or refused with
+ * LEASE_LOST / ILLEGAL_TRANSITION and nothing written at all.
+ * @returns whether the engine accepted the event, and the refusal's code otherwise.
+ */
+function sendChecked(
+  model: Model,
+  real: Real,
+  jobId: number,
+  event: WorkerEvent,
+  options: { fence?: string; actor: string; lease?: { leaseId: string; expiresAt: number; workerId: string } },
+): 'ok' | 'LEASE_LOST' | 'ILLEGAL_TRANSITION' {
+  const job = model.jobs.get(jobId)!;
+  let expected: MJob | 'LEASE_LOST' | 'ILLEGAL_TRANSITION';
+  if (options.fence !== undefined && options.fence !== job.leaseId) expected = 'LEASE_LOST';
+  else expected = modelTransition(job, event, options.lease) ?? 'ILLEGAL_TRANSITION';
+
+  const rowBefore = rawJob(real, jobId);
+  const historyBefore = rawHistory(real, jobId);
+  const changesBefore = totalChanges(real);
+  let outcome: 'ok' | 'LEASE_LOST' | 'ILLEGAL_TRANSITION';
+  try {
+    real.engine.send(jobId, { ...event }, {
+      ...(options.fence !== undefined ? { fence: { leaseId: options.fence } } : {}),
+      ...(options.lease ? { lease: { leaseId: options.lease.leaseId, leaseExpiresAt: options.lease.expiresAt, workerId: options.lease.workerId } } : {}),
+      actor: options.actor,
+    });
+    outcome = 'ok';
+  } catch (error) {
+    if (isPhaselineError(error, 'LEASE_LOST')) outcome = 'LEASE_LOST';
+    else if (isPhaselineError(error, 'ILLEGAL_TRANSITION')) outcome = 'ILLEGAL_TRANSITION';
+    else throw error;
+  }
+  const what = `job ${jobId} (${job.lifecycle}, ${job.phase}) ${JSON.stringify(event)} fence ${options.fence ?? '-'} (lease ${job.leaseId})`;
+  expect(outcome, what).toBe(typeof expected === 'string' ? expected : 'ok');
+  if (outcome === 'ok') {
+    model.jobs.set(jobId, expected as MJob);
+    const key = `${job.lifecycle}:${event.type}${event.type === 'CLAIM' && job.resuming ? '(resume)' : ''}`;
+    model.accepted[key] = (model.accepted[key] ?? 0) + 1;
+  } else {
+    // A refused write changed nothing: not the row, not the history, not anything else.
+    expect(rawJob(real, jobId), `${what}: row unchanged`).toEqual(rowBefore);
+    expect(rawHistory(real, jobId), `${what}: history unchanged`).toEqual(historyBefore);
+    expect(totalChanges(real), `${what}: nothing written`).toBe(changesBefore);
+    if (outcome === 'LEASE_LOST') model.refused.leaseLost++;
+    else model.refused.illegal++;
+  }
+  return outcome;
+}
+
+/** The invariants, after every command. */
+function checkAll(model: Model, real: Real): void {
+  model.checks++;
+  const { sqlite } = real.database;
+  expect(sqlite.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(model.jobs.size);
+  const doubles = sqlite.prepare("SELECT job_id FROM job_events WHERE type = 'SUCCEED' GROUP BY job_id HAVING count(*) > 1").pluck().all();
+  expect(doubles, 'jobs completed twice').toEqual([]);
+  let events = 0;
+  for (const j of model.jobs.values()) {
+    const row = real.engine.find(j.id)!;
+    const where = `job ${j.id} (${j.lifecycle}) model ${JSON.stringify(j)}`;
+    expect(row, where).toBeDefined();
+    expect(
+      {
+        state: row.state, claimable: row.claimable, running: row.running, waiting: row.waiting, outcome: row.outcome,
+        ended: row.endedAt !== null, cancelRequested: row.cancelRequested, attempt: row.attempt, runAfter: row.runAfter,
+        leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt, workerId: row.workerId, version: row.version,
+        percent: row.progressPercent, steps: (row.snapshot.context as { steps: unknown }).steps,
+        replies: ((row.snapshot.context as { replies: unknown[] }).replies).length,
+      },
+      where,
+    ).toEqual({
+      state: expectedState(j), claimable: j.phase === 'queued', running: working(j),
+      waiting: j.phase === 'waiting' || (j.phase === 'queued' && j.suspended), outcome: j.outcome,
+      ended: j.phase === 'done', cancelRequested: j.cancelRequested, attempt: j.attempt, runAfter: j.runAfter,
+      leaseId: j.leaseId, leaseExpiresAt: j.leaseExpiresAt, workerId: j.workerId, version: j.version,
+      percent: j.percent, steps: j.steps, replies: j.replies,
+    });
+    // Not lost: someone can always move it on.
+    const live = row.outcome !== null || row.claimable || row.waiting || (row.running && row.leaseId !== null && row.leaseExpiresAt !== null);
+    expect(live, `${where} is lost`).toBe(true);
+    const seqs = sqlite.prepare('SELECT seq FROM job_events WHERE job_id = ? ORDER BY seq').pluck().all(j.id) as number[];
+    expect(seqs, where).toEqual(Array.from({ length: row.version }, (_, i) => i + 1));
+    const succeeds = sqlite.prepare("SELECT count(*) FROM job_events WHERE job_id = ? AND type = 'SUCCEED'").pluck().get(j.id);
+    expect(succeeds, where).toBe(j.succeeds);
+    events += row.version;
+  }
+  expect(sqlite.prepare('SELECT count(*) FROM job_events').pluck().get()).toBe(events);
+}
+
+// ── Commands ──────────────────────────────────────────────────────────────────
+
+type Cmd = fc.Command<Model, Real>;
+
+function enqueue(model: Model, real: Real, lifecycle: LifecycleName): number {
+  const row = real.engine.create({ lifecycle, type: `model-${lifecycle}`, input: { params: { n: model.jobs.size } } });
+  const expectedId = model.jobs.size + 1;
+  expect(row.id).toBe(expectedId);
+  const startEvents = builtInLifecycles[lifecycle].startEvents?.length ?? 0;
+  model.jobs.set(row.id, {
+    id: row.id, lifecycle, phase: 'queued', outcome: null, suspended: false, cancelRequested: false, resuming: false,
+    attempt: 0, runAfter: 0, leaseId: null, leaseExpiresAt: null, workerId: null, version: 1 + startEvents,
+    succeeds: 0, percent: 0, steps: {}, replies: 0,
+  });
+  return row.id;
+}
+
+/** Runner#claim: one immediate transaction, due claimable jobs in claim order, each under a new lease. */
+function claim(model: Model, real: Real, worker: number, limit: number): number[] {
+  const now = model.now;
+  const expected = [...model.jobs.values()]
+    .filter((j) => j.phase === 'queued' && j.runAfter <= now)
+    .map((j) => j.id)
+    .sort((a, b) => a - b)
+    .slice(0, limit);
+  const claimed = real.engine.transaction(() => {
+    const ids = real.engine.claimableIds(now, limit, TYPES);
+    expect(ids, `claimable at ${now - T0}`).toEqual(expected);
+    for (const id of ids) {
+      const leaseId = `lease-${model.nextLease++}`;
+      const lease = { leaseId, expiresAt: now + LEASE_MS, workerId: `w${worker}` };
+      expect(sendChecked(model, real, id, { type: 'CLAIM' }, { lease, actor: `w${worker}/${leaseId}` })).toBe('ok');
+      model.workers[worker]!.set(id, leaseId);
+      model.leases.push({ jobId: id, leaseId });
+    }
+    return ids;
+  });
+  return claimed;
+}
+
+/** Runner#maintain: recover the expired leases of jobs this worker does not run. */
+function recover(model: Model, real: Real, worker: number, retryDelay: number | null): void {
+  const now = model.now;
+  const rows = real.engine.expiredLeases(now, 100);
+  const expected = [...model.jobs.values()]
+    .filter((j) => working(j) && (j.leaseExpiresAt === null || j.leaseExpiresAt < now))
+    .map((j) => j.id);
+  expect(rows.map((r) => r.id).sort((a, b) => a - b), `expired leases at ${now - T0}`).toEqual(expected);
+  for (const row of [...rows].sort((a, b) => a.id - b.id)) {
+    if (model.workers[worker]!.has(row.id)) continue;
+    const j = model.jobs.get(row.id)!;
+    expect(row.leaseId).toBe(j.leaseId);
+    const actor = `w${worker}/recovery`;
+    const event: WorkerEvent =
+      row.cancelRequested && cancelsInTwoSteps(j.lifecycle)
+        ? { type: 'CANCEL_DONE' }
+        : { type: 'LEASE_LOST', ...(retryDelay !== null ? { retryAt: now + retryDelay } : {}) };
+    expect(sendChecked(model, real, row.id, event, { fence: row.leaseId!, actor })).toBe('ok');
+  }
+}
+
+const WORK_KINDS = ['VALIDATED', 'PROGRESS', 'STEP', 'ASK', 'SUCCEED', 'FAIL', 'FAIL_RETRY', 'RELEASE', 'CANCEL_DONE'] as const;
+type WorkKind = (typeof WORK_KINDS)[number];
+const LATE_KINDS = ['SUCCEED', 'FAIL', 'FAIL_RETRY', 'PROGRESS', 'STEP', 'ASK', 'RELEASE', 'CANCEL_DONE', 'VALIDATED', 'LEASE_LOST'] as const;
+
+function workEvent(kind: WorkKind | (typeof LATE_KINDS)[number], arg: number, now: number): WorkerEvent {
+  switch (kind) {
+    case 'VALIDATED':
+    case 'RELEASE':
+    case 'CANCEL_DONE':
+      return { type: kind };
+    case 'PROGRESS':
+      return { type: 'PROGRESS', percent: arg % 101 };
+    case 'STEP':
+      return { type: 'STEP', name: `s${arg % 4}`, result: `r${arg}` };
+    case 'ASK':
+      return { type: 'ASK', question: `q${arg}` };
+    case 'SUCCEED':
+      return { type: 'SUCCEED', result: `done${arg}` };
+    case 'FAIL':
+      return { type: 'FAIL', error: { message: `boom ${arg}` } };
+    case 'FAIL_RETRY':
+      return { type: 'FAIL', error: { message: `boom ${arg}` }, retryAt: now + (arg % MAX_RETRY_DELAY) };
+    case 'LEASE_LOST':
+      return { type: 'LEASE_LOST', retryAt: now + (arg % MAX_RETRY_DELAY) };
+  }
+}
+
+const ENDS_ATTEMPT = new Set(['ASK', 'SUCCEED', 'FAIL', 'RELEASE', 'CANCEL_DONE', 'LEASE_LOST']);
+
+/** A worker acts on a job it believes it holds, fenced by its lease (which may be stale). */
+function work(model: Model, real: Real, worker: number, jobId: number, kind: WorkKind, arg: number): void {
+  const leaseId = model.workers[worker]!.get(jobId)!;
+  const event = workEvent(kind, arg, model.now);
+  const outcome = sendChecked(model, real, jobId, event, { fence: leaseId, actor: `w${worker}/${leaseId}` });
+  if (outcome === 'LEASE_LOST' || (outcome === 'ok' && ENDS_ATTEMPT.has(event.type))) model.workers[worker]!.delete(jobId);
+}
+
+const pick = <T>(list: readonly T[], index: number): T => list[index % list.length]!;
+
+class EnqueueCmd implements Cmd {
+  constructor(readonly lifecycle: LifecycleName) {}
+  check = () => true;
+  run(m: Model, r: Real) {
+    enqueue(m, r, this.lifecycle);
+    checkAll(m, r);
+  }
+  toString = () => `enqueue(${this.lifecycle})`;
+}
+
+class ClaimCmd implements Cmd {
+  constructor(readonly worker: number, readonly limit: number) {}
+  check = () => true;
+  run(m: Model, r: Real) {
+    claim(m, r, this.worker, this.limit);
+    checkAll(m, r);
+  }
+  toString = () => `claim(w${this.worker}, ${this.limit})`;
+}
+
+class HeartbeatCmd implements Cmd {
+  constructor(readonly worker: number) {}
+  check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0;
+  run(m: Model, r: Real) {
+    const held = m.workers[this.worker]!;
+    const expiresAt = m.now + LEASE_MS;
+    for (const [jobId, leaseId] of [...held]) {
+      const j = m.jobs.get(jobId)!;
+      const changesBefore = totalChanges(r);
+      const renewed = r.engine.renewLease(jobId, leaseId, expiresAt);
+      expect(renewed, `renew job ${jobId} lease ${leaseId} (current ${j.leaseId})`).toBe(j.leaseId === leaseId);
+      if (renewed) {
+        m.jobs.set(jobId, { ...j, leaseExpiresAt: expiresAt });
+      } else {
+        expect(totalChanges(r), 'a refused heartbeat writes nothing').toBe(changesBefore);
+        held.delete(jobId); // the runner's #check: the attempt was lost
+      }
+    }
+    checkAll(m, r);
+  }
+  toString = () => `heartbeat(w${this.worker})`;
+}
+
+class AdvanceCmd implements Cmd {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  run(m: Model, r: Real) {
+    m.now += this.ms;
+    checkAll(m, r);
+  }
+  toString = () => `advance(${this.ms})`;
+}
+
+class RecoverCmd implements Cmd {
+  constructor(readonly worker: number, readonly retryDelay: number | null) {}
+  check = () => true;
+  run(m: Model, r: Real) {
+    recover(m, r, this.worker, this.retryDelay);
+    checkAll(m, r);
+  }
+  toString = () => `recover(w${this.worker}, retry ${this.retryDelay ?? 'none'})`;
+}
+
+class CrashCmd implements Cmd {
+  constructor(readonly worker: number) {}
+  check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0;
+  run(m: Model, r: Real) {
+    m.workers[this.worker]!.clear();
+    checkAll(m, r);
+  }
+  toString = () => `crash(w${this.worker})`;
+}
+
+/** Workers that believe they hold a job; commands that act on held jobs pick among them. */
+const holders = (m: Readonly<Model>) => m.workers.slice(0, WORKERS).flatMap((held, w) => (held.size > 0 ? [w] : []));
+
+class WorkCmd implements Cmd {
+  constructor(readonly workerIndex: number, readonly index: number, readonly kind: WorkKind, readonly arg: number) {}
+  check = (m: Readonly<Model>) => holders(m).length > 0;
+  run(m: Model, r: Real) {
+    const w = pick(holders(m), this.workerIndex);
+    const jobId = pick([...m.workers[w]!.keys()].sort((a, b) => a - b), this.index);
+    work(m, r, w, jobId, this.kind, this.arg);
+    checkAll(m, r);
+  }
+  toString = () => `work(holder #${this.workerIndex}, job #${this.index}, ${this.kind}, ${this.arg})`;
+}
+
+const staleLeases = (m: Readonly<Model>) => m.leases.filter((l) => m.jobs.get(l.jobId)!.leaseId !== l.leaseId);
+
+class LateWriteCmd implements Cmd {
+  constructor(readonly index: number, readonly kind: (typeof LATE_KINDS)[number], readonly arg: number) {}
+  check = (m: Readonly<Model>) => staleLeases(m).length > 0;
+  run(m: Model, r: Real) {
+    const { jobId, leaseId } = pick(staleLeases(m), this.index);
+    const event = workEvent(this.kind, this.arg, m.now);
+    expect(sendChecked(m, r, jobId, event, { fence: leaseId, actor: `late/${leaseId}` })).toBe('LEASE_LOST');
+    checkAll(m, r);
+  }
+  toString = () => `late(#${this.index}, ${this.kind}, ${this.arg})`;
+}
+
+class CancelCmd implements Cmd {
+  constructor(readonly index: number) {}
+  check = (m: Readonly<Model>) => m.jobs.size > 0;
+  run(m: Model, r: Real) {
+    const jobId = pick([...m.jobs.keys()], this.index);
+    sendChecked(m, r, jobId, { type: 'CANCEL' }, { actor: 'client' });
+    checkAll(m, r);
+  }
+  toString = () => `cancel(#${this.index})`;
+}
+
+class ReplyCmd implements Cmd {
+  constructor(readonly index: number, readonly preferWaiting: boolean) {}
+  check = (m: Readonly<Model>) => m.jobs.size > 0;
+  run(m: Model, r: Real) {
+    const waiting = [...m.jobs.values()].filter((j) => j.phase === 'waiting').map((j) => j.id);
+    const jobId = this.preferWaiting && waiting.length > 0 ? pick(waiting, this.index) : pick([...m.jobs.keys()], this.index);
+    sendChecked(m, r, jobId, { type: 'REPLY', reply: `a${this.index}` }, { actor: 'client' });
+    checkAll(m, r);
+  }
+  toString = () => `reply(#${this.index}${this.preferWaiting ? ', waiting' : ''})`;
+}
+
+const worker = fc.integer({ min: 0, max: WORKERS - 1 });
+/** Kinds of work, weighted towards those that keep the attempt going. */
+const workKind = fc.constantFrom<WorkKind>(
+  'PROGRESS', 'PROGRESS', 'PROGRESS', 'STEP', 'STEP', 'STEP', 'VALIDATED', 'VALIDATED', 'ASK', 'ASK',
+  'SUCCEED', 'FAIL', 'FAIL_RETRY', 'RELEASE', 'CANCEL_DONE',
+);
+const enqueueCmd = fc.constantFrom(...LIFECYCLES).map((l): Cmd => new EnqueueCmd(l));
+const claimCmd = fc.tuple(worker, fc.integer({ min: 1, max: 3 })).map(([w, n]): Cmd => new ClaimCmd(w, n));
+const heartbeatCmd = worker.map((w): Cmd => new HeartbeatCmd(w));
+const workCmd = fc.tuple(worker, fc.nat(20), workKind, fc.nat(1000)).map(([w, i, k, a]): Cmd => new WorkCmd(w, i, k, a));
+/** fc.commands picks among these uniformly, so repeats weigh. */
+const commands = [
+  enqueueCmd,
+  enqueueCmd,
+  claimCmd,
+  claimCmd,
+  heartbeatCmd,
+  heartbeatCmd,
+  workCmd,
+  workCmd,
+  workCmd,
+  workCmd,
+  workCmd,
+  fc.integer({ min: 1, max: Math.round(1.2 * LEASE_MS) }).map((ms): Cmd => new AdvanceCmd(ms)),
+  fc.tuple(worker, fc.option(fc.integer({ min: 0, max: MAX_RETRY_DELAY }), { freq: 4 })).map(([w, d]): Cmd => new RecoverCmd(w, d)),
+  worker.map((w): Cmd => new CrashCmd(w)),
+  fc.tuple(fc.nat(50), fc.constantFrom(...LATE_KINDS), fc.nat(1000)).map(([i, k, a]): Cmd => new LateWriteCmd(i, k, a)),
+  fc.nat(50).map((i): Cmd => new CancelCmd(i)),
+  fc.tuple(fc.nat(50), fc.boolean()).map(([i, w]): Cmd => new ReplyCmd(i, w)),
+];
+
+function setup(): { model: Model; real: Real } {
+  const model: Model = {
+    now: T0,
+    jobs: new Map(),
+    workers: Array.from({ length: WORKERS + 1 }, () => new Map()), // the last one drains at the end
+    leases: [],
+    nextLease: 1,
+    refused: { leaseLost: 0, illegal: 0 },
+    accepted: {},
+    checks: 0,
+  };
+  const database = openDatabase(':memory:');
+  const engine = new Engine(database, { lifecycles: new LifecycleRegistry(Object.values(builtInLifecycles)), clock: () => model.now });
+  return { model, real: { engine, database } };
+}
+
+/** After the commands: a fresh worker must bring every job to a terminal state. */
+function drain(model: Model, real: Real): void {
+  const drainer = WORKERS;
+  for (let round = 0; round < 3; round++) {
+    model.now += LEASE_MS + MAX_RETRY_DELAY + 1;
+    recover(model, real, drainer, 0);
+    for (const j of [...model.jobs.values()]) {
+      if (j.phase === 'waiting') sendChecked(model, real, j.id, { type: 'REPLY', reply: 'drain' }, { actor: 'client' });
+    }
+    claim(model, real, drainer, 1000);
+    for (const jobId of [...model.workers[drainer]!.keys()]) {
+      const j = model.jobs.get(jobId)!;
+      if (j.phase === 'validating') work(model, real, drainer, jobId, 'VALIDATED', 0);
+      const kind = j.cancelRequested && cancelsInTwoSteps(j.lifecycle) ? 'CANCEL_DONE' : 'SUCCEED';
+      work(model, real, drainer, jobId, kind, 0);
+    }
+    checkAll(model, real);
+  }
+  const open = [...model.jobs.values()].filter((j) => j.phase !== 'done');
+  expect(open, 'jobs left unfinished after the drain').toEqual([]);
+}
+
+describe('runner protocol on the engine: model-based, fake clock, several workers', () => {
+  it('leases, fencing, recovery, cancellation and ask/reply keep every job accounted for', () => {
+    const seed = seedFromEnv();
+    const numRuns = Number(process.env.PHASELINE_PROPERTY_RUNS ?? 200);
+    console.log(`[runner.model] seed ${seed}, ${numRuns} runs (repeat with PHASELINE_SEED=${seed} PHASELINE_PROPERTY_RUNS=${numRuns})`);
+    const totals = { generatedCommands: 0, invariantChecks: 0, jobs: 0, events: 0, leaseLost: 0, illegal: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    const accepted: Record<string, number> = {};
+    const started = Date.now();
+    fc.assert(
+      fc.property(fc.commands(commands, { maxCommands: 120, size: 'max' }), (cmds) => {
+        let system: { model: Model; real: Real } | null = null;
+        try {
+          fc.modelRun(() => (system = setup()), cmds);
+          const { model, real } = system!;
+          drain(model, real);
+          const summary = replayAll(real.engine);
+          expect(summary.jobs).toBe(model.jobs.size);
+          expect(summary.diverged, JSON.stringify(summary.reports, null, 2)).toBe(0);
+          totals.generatedCommands += [...cmds].length;
+          totals.invariantChecks += model.checks;
+          totals.jobs += summary.jobs;
+          totals.events += summary.events;
+          totals.leaseLost += model.refused.leaseLost;
+          totals.illegal += model.refused.illegal;
+          for (const j of model.jobs.values()) totals[j.outcome!]++;
+          for (const [key, n] of Object.entries(model.accepted)) accepted[key] = (accepted[key] ?? 0) + n;
+        } finally {
+          (system as { real: Real } | null)?.real.database.sqlite.close();
+        }
+      }),
+      { seed, numRuns },
+    );
+    console.log(`[runner.model] ${numRuns} runs in ${Date.now() - started} ms: ${JSON.stringify(totals)}`);
+    console.log(`[runner.model] accepted events: ${Object.entries(accepted).sort().map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  }, 300_000);
+});
