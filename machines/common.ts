@@ -244,7 +244,7 @@ export function reduceJob(context: JobContext, event: EventObject): JobContext {
       break;
     case 'FAIL':
       next.errors = [...context.errors, { ...e.error, attempt: context.attempt, at: e.at }];
-      next.runAfter = e.retryAt ?? null;
+      next.runAfter = retryInstant(context, e);
       break;
     case 'CANCEL':
     case 'ABORT': // UWS
@@ -274,14 +274,14 @@ export function reduceJob(context: JobContext, event: EventObject): JobContext {
         ...context.errors,
         { message: 'lease expired: the worker crashed or stopped responding', kind: 'transient', attempt: context.attempt, at: e.at },
       ];
-      next.runAfter = e.retryAt ?? null;
+      next.runAfter = retryInstant(context, e);
       break;
     case 'TIMEOUT':
       next.errors = [
         ...context.errors,
         { message: `execution duration of ${context.executionDuration} s exceeded`, kind: 'fatal', attempt: context.attempt, at: e.at },
       ];
-      next.runAfter = e.retryAt ?? null;
+      next.runAfter = retryInstant(context, e);
       break;
     case 'SET':
       if (e.priority !== undefined) next.priority = e.priority;
@@ -297,7 +297,12 @@ export function reduceJob(context: JobContext, event: EventObject): JobContext {
 
 /** Guard: the runner asked for another attempt, and nobody asked to cancel the job. */
 export function willRetry({ context, event }: { context: JobContext; event: EventObject }): boolean {
-  return typeof (event as FailEvent | LeaseLostEvent | TimeoutEvent).retryAt === 'number' && !context.cancelRequested;
+  return retryInstant(context, event as FailEvent) !== null;
+}
+
+/** When the next attempt may start, or null when there is none (no retry asked, or a cancellation pending). */
+function retryInstant(context: JobContext, event: FailEvent | LeaseLostEvent | TimeoutEvent): number | null {
+  return typeof event.retryAt === 'number' && !context.cancelRequested ? event.retryAt : null;
 }
 
 /** Guard: a SET that leaves the parameters alone (only UWS PENDING lets a client edit them). */

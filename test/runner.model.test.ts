@@ -107,6 +107,7 @@ function modelTransition(j: MJob, event: WorkerEvent, lease?: { leaseId: string;
     next.phase = phase;
     next.outcome = outcome;
     next.leaseId = next.leaseExpiresAt = next.workerId = null;
+    if (phase === 'done') next.runAfter = 0; // a finished job waits for nothing
   };
   const l = j.lifecycle;
   switch (event.type) {
@@ -149,10 +150,11 @@ function modelTransition(j: MJob, event: WorkerEvent, lease?: { leaseId: string;
     case 'FAIL':
     case 'LEASE_LOST':
       if (!working(j)) return null;
-      next.runAfter = event.retryAt ?? 0; // kept even when the job ends instead (cancel requested)
       if (event.retryAt !== undefined && !j.cancelRequested) {
+        next.runAfter = event.retryAt;
         endAttempt('queued', null);
       } else {
+        next.runAfter = 0; // no next attempt, so no instant to wait for
         endAttempt('done', 'failed');
       }
       return next;

@@ -100,7 +100,8 @@ export function deriveRow(
     executionDuration: context.executionDuration,
     quoteAt: context.quote,
     priority: context.priority,
-    runAfter: context.runAfter ?? 0,
+    // A finished job waits for nothing (UWS ABORTED on TIMEOUT keeps no retry instant).
+    runAfter: terminal ? 0 : (context.runAfter ?? 0),
     attempt: context.attempt,
     leaseId: lease_.leaseId,
     leaseExpiresAt: lease_.leaseExpiresAt,

@@ -224,7 +224,8 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
     const result = uwsResults(job, { baseUrl: baseUrl(c) }).find((r) => r.id === c.req.param('rid'));
     if (!result) return c.text('No such result\n', 404);
     const own = `${jobUrl(c, job.id)}/results/${encodeURIComponent(result.id)}`;
-    if (result.href !== own) return c.redirect(result.href, 303);
+    // Redirect only to a well-formed absolute URL; anything else is served here, as the XML points here.
+    if (result.href !== own && URL.canParse(result.href)) return c.redirect(result.href, 303);
     return c.json(job.result);
   });
   return app;

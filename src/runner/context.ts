@@ -110,6 +110,8 @@ export function createHandlerContext<Params extends Json>(
     },
     async step<T extends Json>(name: string, fn: () => Promise<T> | T) {
       if (Object.hasOwn(steps, name)) return steps[name] as T;
+      // An attempt that lost its lease must not start another side effect.
+      signal.throwIfAborted();
       const result = await fn();
       assertJson(result, `result of step ${name}`);
       port.send({ type: 'STEP', name, result });
