@@ -7,9 +7,19 @@ import { jobEvents, jobs } from './schema.ts';
 
 const p = sql.placeholder;
 
-/** Every column but the snapshot: a transition restores the snapshot only when it has no live one. */
-const { snapshot: _snapshot, ...rowColumns } = getTableColumns(jobs);
-export type JobRowWithoutSnapshot = { [K in keyof typeof rowColumns]: (typeof jobs.$inferSelect)[K] };
+/**
+ * What a transition reads of the row before it: identity, version, timestamps and lease. Not the
+ * snapshot (a live one is usually cached) nor the JSON columns (the new row derives them from the
+ * snapshot), so nothing is parsed on the hot path.
+ */
+const c = getTableColumns(jobs);
+const headColumns = {
+  id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, type: c.type, owner: c.owner, runId: c.runId,
+  idempotencyKey: c.idempotencyKey, state: c.state, version: c.version, stateVersion: c.stateVersion,
+  createdAt: c.createdAt, updatedAt: c.updatedAt, startedAt: c.startedAt, endedAt: c.endedAt,
+  leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, workerId: c.workerId,
+};
+export type JobHead = { [K in keyof typeof headColumns]: (typeof jobs.$inferSelect)[K] };
 
 /** The columns a transition writes: all but the id and the identity fixed at creation. */
 const DERIVED = [
@@ -50,7 +60,7 @@ export function prepareStatements(db: PhaselineDb) {
       .set({ leaseExpiresAt: sql`${p('expiresAt')}` })
       .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true)))
       .prepare(),
-    selectRow: db.select(rowColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
+    selectHead: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
     selectJob: db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare(),
     selectSnapshot: db.select({ snapshot: jobs.snapshot }).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
     selectByIdempotencyKey: db

@@ -5,6 +5,7 @@
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { JobContext, Outcome } from '../../machines/common.ts';
 import type { JobRow, StoredSnapshot } from '../db/schema.ts';
+import type { JobHead } from '../db/statements.ts';
 
 /** Columns fixed at creation, taken from the CREATE event. */
 export interface JobIdentity {
@@ -48,7 +49,7 @@ function outcomeOf(snapshot: AnyMachineSnapshot): Outcome | null {
  * while the job is terminal (kept from its first terminal state, e.g. through UWS ARCHIVE).
  */
 export function deriveRow(
-  prev: Omit<JobRow, 'snapshot'> | null,
+  prev: JobHead | null,
   identity: JobIdentity,
   snapshot: AnyMachineSnapshot,
   at: number,

@@ -13,7 +13,7 @@ import { firstSnapshot, nextSnapshot } from './transition.ts';
 import type { JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
 import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
-import { claimableQuery, prepareStatements, type JobRowWithoutSnapshot, type Statements } from '../db/statements.ts';
+import { claimableQuery, prepareStatements, type JobHead, type Statements } from '../db/statements.ts';
 import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
@@ -183,7 +183,7 @@ export class Engine {
   send(jobId: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): JobRow {
     validateEvent(event);
     return this.transaction(() => {
-      const prev = this.#stmts.selectRow.get({ id: jobId });
+      const prev = this.#stmts.selectHead.get({ id: jobId });
       if (!prev) throw new JobNotFoundError(jobId);
       if (options.owner !== undefined && prev.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
       if (options.expectVersion !== undefined && prev.version !== options.expectVersion) {
@@ -197,7 +197,7 @@ export class Engine {
 
   /** Transition, derive, write row and event: the body of every accepted event. */
   #apply(
-    prev: JobRowWithoutSnapshot,
+    prev: JobHead,
     lifecycle: Lifecycle,
     before: AnyMachineSnapshot,
     event: EventObject & Record<string, unknown>,
@@ -222,7 +222,7 @@ export class Engine {
   accepts(jobId: number, type: string, known?: { lifecycle: string; lifecycleVersion: number }): boolean {
     // Most lifecycles never accept a given command (VALIDATED is Qiskit's): answer without reading.
     if (known && !this.#handles(this.lifecycles.get(known.lifecycle, known.lifecycleVersion), type)) return false;
-    const prev = this.#stmts.selectRow.get({ id: jobId });
+    const prev = this.#stmts.selectHead.get({ id: jobId });
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
     const before = this.#snapshotOf(prev, lifecycle);
@@ -324,7 +324,7 @@ export class Engine {
     this.#cache.clear();
   }
 
-  #snapshotOf(row: JobRowWithoutSnapshot & { snapshot?: JobRow['snapshot'] }, lifecycle: Lifecycle): AnyMachineSnapshot {
+  #snapshotOf(row: JobHead & { snapshot?: JobRow['snapshot'] }, lifecycle: Lifecycle): AnyMachineSnapshot {
     const cached = this.#cache.get(row.id);
     if (cached && cached.version === row.version) return cached.snapshot;
     const stored = row.snapshot ?? this.#stmts.selectSnapshot.get({ id: row.id })!.snapshot;
@@ -372,7 +372,7 @@ export class Engine {
 
 const NO_LEASE_COLUMNS: LeaseColumns = { leaseId: null, leaseExpiresAt: null, workerId: null };
 
-function leaseOf(row: JobRowWithoutSnapshot): LeaseColumns {
+function leaseOf(row: JobHead): LeaseColumns {
   return { leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt, workerId: row.workerId };
 }
 
