@@ -11,6 +11,8 @@ export interface PhaselineEventMap {
   'job:progress': { job: Job };
   /** A job ended in a terminal state. */
   'job:ended': { job: Job };
+  /** Jobs were deleted (with their history): by a client, by destruction or by retention. */
+  'job:deleted': { jobIds: readonly number[] };
   /** A worker wrote with a lease it no longer held; the write was refused. */
   'job:lease-lost': { jobId: number; leaseId: string };
   /** A worker found no due job and is waiting. */

@@ -64,6 +64,7 @@ export class Phaseline {
     const database = openDatabase(options.file ?? './phaseline.db', options);
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
     this.engine = new Engine(database, { lifecycles, ...(options.clock ? { clock: options.clock } : {}) });
+    this.engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
     this.engine.onTransition(({ job, event }) => {
       const wantsTransition = this.#emitter.has('job:transition');
       const wantsEnd = this.#emitter.has('job:ended') && job.endedAt !== null && event.stateBefore !== event.stateAfter;
@@ -183,7 +184,7 @@ export class Phaseline {
     return this.send(id, { type: 'CANCEL' }, { ...options, actor: options.owner ?? null });
   }
 
-  /** Delete a job and its history (UWS DELETE). A running handler's later writes are refused. */
+  /** Delete a job and its history (UWS DELETE). A running handler's signal fires and its later writes are refused. */
   async delete(id: number, options: OwnerOption = {}): Promise<void> {
     this.#assertOpen('delete');
     this.engine.get(id, options);

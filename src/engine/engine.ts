@@ -93,6 +93,7 @@ export class Engine {
   readonly #cache = new Map<number, CachedSnapshot>();
   readonly #cacheSize: number;
   readonly #listeners = new Set<(record: TransitionRecord) => void>();
+  readonly #deleteListeners = new Set<(ids: readonly number[]) => void>();
   /** Effects held until the outermost transaction commits: cache entries and notifications. */
   #pending: Array<() => void> = [];
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
@@ -309,9 +310,24 @@ export class Engine {
     if (ids.length === 0) return 0;
     return this.transaction(() => {
       const { changes } = this.#database.db.delete(jobs).where(inArray(jobs.id, [...ids])).run();
-      for (const id of ids) this.#cache.delete(id);
+      this.#pending.push(() => {
+        for (const id of ids) this.#cache.delete(id);
+        for (const listener of this.#deleteListeners) {
+          try {
+            listener(ids);
+          } catch (error) {
+            console.error('phaseline: a delete listener threw', error);
+          }
+        }
+      });
       return changes;
     });
+  }
+
+  /** Called after a committed deletion with the ids it removed (a running handler must stop; waiters must wake). */
+  onDelete(listener: (ids: readonly number[]) => void): () => void {
+    this.#deleteListeners.add(listener);
+    return () => this.#deleteListeners.delete(listener);
   }
 
   /** The live snapshot of a job (from the cache when it holds this version). */

@@ -15,9 +15,10 @@
  * Parameter names are case-insensitive (§2.2.3), values come from the query or a form body.
  */
 import { Hono, type Context } from 'hono';
+import type { Json } from '../../machines/common.ts';
 import { UWS_PHASES } from '../../machines/uws.ts';
 import type { Job } from '../engine/job.ts';
-import { InvalidInputError, UnknownJobTypeError } from '../errors.ts';
+import { InvalidInputError, JobNotFoundError, UnknownJobTypeError } from '../errors.ts';
 import {
   toUwsJobListXml, toUwsJobXml, toUwsParametersXml, toUwsResultsXml, uwsJsonParameters, uwsPhase, uwsResults,
   uwsTextResource, type UwsTextResource,
@@ -56,8 +57,13 @@ const one = (params: Params, name: string): string | undefined => params.get(nam
 
 function parseInstant(text: string, field: string): number {
   // ISO 8601 with a date and a time; a zone is required so the instant is not ambiguous.
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text)) {
-    throw new InvalidInputError(field, `${JSON.stringify(text)} is not an ISO 8601 instant with a time zone`);
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|([+-])(\d{2}):?(\d{2}))$/.exec(text);
+  if (!m) throw new InvalidInputError(field, `${JSON.stringify(text)} is not an ISO 8601 instant with a time zone`);
+  const [year, month, day, hour, minute, second = 0, , zoneHour = 0, zoneMinute = 0] = m.slice(1).map((v) => (v === undefined || v === '+' || v === '-' ? undefined : Number(v)));
+  // Date.parse rolls 2099-02-30 over into March: check every field is in its range first.
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth || hour! > 23 || minute! > 59 || second > 59 || zoneHour > 23 || zoneMinute > 59) {
+    throw new InvalidInputError(field, `${JSON.stringify(text)} is not a valid instant`);
   }
   const t = Date.parse(text);
   if (Number.isNaN(t) || t < 0) throw new InvalidInputError(field, `${JSON.stringify(text)} is not a valid instant`);
@@ -81,7 +87,8 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
   const jobUrl = (c: Context<AppEnv>, id: number) => `${baseUrl(c)}/${id}`;
   const uwsJob = async (c: Context<AppEnv>): Promise<Job> => {
     const job = await http.jobFor(c.get('caller'), c.req.param('id')!);
-    if (job.lifecycle !== 'uws') throw new InvalidInputError('job', `job ${job.id} is not a UWS job`);
+    // A job of another lifecycle is not in the UWS job list, so it is not found here either.
+    if (job.lifecycle !== 'uws') throw new JobNotFoundError(job.id);
     return job;
   };
   const xml = (c: Context<AppEnv>, body: string) => c.body(body, 200, { 'Content-Type': 'text/xml; charset=utf-8' });
@@ -103,15 +110,14 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
     if (last !== undefined && !/^[1-9][0-9]{0,8}$/.test(last)) throw new InvalidInputError('LAST', `${last} is not a positive integer`);
     const caller = c.get('caller');
     const owner = http.ownerOf(caller);
-    let jobs = await phaseline.list({
+    const jobs = await phaseline.list({
       lifecycle: 'uws',
       ...(owner !== undefined ? { owner } : {}),
-      ...(phases.length ? { states: phases } : {}),
+      // ARCHIVED jobs are listed only when asked for (§2.2.2.1); filtered in the query, so LAST counts listed jobs only.
+      states: phases.length ? phases : UWS_PHASES.filter((p) => p !== 'ARCHIVED'),
       ...(after !== undefined ? { after: parseInstant(after, 'AFTER') } : {}),
       ...(last !== undefined ? { last: Number(last) } : {}),
     });
-    // ARCHIVED jobs are listed only when asked for (§2.2.2.1).
-    if (!phases.includes('ARCHIVED')) jobs = jobs.filter((j) => j.state !== 'ARCHIVED');
     return xml(c, toUwsJobListXml(jobs, { baseUrl: baseUrl(c) }));
   });
 
@@ -198,8 +204,10 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
   app.post('/:id/parameters', async (c) => {
     const job = await uwsJob(c);
     const { params, original } = await readParams(c);
-    const next: Record<string, string | string[] | import('../../machines/common.ts').Json> = { ...uwsJsonParameters(job) };
-    for (const [key, list] of params) next[original.get(key)!] = list.length === 1 ? list[0]! : list;
+    const next: Record<string, Json> = { ...uwsJsonParameters(job) };
+    // Names are case-insensitive: a posted name replaces the existing parameter of the same name.
+    const existing = new Map(Object.keys(next).map((name) => [name.toUpperCase(), name]));
+    for (const [key, list] of params) next[existing.get(key) ?? original.get(key)!] = list.length === 1 ? list[0]! : list;
     // Only a PENDING job's parameters may change: the machine refuses SET with params elsewhere (403).
     const validated = phaseline.validateParams(job.type, next);
     await phaseline.send(job.id, { type: 'SET', params: validated }, { owner: http.ownerOf(c.get('caller')) });

@@ -9,12 +9,18 @@ export class WaitHub {
 
   constructor(phaseline: Phaseline) {
     phaseline.on('job:transition', ({ job, event }) => {
-      if (event.stateBefore === event.stateAfter) return;
-      const waiters = this.#waiters.get(job.id);
-      if (!waiters) return;
-      this.#waiters.delete(job.id);
-      for (const release of waiters) release();
+      if (event.stateBefore !== event.stateAfter) this.#release(job.id);
     });
+    phaseline.on('job:deleted', ({ jobIds }) => {
+      for (const id of jobIds) this.#release(id);
+    });
+  }
+
+  #release(jobId: number): void {
+    const waiters = this.#waiters.get(jobId);
+    if (!waiters) return;
+    this.#waiters.delete(jobId);
+    for (const release of waiters) release();
   }
 
   /** Resolves at the job's next phase change, after `ms`, or when the client goes away. */

@@ -101,7 +101,17 @@ export class Runner {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    this.#unsubscribe = this.#engine.onTransition((record) => this.#observe(record));
+    const stopObserving = this.#engine.onTransition((record) => this.#observe(record));
+    const stopDeletions = this.#engine.onDelete((ids) => {
+      for (const id of ids) {
+        const attempt = this.#active.get(id);
+        if (attempt) this.#end(attempt, 'lost');
+      }
+    });
+    this.#unsubscribe = () => {
+      stopObserving();
+      stopDeletions();
+    };
     this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs);
     this.#heartbeat.unref();
     this.#loop = this.#run();
