@@ -155,8 +155,8 @@ export class Engine {
         if (existing) return existing;
       }
       const at = this.clock();
-      const snapshot = firstSnapshot(lifecycle.machine, input);
-      const identity: Omit<JobIdentity, 'id'> = {
+      const identity: JobIdentity = {
+        id: 0, // known once the row is inserted
         lifecycle: lifecycle.name,
         lifecycleVersion: lifecycle.version,
         type: options.type,
@@ -164,19 +164,27 @@ export class Engine {
         runId: options.runId ?? null,
         idempotencyKey: options.idempotencyKey ?? null,
       };
-      const row = deriveRow(null, { ...identity, id: 0 }, snapshot, at, NO_LEASE_COLUMNS);
-      const { id } = this.#stmts.insertJob.get(row)!;
-      const created = { ...row, id };
-      const creation: CreatePayload = { ...identity, input };
-      const event = this.#appendEvent(created, 'CREATE', at, { ...creation }, null, options.actor ?? null);
-      this.#afterCommit(created, snapshot, event);
-      let current: [JobRow, AnyMachineSnapshot] = [created, snapshot];
-      if (options.start ?? true) {
-        for (const type of lifecycle.startEvents ?? []) {
-          current = this.#apply(current[0], lifecycle, current[1], { type }, {}, options.actor ?? null);
-        }
+      const { id: _id, ...fixed } = identity;
+      const creation: CreatePayload = { ...fixed, input };
+      // Fold the creation and the start events in memory, then write the row once with all its events.
+      let snapshot = firstSnapshot(lifecycle.machine, input);
+      let row = deriveRow(null, identity, snapshot, at, NO_LEASE_COLUMNS);
+      const steps = [{ row, snapshot, type: 'CREATE', payload: { ...creation } as Record<string, unknown>, stateBefore: null as string | null }];
+      for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
+        const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
+        if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
+        const next = deriveRow(row, identity, after, at, NO_LEASE_COLUMNS);
+        steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
+        row = next;
+        snapshot = after;
       }
-      return current[0];
+      const { id } = this.#stmts.insertJob.get(row)!;
+      for (const step of steps) {
+        step.row.id = id;
+        const event = this.#appendEvent(step.row, step.type, at, step.payload, step.stateBefore, options.actor ?? null);
+        this.#afterCommit(step.row, step.snapshot, event);
+      }
+      return row;
     });
   }
 
