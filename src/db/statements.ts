@@ -51,7 +51,8 @@ export function prepareStatements(db: PhaselineDb) {
     updateJob: db
       .update(jobs)
       .set(placeholders(DERIVED))
-      .where(and(eq(jobs.id, p('id')), eq(jobs.version, p('prevVersion'))))
+      // The version guard: the row must still be at the version this transition started from.
+      .where(and(eq(jobs.id, p('id')), eq(jobs.version, sql`${p('version')} - 1`)))
       .prepare(),
     insertEvent: db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)).prepare(),
     /** A heartbeat: fenced by the lease id, and only while the job is running. */

@@ -220,7 +220,7 @@ export class Engine {
     if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
     const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
     const row = deriveRow(prev, prev, after, at, lease);
-    const { changes } = this.#stmts.updateJob.run({ ...row, prevVersion: prev.version });
+    const { changes } = this.#stmts.updateJob.run(row);
     if (changes !== 1) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     const stored = this.#appendEvent(row, type, at, payload, prev.state, actor);
     this.#afterCommit(row, after, stored);
