@@ -183,7 +183,8 @@ export class Runner {
       }, ms);
       this.#wake = () => {
         clearTimeout(timer);
-        resolve();
+        // Let the other attempts that end in this turn free their slots too, so the next claim takes a batch.
+        setImmediate(resolve);
       };
     });
   }
