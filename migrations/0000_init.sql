@@ -58,7 +58,6 @@ CREATE INDEX `jobs_claim` ON `jobs` ("priority" DESC,`id`) WHERE "jobs"."claimab
 CREATE INDEX `jobs_lease` ON `jobs` (`lease_expires_at`) WHERE "jobs"."running" = 1;--> statement-breakpoint
 CREATE INDEX `jobs_created` ON `jobs` (`created_at`);--> statement-breakpoint
 CREATE INDEX `jobs_owner_created` ON `jobs` (`owner`,`created_at`);--> statement-breakpoint
-CREATE INDEX `jobs_state_created` ON `jobs` (`state`,`created_at`);--> statement-breakpoint
 CREATE INDEX `jobs_type_created` ON `jobs` (`type`,`created_at`);--> statement-breakpoint
 CREATE INDEX `jobs_ended` ON `jobs` (`ended_at`) WHERE "jobs"."ended_at" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `jobs_destruction` ON `jobs` (`destruction_at`) WHERE "jobs"."destruction_at" IS NOT NULL;--> statement-breakpoint

@@ -90,7 +90,6 @@ export const jobs = sqliteTable(
     index('jobs_lease').on(t.leaseExpiresAt).where(sql`${t.running} = 1`),
     index('jobs_created').on(t.createdAt),
     index('jobs_owner_created').on(t.owner, t.createdAt),
-    index('jobs_state_created').on(t.state, t.createdAt),
     index('jobs_type_created').on(t.type, t.createdAt),
     index('jobs_ended').on(t.endedAt).where(sql`${t.endedAt} IS NOT NULL`),
     index('jobs_destruction').on(t.destructionAt).where(sql`${t.destructionAt} IS NOT NULL`),
