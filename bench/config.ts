@@ -1,0 +1,57 @@
+/**
+ * How much work each mode does. Every system gets the same numbers in a row; FULL rows may use
+ * fewer jobs than NORMAL rows in quick mode, because there each commit waits for the disk.
+ */
+import type { Durability } from './systems/types.ts';
+
+export interface Sizes {
+  mode: 'quick' | 'full';
+  /** Jobs per drain (plainjob's own bench uses 32,000). */
+  drainJobs: Record<Durability, number>;
+  /** Jobs enqueued one at a time, each awaited. */
+  enqueueOneJobs: Record<Durability, number>;
+  /** Jobs enqueued in batches of `batch`. */
+  enqueueManyJobs: Record<Durability, number>;
+  /** Jobs per batch (`enqueueMany`, `addMany`, `addBulk`), also for the untimed inserts before drains. */
+  batch: number;
+  /** Latency samples per case. */
+  latencySamples: number;
+  /** Finished jobs in the table before the history drain. */
+  historyJobs: number;
+  /** Jobs in the peak-RSS run, their batch size, and the settings it runs at. */
+  rssJobs: number;
+  rssBatch: number;
+  rssDurabilities: readonly Durability[];
+  /** Poll interval of idle Phaseline and plainjob workers (BullMQ blocks on Redis instead). */
+  pollMs: number;
+}
+
+export const QUICK: Sizes = {
+  mode: 'quick',
+  drainJobs: { NORMAL: 1_000, FULL: 300 },
+  enqueueOneJobs: { NORMAL: 500, FULL: 200 },
+  enqueueManyJobs: { NORMAL: 2_000, FULL: 2_000 },
+  batch: 1_000,
+  latencySamples: 20,
+  historyJobs: 50_000,
+  rssJobs: 2_000,
+  rssBatch: 1_000,
+  rssDurabilities: ['NORMAL'],
+  pollMs: 50,
+};
+
+export const FULL: Sizes = {
+  mode: 'full',
+  drainJobs: { NORMAL: 32_000, FULL: 32_000 },
+  enqueueOneJobs: { NORMAL: 10_000, FULL: 5_000 },
+  enqueueManyJobs: { NORMAL: 100_000, FULL: 100_000 },
+  batch: 1_000,
+  latencySamples: 1_000,
+  historyJobs: 1_000_000,
+  rssJobs: 1_000_000,
+  rssBatch: 10_000,
+  // At FULL a 1,000,000-job run waits on the disk for over an hour per system, and the setting does
+  // not change what a process keeps in memory: peak RSS is measured at NORMAL.
+  rssDurabilities: ['NORMAL'],
+  pollMs: 50,
+};
