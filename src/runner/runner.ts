@@ -192,7 +192,7 @@ export class Runner {
   /** One write transaction: pick due jobs in claim order and move each to running under a new lease. */
   #claim(limit: number): Job[] {
     const types = [...this.#types.keys()];
-    if (types.length === 0) return [];
+    if (types.length === 0 || limit <= 0) return [];
     const engine = this.#engine;
     return engine.transaction(() => {
       const now = engine.clock();
@@ -227,7 +227,7 @@ export class Runner {
     }
     void this.#execute(attempt, detached).finally(() => {
       for (const timer of attempt.timers) clearTimeout(timer);
-      this.#active.delete(job.id);
+      this.#release(attempt);
       this.nudge();
     });
   }
@@ -285,9 +285,14 @@ export class Runner {
   #flushFinals(): void {
     const finals = this.#finals;
     this.#finals = [];
+    let next: Job[] = [];
     try {
-      this.#engine.transaction(() => {
+      // The ending attempts' slots go to the next due jobs in the same transaction (as BullMQ's
+      // moveToFinished fetches the next job): one commit per job instead of two.
+      next = this.#engine.transaction(() => {
         for (const { attempt, event } of finals) this.#write(attempt, event);
+        for (const { attempt } of finals) this.#release(attempt);
+        return this.#running ? this.#claim(this.#opts.concurrency - this.#active.size) : [];
       });
     } catch (error) {
       // The batch could not commit (e.g. the database is busy past its timeout): the jobs' leases
@@ -295,6 +300,12 @@ export class Runner {
       this.#emitter.emit('error', { error, where: 'final writes' });
     }
     for (const { resolve } of finals) resolve();
+    for (const job of next) this.#begin(job);
+  }
+
+  /** Free an attempt's slot (once; a job claimed again meanwhile keeps its new attempt). */
+  #release(attempt: Attempt): void {
+    if (this.#active.get(attempt.jobId) === attempt) this.#active.delete(attempt.jobId);
   }
 
   /** `{ retryAt }` when the type has attempts left after attempt `attempt`, else nothing. */
