@@ -1,7 +1,7 @@
 /**
  * Every query on the hot path, prepared once when the database opens.
  */
-import { and, asc, desc, eq, getTableColumns, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { PhaselineDb } from './open.ts';
 import { jobEvents, jobs } from './schema.ts';
 
@@ -68,6 +68,13 @@ export function prepareStatements(db: PhaselineDb) {
       .select()
       .from(jobs)
       .where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key'))))
+      .prepare(),
+    selectJobsAfter: db.select().from(jobs).where(gt(jobs.id, p('after'))).orderBy(asc(jobs.id)).limit(p('limit')).prepare(),
+    selectEventsBetween: db
+      .select()
+      .from(jobEvents)
+      .where(and(gte(jobEvents.jobId, p('from')), lte(jobEvents.jobId, p('to'))))
+      .orderBy(asc(jobEvents.jobId), asc(jobEvents.seq))
       .prepare(),
     selectEvents: db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)).prepare(),
     selectExpiredLeases: db

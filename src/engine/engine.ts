@@ -261,6 +261,16 @@ export class Engine {
     return this.#stmts.selectEvents.all({ id: jobId });
   }
 
+  /** Up to `limit` jobs with ids above `afterId`, in id order (for whole-database passes). */
+  jobsAfter(afterId: number, limit: number): JobRow[] {
+    return this.#stmts.selectJobsAfter.all({ after: afterId, limit });
+  }
+
+  /** The events of jobs `fromId..toId`, by job then sequence. */
+  historyBetween(fromId: number, toId: number): JobEventRow[] {
+    return this.#stmts.selectEventsBetween.all({ from: fromId, to: toId });
+  }
+
   list(filter: ListFilter = {}): JobRow[] {
     const where: SQL[] = [];
     if (filter.states?.length) where.push(inArray(jobs.state, filter.states));

@@ -52,16 +52,28 @@ export function replayJob(engine: Engine, jobId: number): JobReplay {
 
 export function replayAll(engine: Engine, onJob?: (report: JobReplay) => void): ReplaySummary {
   const summary: ReplaySummary = { jobs: 0, events: 0, diverged: 0, reports: [] };
-  const ids = engine.database.sqlite.prepare('SELECT id FROM jobs ORDER BY id').pluck().all() as number[];
-  for (const id of ids) {
-    const report = replayJob(engine, id);
-    summary.jobs++;
-    summary.events += report.events;
-    if (report.divergences.length > 0) {
-      summary.diverged++;
-      summary.reports.push(report);
+  // A page of jobs and all their events in two queries: job_events is clustered on (job_id, seq).
+  for (let after = 0; ; ) {
+    const page = engine.jobsAfter(after, 500);
+    if (page.length === 0) break;
+    const last = page.at(-1)!.id;
+    const events = engine.historyBetween(page[0]!.id, last);
+    let e = 0;
+    for (const stored of page) {
+      while (e < events.length && events[e]!.jobId < stored.id) e++;
+      const start = e;
+      while (e < events.length && events[e]!.jobId === stored.id) e++;
+      const history = events.slice(start, e);
+      const report: JobReplay = { jobId: stored.id, events: history.length, divergences: foldAndCompare(engine, stored, history) };
+      summary.jobs++;
+      summary.events += report.events;
+      if (report.divergences.length > 0) {
+        summary.diverged++;
+        summary.reports.push(report);
+      }
+      onJob?.(report);
     }
-    onJob?.(report);
+    after = last;
   }
   return summary;
 }
