@@ -266,6 +266,9 @@ export function reduceJob(context: JobContext, event: EventObject): JobContext {
     case 'RELEASE':
       next.resuming = true;
       break;
+    case 'RESUME': // UWS: the suspended attempt goes on now, so no later claim resumes it
+      next.resuming = false;
+      break;
     case 'ARCHIVE': // UWS: results are deleted, the record is kept
       next.result = null;
       break;

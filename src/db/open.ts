@@ -30,9 +30,10 @@ const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 /** Open (or create) a Phaseline database and bring its schema up to date. `:memory:` works too. */
 export function openDatabase(file: string, options: OpenOptions = {}): OpenDatabase {
   const sqlite = new Database(file);
+  // First, so that switching a new file to WAL waits for another process opening it at the same time.
+  sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-  sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
   sqlite.pragma('foreign_keys = ON');
   // 32 MiB of page cache (the default is 2 MiB): the claim index and recent rows stay in memory
   // even with millions of finished jobs in the table.

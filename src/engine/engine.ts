@@ -10,7 +10,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { firstSnapshot, nextSnapshot } from './transition.ts';
-import type { JobInput, Lifecycle } from '../../machines/common.ts';
+import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
 import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
 import { claimableQuery, prepareStatements, type JobHead, type Statements } from '../db/statements.ts';
@@ -19,7 +19,7 @@ import {
 } from '../errors.ts';
 import { deriveRow, persistSnapshot, restoreSnapshot, topState, type JobIdentity, type LeaseColumns } from './derive.ts';
 import { LifecycleRegistry } from './lifecycles.ts';
-import { assertCount, assertInstant, assertJson, validateEvent } from './validate.ts';
+import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 
 export type Clock = () => number;
 
@@ -124,13 +124,15 @@ export class Engine {
    */
   transaction<T>(fn: () => T): T {
     const outermost = this.#depth === 0;
+    const mark = this.#pending.length;
     this.#depth++;
     try {
       const result = outermost ? this.#database.sqlite.transaction(fn).immediate() : this.#database.sqlite.transaction(fn)();
       if (outermost) this.#flush();
       return result;
     } catch (error) {
-      if (outermost) this.#pending = [];
+      // What this transaction (or savepoint) did was rolled back: so are its effects.
+      this.#pending.length = mark;
       throw error;
     } finally {
       this.#depth--;
@@ -149,6 +151,10 @@ export class Engine {
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
     if (typeof options.type !== 'string' || options.type.length === 0) throw new InvalidInputError('type', 'must be a non-empty string');
+    for (const field of ['type', 'owner', 'runId', 'idempotencyKey'] as const) {
+      const value = options[field];
+      if (value != null) assertText(value, field);
+    }
     return this.transaction(() => {
       if (options.idempotencyKey != null) {
         const existing = this.#stmts.selectByIdempotencyKey.get({ type: options.type, key: options.idempotencyKey });
@@ -218,6 +224,11 @@ export class Engine {
     const { type, at: _ignored, ...payload } = event;
     const after = nextSnapshot(lifecycle.machine, before, { ...payload, type, at });
     if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
+    const { current, total } = (after.context as JobContext).progress;
+    // A report of current alone (or total alone) is checked against the figure it keeps.
+    if (current !== null && total !== null && current > total) {
+      throw new InvalidInputError('progress', `current ${current} would exceed total ${total}`);
+    }
     const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
     const row = deriveRow(prev, prev, after, at, lease);
     const { changes } = this.#stmts.updateJob.run(row);

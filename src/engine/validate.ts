@@ -8,7 +8,8 @@ import { InvalidInputError } from '../errors.ts';
 /** Throws unless `value` survives JSON unchanged: plain objects, arrays, finite numbers, strings, booleans, null. */
 export function assertJson(value: unknown, field: string, depth = 0): asserts value is Json {
   if (depth > 64) throw new InvalidInputError(field, 'nested deeper than 64 levels');
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'string') return assertText(value, field);
+  if (value === null || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new InvalidInputError(field, `${value} is not a finite number`);
     return;
@@ -27,6 +28,12 @@ export function assertJson(value: unknown, field: string, depth = 0): asserts va
     return;
   }
   throw new InvalidInputError(field, `a ${typeof value} is not JSON`);
+}
+
+/** Throws unless `value` is a string SQLite can store as it is (no lone UTF-16 surrogates). */
+export function assertText(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string') throw new InvalidInputError(field, 'must be a string');
+  if (!value.isWellFormed()) throw new InvalidInputError(field, 'contains a lone UTF-16 surrogate, which cannot be stored');
 }
 
 export function assertInstant(value: unknown, field: string): asserts value is number | null {
