@@ -7,7 +7,8 @@
  * - `JOB_STATUS_PENDING` (queued) → `JOB_STATUS_RUNNING` on CLAIM; → `JOB_STATUS_CANCELLED` on CANCEL;
  *   → `JOB_STATUS_FAILED` on FAIL.
  * - `JOB_STATUS_RUNNING` → `JOB_STATUS_SUCCEEDED` on SUCCEED; → `JOB_STATUS_FAILED` on FAIL, TIMEOUT or
- *   LEASE_LOST (→ `JOB_STATUS_PENDING` when retried); → `JOB_STATUS_PENDING` on RELEASE. CANCEL only
+ *   LEASE_LOST (→ `JOB_STATUS_PENDING` when retried); → `JOB_STATUS_PENDING` on RELEASE (→ `JOB_STATUS_CANCELLED`
+ *   when a cancellation was requested: nobody runs the job any more). CANCEL only
  *   sets `cancellationRequested`; the job becomes `JOB_STATUS_CANCELLED` on CANCEL_DONE, when its
  *   handler has stopped.
  * - `JOB_STATUS_SUCCEEDED`, `JOB_STATUS_FAILED`, `JOB_STATUS_CANCELLED`: final.
@@ -64,7 +65,8 @@ export const rimeMachine = setup({
         FAIL: retryOrFail,
         TIMEOUT: retryOrFail,
         LEASE_LOST: retryOrFail,
-        RELEASE: { target: 'JOB_STATUS_PENDING', actions: 'apply' },
+        // A stopping worker gives a cancel-requested job back: nobody runs it now, so it ends.
+        RELEASE: [{ guard: 'cancelRequested', ...cancelled }, { target: 'JOB_STATUS_PENDING', actions: 'apply' }],
         CANCEL: { actions: 'apply' },
         CANCEL_DONE: { guard: 'cancelRequested', ...cancelled },
         SET: set,

@@ -5,7 +5,8 @@
  * - `PROCESSING` has two child states the wire does not show: `queued` (claimable) → `running` on
  *   CLAIM. While queued, CANCEL fails the job at once. While running, CANCEL only sets
  *   `jobCanceling`, and CANCEL_DONE ends it when the handler has stopped. FAIL, TIMEOUT and
- *   LEASE_LOST go to `FAILED` (back to `queued` when retried); RELEASE goes back to `queued`.
+ *   LEASE_LOST go to `FAILED` (back to `queued` when retried); RELEASE goes back to `queued`, or ends a
+ *   cancel-requested job as cancelled.
  * - `COMPLETE` on SUCCEED: final, message "Complete", current = total.
  * - `FAILED`: final; its child state tells a cancellation (`cancelled` tag, error
  *   "JobCanceledException") from a failure.
@@ -66,7 +67,8 @@ export const synapseMachine = setup({
             FAIL: retryOrFail,
             TIMEOUT: retryOrFail,
             LEASE_LOST: retryOrFail,
-            RELEASE: { target: 'queued', actions: 'apply' },
+            // A stopping worker gives a cancel-requested job back: nobody runs it now, so it ends.
+            RELEASE: [{ guard: 'cancelRequested', ...cancelled }, { target: 'queued', actions: 'apply' }],
             CANCEL: { actions: 'apply' },
             CANCEL_DONE: { guard: 'cancelRequested', ...cancelled },
           },

@@ -160,8 +160,13 @@ function modelTransition(j: MJob, event: WorkerEvent, lease?: { leaseId: string;
       return next;
     case 'RELEASE':
       if (!working(j)) return null;
-      endAttempt('queued', null);
       next.resuming = true;
+      // RIME and Synapse end a cancel-requested job that nobody runs any more.
+      if (j.cancelRequested && (l === 'rime' || l === 'synapse')) {
+        endAttempt('done', 'cancelled');
+        return next;
+      }
+      endAttempt('queued', null);
       next.suspended = l === 'uws';
       return next;
     case 'CANCEL':

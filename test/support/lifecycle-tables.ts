@@ -274,8 +274,8 @@ export const UWS_TABLE = defineTable(builtInLifecycles.uws, {
 // RIME (lifecycles.md §2, §7): REQUESTED → PENDING (ADMIT) → RUNNING → SUCCEEDED | FAILED | CANCELLED.
 // Cancel of a job nobody runs ends it at once; of a running job it sets cancellationRequested, and
 // CANCEL_DONE ends it. A cancel request also stops retries. Labels drop the `JOB_STATUS_` prefix.
-// Open question, pinned as rime.ts documents it: RELEASE of a cancel-requested job re-queues it
-// (PENDING, flag still set) although §7 says a job nobody runs is cancelled at once. Synapse alike.
+// RELEASE of a cancel-requested job ends it cancelled: §7 says a job nobody runs is cancelled at
+// once, and a released job is run by nobody. Synapse alike.
 export const RIME_TABLE = defineTable(builtInLifecycles.rime, {
   pathOf: (label) => `JOB_STATUS_${label}`,
   situations: {
@@ -304,7 +304,7 @@ export const RIME_TABLE = defineTable(builtInLifecycles.rime, {
     'LEASE_LOST+retry': '-          -          PENDING    FAILED          -          -       -',
     TIMEOUT:            '-          -          FAILED     FAILED          -          -       -',
     'TIMEOUT+retry':    '-          -          PENDING    FAILED          -          -       -',
-    RELEASE:            '-          -          PENDING    PENDING         -          -       -',
+    RELEASE:            '-          -          PENDING    CANCELLED       -          -       -',
     SET:                'REQUESTED  PENDING    RUNNING    RUNNING         -          -       -',
     'SET+params':       '-          -          -          -               -          -       -',
     RUN:                '-          -          -          -               -          -       -',
@@ -349,7 +349,7 @@ export const SYNAPSE_TABLE = defineTable(builtInLifecycles.synapse, {
     'LEASE_LOST+retry': '-                   PROCESSING.queued   FAILED.error               -         -             -',
     TIMEOUT:            '-                   FAILED.error        FAILED.error               -         -             -',
     'TIMEOUT+retry':    '-                   PROCESSING.queued   FAILED.error               -         -             -',
-    RELEASE:            '-                   PROCESSING.queued   PROCESSING.queued          -         -             -',
+    RELEASE:            '-                   PROCESSING.queued   FAILED.cancelled           -         -             -',
     SET:                'PROCESSING.queued   PROCESSING.running  PROCESSING.running         -         -             -',
     'SET+params':       '-                   -                   -                          -         -             -',
     RUN:                '-                   -                   -                          -         -             -',
