@@ -30,9 +30,9 @@ const MIGRATIONS = fileURLToPath(new URL('../../migrations', import.meta.url));
 /** Open (or create) a Phaseline database and bring its schema up to date. `:memory:` works too. */
 export function openDatabase(file: string, options: OpenOptions = {}): OpenDatabase {
   const sqlite = new Database(file);
-  // First, so that switching a new file to WAL waits for another process opening it at the same time.
-  sqlite.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-  sqlite.pragma('journal_mode = WAL');
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  enterWal(sqlite, busyTimeoutMs);
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');
   // 32 MiB of page cache (the default is 2 MiB): the claim index and recent rows stay in memory
@@ -41,6 +41,24 @@ export function openDatabase(file: string, options: OpenOptions = {}): OpenDatab
   const db = drizzle(sqlite, { schema });
   migrateOnce(db);
   return { sqlite, db, file };
+}
+
+/**
+ * Switch to WAL. On a new file that another process is switching at the same moment, SQLite can
+ * answer SQLITE_BUSY at once, without calling the busy handler (seen about once in 100 opens of
+ * four racing processes), so this waits and retries within the busy timeout itself.
+ */
+function enterWal(sqlite: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a 5 ms synchronous pause
+    }
+  }
 }
 
 /**
