@@ -46,7 +46,7 @@ export const FULL: Sizes = {
   enqueueOneJobs: { NORMAL: 10_000, FULL: 5_000 },
   enqueueManyJobs: { NORMAL: 100_000, FULL: 100_000 },
   batch: 1_000,
-  latencySamples: 1_000,
+  latencySamples: 300,
   historyJobs: 1_000_000,
   rssJobs: 1_000_000,
   rssBatch: 10_000,

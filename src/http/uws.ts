@@ -183,23 +183,17 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
     return c.redirect(jobUrl(c, job.id), 303);
   });
 
-  app.post('/:id/executionduration', async (c) => {
-    const job = await uwsJob(c);
-    const { params } = await readParams(c);
-    const value = one(params, 'EXECUTIONDURATION');
-    if (value === undefined) throw new InvalidInputError('EXECUTIONDURATION', 'is required');
-    await phaseline.send(job.id, { type: 'SET', executionDuration: parseSeconds(value, 'EXECUTIONDURATION') }, { owner: http.ownerOf(c.get('caller')) });
-    return c.redirect(jobUrl(c, job.id), 303);
-  });
-
-  app.post('/:id/destruction', async (c) => {
-    const job = await uwsJob(c);
-    const { params } = await readParams(c);
-    const value = one(params, 'DESTRUCTION');
-    if (value === undefined) throw new InvalidInputError('DESTRUCTION', 'is required');
-    await phaseline.send(job.id, { type: 'SET', destruction: parseInstant(value, 'DESTRUCTION') }, { owner: http.ownerOf(c.get('caller')) });
-    return c.redirect(jobUrl(c, job.id), 303);
-  });
+  /** POST of one job-control value (§2.2.3): parse it, SET it (the machine decides if it may change), 303 to the job. */
+  const control = (resource: string, name: string, set: (value: string) => Record<string, number>) =>
+    app.post(`/:id/${resource}`, async (c) => {
+      const job = await uwsJob(c);
+      const value = one((await readParams(c)).params, name);
+      if (value === undefined) throw new InvalidInputError(name, 'is required');
+      await phaseline.send(job.id, { type: 'SET', ...set(value) }, { owner: http.ownerOf(c.get('caller')) });
+      return c.redirect(jobUrl(c, job.id), 303);
+    });
+  control('executionduration', 'EXECUTIONDURATION', (v) => ({ executionDuration: parseSeconds(v, 'EXECUTIONDURATION') }));
+  control('destruction', 'DESTRUCTION', (v) => ({ destruction: parseInstant(v, 'DESTRUCTION') }));
 
   app.post('/:id/parameters', async (c) => {
     const job = await uwsJob(c);

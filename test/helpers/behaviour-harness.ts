@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { waitFor } from './wait.ts';
 import { createPhaseline, type Phaseline, type PhaselineOptions } from '../../src/phaseline.ts';
 import type { Job, JobEvent } from '../../src/engine/job.ts';
 
@@ -39,22 +40,7 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Poll `predicate` until it returns a truthy value (returned), or fail after `timeoutMs`. */
-export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 3000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value as NonNullable<T>;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`waitFor(${what}) timed out after ${timeoutMs} ms; last: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor };
 
 /** Wait until the job is in `state` (wire spelling) and return it. */
 export function waitForState(p: Phaseline, id: number, state: string | ((job: Job) => boolean), timeoutMs = 3000): Promise<Job> {

@@ -3,6 +3,7 @@
  * the test controls (a job in `hold` mode stays running until the test releases it), workers with
  * short poll intervals, and the HTTP app served by @hono/node-server on a real port.
  */
+import { waitFor as pollUntil } from './wait.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -192,24 +193,11 @@ export async function startHarness(options: { http?: HttpOptions; runner?: Runne
   };
 }
 
-/** Poll `predicate` until it returns a truthy value (returned), or fail after `timeoutMs`. */
-export async function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value as NonNullable<T>;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`waitFor(${what}) timed out after ${timeoutMs} ms; last: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** The shared poller, with the longer default these HTTP round trips want. */
+export function waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+  return pollUntil(predicate, timeoutMs, what);
 }
 
-/** Wait until the job's stored state is `state`. */
 export function waitForState(p: Phaseline, id: number, state: string, timeoutMs = 5000) {
   return waitFor(async () => {
     const job = await p.get(id);
