@@ -22,6 +22,8 @@ export interface PhaselineOptions extends OpenOptions {
   lifecycles?: Lifecycle[];
   /** Injected clock (tests). Default `Date.now`. */
   clock?: Clock;
+  /** Live machine snapshots kept in memory (see the engine). Default 1,000. */
+  snapshotCacheSize?: number;
 }
 
 export interface EnqueueOptions {
@@ -59,12 +61,23 @@ export class Phaseline {
   readonly #emitter = new TypedEmitter();
   #runner: Runner | null = null;
   #closed = false;
+  #observing = false;
 
   constructor(options: PhaselineOptions = {}) {
     const database = openDatabase(options.file ?? './phaseline.db', options);
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
-    this.engine = new Engine(database, { lifecycles, ...(options.clock ? { clock: options.clock } : {}) });
+    this.engine = new Engine(database, {
+      lifecycles,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
+    });
     this.engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
+  }
+
+  /** Forward the engine's transitions to the job events, from the first subscription on (until then the engine keeps nothing for observers). */
+  #observeTransitions(): void {
+    if (this.#observing) return;
+    this.#observing = true;
     this.engine.onTransition(({ job, event }) => {
       const wantsTransition = this.#emitter.has('job:transition');
       const wantsEnd = this.#emitter.has('job:ended') && job.endedAt !== null && event.stateBefore !== event.stateAfter;
@@ -222,6 +235,7 @@ export class Phaseline {
   // ── Events ───────────────────────────────────────────────────────────────
 
   on<K extends PhaselineEventName>(name: K, listener: Listener<K>): () => void {
+    if (name === 'job:transition' || name === 'job:ended' || name === 'job:progress') this.#observeTransitions();
     return this.#emitter.on(name, listener);
   }
 

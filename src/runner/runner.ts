@@ -69,7 +69,7 @@ export class Runner {
   #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | null = null;
   #lastMaintenance = -Infinity;
-  #finals: Array<{ attempt: Attempt; event: { type: string } & Record<string, unknown>; resolve: () => void }> = [];
+  #finals: Array<{ attempt: Attempt; event: FinalEvent; resolve: () => void }> = [];
 
   constructor(engine: Engine, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
     this.#engine = engine;
@@ -267,7 +267,9 @@ export class Runner {
     } else if (outcome.ok) {
       await this.#finish(attempt, { type: 'SUCCEED', result: outcome.result });
     } else {
-      await this.#finish(attempt, { type: 'FAIL', error: describeError(outcome.error), ...this.#retry(job.type, job.attempt) });
+      const error = describeError(outcome.error);
+      // The retry instant is taken when the FAIL is written, so the backoff counts from the failure as stored.
+      await this.#finish(attempt, () => ({ type: 'FAIL', error, ...this.#retry(job.type, job.attempt) }));
     }
   }
 
@@ -275,7 +277,7 @@ export class Runner {
    * An attempt's last write, committed together with the other attempts that end in the same turn
    * of the event loop: one transaction (and, at synchronous FULL, one fsync) for many jobs.
    */
-  #finish(attempt: Attempt, event: { type: string } & Record<string, unknown>): Promise<void> {
+  #finish(attempt: Attempt, event: FinalEvent): Promise<void> {
     return new Promise((resolve) => {
       this.#finals.push({ attempt, event, resolve });
       if (this.#finals.length === 1) setImmediate(() => this.#flushFinals());
@@ -290,7 +292,7 @@ export class Runner {
       // The ending attempts' slots go to the next due jobs in the same transaction (as BullMQ's
       // moveToFinished fetches the next job): one commit per job instead of two.
       next = this.#engine.transaction(() => {
-        for (const { attempt, event } of finals) this.#write(attempt, event);
+        for (const { attempt, event } of finals) this.#write(attempt, typeof event === 'function' ? event() : event);
         for (const { attempt } of finals) this.#release(attempt);
         return this.#running ? this.#claim(this.#opts.concurrency - this.#active.size) : [];
       });
@@ -415,6 +417,10 @@ export class Runner {
 }
 
 const DETACHED = Symbol('detached');
+
+type RunnerEvent = { type: string } & Record<string, unknown>;
+/** An attempt's last event, or a function that makes it when it is written. */
+type FinalEvent = RunnerEvent | (() => RunnerEvent);
 
 function describeError(error: unknown): { message: string; name?: string; stack?: string; kind: 'transient' | 'fatal' } {
   if (error instanceof Error) {
