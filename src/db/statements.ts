@@ -46,7 +46,6 @@ export function prepareStatements(db: PhaselineDb) {
         ...placeholders(DERIVED),
         ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
       })
-      .returning({ id: jobs.id })
       .prepare(),
     updateJob: db
       .update(jobs)

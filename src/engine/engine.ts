@@ -187,7 +187,7 @@ export class Engine {
         row = next;
         snapshot = after;
       }
-      const { id } = this.#stmts.insertJob.get(row)!;
+      const id = Number(this.#stmts.insertJob.run(row).lastInsertRowid);
       for (const step of steps) {
         step.row.id = id;
         const event = this.#appendEvent(step.row, step.type, at, step.payload, step.stateBefore, options.actor ?? null);
