@@ -34,7 +34,6 @@ export interface HttpOptions {
   authenticate?: (request: Request) => Caller | null | Promise<Caller | null>;
   /** The job type that `POST /uws` creates. Default: the first registered type of the `uws` lifecycle. */
   uwsJobType?: string;
-  /** The job type `POST /api/jobs/` would create is not offered: EcoTaxa creates jobs from its own services. */
   /** Longest blocking WAIT in seconds; WAIT=-1 and anything longer become this. Default 60. */
   maxWaitSeconds?: number;
   /** Largest request body in bytes. Default 64 KiB. */
