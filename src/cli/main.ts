@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError, isPhaselineError } from '../errors.ts';
 import type { Job } from '../engine/job.ts';
 import { createPhaseline } from '../phaseline.ts';
+import type { JobReplay, ReplaySummary } from '../replay/replay.ts';
 import { runDemo } from './demo.ts';
 import { iso, table } from './table.ts';
 
@@ -97,9 +98,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function summarise(report: { jobId: number; events: number; divergences: unknown[] }) {
-  const diverged = report.divergences.length > 0 ? 1 : 0;
-  return { jobs: 1, events: report.events, diverged, reports: diverged ? [report as never] : [] } as Awaited<ReturnType<ReturnType<typeof createPhaseline>['replayAll']>>;
+/** One job's replay, in the shape of a whole-database summary. */
+function summarise(report: JobReplay): ReplaySummary {
+  const diverged = report.divergences.length > 0;
+  return { jobs: 1, events: report.events, diverged: diverged ? 1 : 0, reports: diverged ? [report] : [] };
 }
 
 function printJobs(jobs: Job[]): void {

@@ -17,7 +17,7 @@ import { claimableQuery, prepareStatements, type JobHead, type Statements } from
 import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
-import { deriveRow, persistSnapshot, restoreSnapshot, topState, type JobIdentity, type LeaseColumns } from './derive.ts';
+import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
 import { LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 
@@ -177,12 +177,12 @@ export class Engine {
       const creation: CreatePayload = { ...fixed, input };
       // Fold the creation and the start events in memory, then write the row once with all its events.
       let snapshot = firstSnapshot(lifecycle.machine, input);
-      let row = deriveRow(null, identity, snapshot, at, NO_LEASE_COLUMNS);
+      let row = deriveRow(null, identity, snapshot, at, NO_LEASE);
       const steps = [{ row, snapshot, type: 'CREATE', payload: { ...creation } as Record<string, unknown>, stateBefore: null as string | null }];
       for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
         const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
         if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
-        const next = deriveRow(row, identity, after, at, NO_LEASE_COLUMNS);
+        const next = deriveRow(row, identity, after, at, NO_LEASE);
         steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
         row = next;
         snapshot = after;
@@ -232,8 +232,8 @@ export class Engine {
     if (current !== null && total !== null && current > total) {
       throw new InvalidInputError('progress', `current ${current} would exceed total ${total}`);
     }
-    const lease = after.hasTag('running') ? (options.lease ?? leaseOf(prev)) : NO_LEASE_COLUMNS;
-    const row = deriveRow(prev, prev, after, at, lease);
+    // deriveRow keeps the lease only while the job is running.
+    const row = deriveRow(prev, prev, after, at, options.lease ?? leaseOf(prev));
     const { changes } = this.#stmts.updateJob.run(row);
     if (changes !== 1) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     const stored = this.#appendEvent(row, type, at, payload, prev.state, actor);
@@ -362,16 +362,6 @@ export class Engine {
     return () => this.#deleteListeners.delete(listener);
   }
 
-  /** The live snapshot of a job (from the cache when it holds this version). */
-  snapshot(row: JobRow): AnyMachineSnapshot {
-    return this.#snapshotOf(row, this.lifecycles.get(row.lifecycle, row.lifecycleVersion));
-  }
-
-  /** Forget cached snapshots (tests that edit rows by hand; another process's writes are caught by version). */
-  clearCache(): void {
-    this.#cache.clear();
-  }
-
   #snapshotOf(row: JobHead & { snapshot?: JobRow['snapshot'] }, lifecycle: Lifecycle): AnyMachineSnapshot {
     const cached = this.#cache.get(row.id);
     if (cached && cached.version === row.version) return cached.snapshot;
@@ -431,8 +421,6 @@ export class Engine {
   }
 }
 
-const NO_LEASE_COLUMNS: LeaseColumns = { leaseId: null, leaseExpiresAt: null, workerId: null };
-
 function leaseOf(row: JobHead): LeaseColumns {
   return { leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt, workerId: row.workerId };
 }
@@ -461,4 +449,3 @@ function validateInput(input: JobInput): void {
   }
 }
 
-export { topState, persistSnapshot };

@@ -236,7 +236,7 @@ export class Runner {
     const { type, job } = attempt;
     const port: AttemptPort = {
       send: (event) => toJob(this.#engine.send(job.id, event, { fence: { leaseId: attempt.leaseId }, actor: attempt.actor })),
-      canAsk: () => this.#accepts(job, 'ASK'),
+      canAsk: () => this.#engine.accepts(job.id, 'ASK', job),
       suspend: () => this.#end(attempt, 'suspended'),
       progressIntervalMs: this.#opts.progressIntervalMs,
       now: this.#engine.clock,
@@ -244,7 +244,7 @@ export class Runner {
     const context = createHandlerContext(job, attempt.controller.signal, port);
     let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
     try {
-      if (this.#accepts(job, 'VALIDATED')) {
+      if (this.#engine.accepts(job.id, 'VALIDATED', job)) {
         // Qiskit's VALIDATING: check the parameters against the type's validator before running.
         validateParams(type, job.params);
         port.send({ type: 'VALIDATED' });
@@ -330,10 +330,6 @@ export class Runner {
         this.#emitter.emit('error', { error, where: `job ${attempt.jobId} ${event.type}` });
       }
     }
-  }
-
-  #accepts(job: { id: number; lifecycle: string; lifecycleVersion: number }, type: string): boolean {
-    return this.#engine.accepts(job.id, type, job);
   }
 
   /** Mark the attempt over (once), fire its signal and stop waiting for its handler. */
