@@ -38,6 +38,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): OpenDatab
   // 32 MiB of page cache (the default is 2 MiB): the claim index and recent rows stay in memory
   // even with millions of finished jobs in the table.
   sqlite.pragma('cache_size = -32768');
+  // Each transition inside a batch is a savepoint, so a refused one undoes only itself; SQLite keeps
+  // the pages a savepoint changes in a sub-journal, a temporary file by default. In memory it costs
+  // a page copy instead of a write (batch enqueue 11,000 → 17,000 jobs/s here).
+  sqlite.pragma('temp_store = MEMORY');
   const db = drizzle(sqlite, { schema });
   migrateOnce(db);
   return { sqlite, db, file };

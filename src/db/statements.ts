@@ -2,8 +2,9 @@
  * Every query on the hot path, prepared once when the database opens.
  */
 import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
-import type { PhaselineDb } from './open.ts';
-import { jobEvents, jobs } from './schema.ts';
+import { compileRead, compileWrite } from './compile.ts';
+import type { OpenDatabase, PhaselineDb } from './open.ts';
+import { jobEvents, jobs, type JobEventRow, type JobRow } from './schema.ts';
 
 const p = sql.placeholder;
 
@@ -38,58 +39,98 @@ const DERIVED = [
 const placeholders = <K extends string>(keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, p(k)])) as unknown as Record<K, never>;
 
-export function prepareStatements(db: PhaselineDb) {
+export function prepareStatements({ db, sqlite }: OpenDatabase) {
+  const jobColumns = getTableColumns(jobs);
+  const eventColumns = getTableColumns(jobEvents);
+  const expiredColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, cancelRequested: c.cancelRequested };
+  const destructionColumns = { id: c.id, lifecycle: c.lifecycle, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
   return {
-    insertJob: db
-      .insert(jobs)
-      .values({
+    insertJob: compileWrite(
+      sqlite,
+      db.insert(jobs).values({
         ...placeholders(DERIVED),
         ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
-      })
-      .prepare(),
-    updateJob: db
-      .update(jobs)
-      .set(placeholders(DERIVED))
-      // The version guard: the row must still be at the version this transition started from.
-      .where(and(eq(jobs.id, p('id')), eq(jobs.version, sql`${p('version')} - 1`)))
-      .prepare(),
-    insertEvent: db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)).prepare(),
+      }),
+    ),
+    updateJob: compileWrite(
+      sqlite,
+      db
+        .update(jobs)
+        .set(placeholders(DERIVED))
+        // The version guard: the row must still be at the version this transition started from.
+        .where(and(eq(jobs.id, p('id')), eq(jobs.version, sql`${p('version')} - 1`))),
+    ),
+    insertEvent: compileWrite(
+      sqlite,
+      db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)),
+    ),
     /** A heartbeat: fenced by the lease id, and only while the job is running. */
-    renewLease: db
-      .update(jobs)
-      .set({ leaseExpiresAt: sql`${p('expiresAt')}` })
-      .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true)))
-      .prepare(),
-    selectHead: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
-    selectJob: db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare(),
-    selectSnapshot: db.select({ snapshot: jobs.snapshot }).from(jobs).where(eq(jobs.id, p('id'))).prepare(),
-    selectByIdempotencyKey: db
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key'))))
-      .prepare(),
-    selectJobsAfter: db.select().from(jobs).where(gt(jobs.id, p('after'))).orderBy(asc(jobs.id)).limit(p('limit')).prepare(),
-    selectEventsBetween: db
-      .select()
-      .from(jobEvents)
-      .where(and(gte(jobEvents.jobId, p('from')), lte(jobEvents.jobId, p('to'))))
-      .orderBy(asc(jobEvents.jobId), asc(jobEvents.seq))
-      .prepare(),
-    selectEvents: db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)).prepare(),
-    selectExpiredLeases: db
-      .select({ id: jobs.id, type: jobs.type, attempt: jobs.attempt, leaseId: jobs.leaseId, cancelRequested: jobs.cancelRequested })
-      .from(jobs)
-      .where(and(eq(jobs.running, true), or(isNull(jobs.leaseExpiresAt), lt(jobs.leaseExpiresAt, p('now')))))
-      .limit(p('limit'))
-      .prepare(),
-    selectDueForDestruction: db
-      .select({ id: jobs.id, lifecycle: jobs.lifecycle, state: jobs.state, endedAt: jobs.endedAt, cancelRequested: jobs.cancelRequested })
-      .from(jobs)
-      .where(and(lte(jobs.destructionAt, p('now')), ne(jobs.state, 'ARCHIVED')))
-      .limit(p('limit'))
-      .prepare(),
-    selectClaimable: claimableQuery(db).prepare(),
+    renewLease: compileWrite(
+      sqlite,
+      db
+        .update(jobs)
+        .set({ leaseExpiresAt: sql`${p('expiresAt')}` })
+        .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true))),
+    ),
+    selectHead: compileRead<JobHead>(sqlite, db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))), headColumns),
+    selectJob: compileRead<JobRow>(sqlite, db.select().from(jobs).where(eq(jobs.id, p('id'))), jobColumns),
+    selectSnapshot: compileRead<Pick<JobRow, 'snapshot'>>(
+      sqlite,
+      db.select({ snapshot: jobs.snapshot }).from(jobs).where(eq(jobs.id, p('id'))),
+      { snapshot: jobs.snapshot },
+    ),
+    selectByIdempotencyKey: compileRead<JobRow>(
+      sqlite,
+      db
+        .select()
+        .from(jobs)
+        .where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key')))),
+      jobColumns,
+    ),
+    selectJobsAfter: compileRead<JobRow>(
+      sqlite,
+      db.select().from(jobs).where(gt(jobs.id, p('after'))).orderBy(asc(jobs.id)).limit(p('limit')),
+      jobColumns,
+    ),
+    selectEventsBetween: compileRead<JobEventRow>(
+      sqlite,
+      db
+        .select()
+        .from(jobEvents)
+        .where(and(gte(jobEvents.jobId, p('from')), lte(jobEvents.jobId, p('to'))))
+        .orderBy(asc(jobEvents.jobId), asc(jobEvents.seq)),
+      eventColumns,
+    ),
+    selectEvents: compileRead<JobEventRow>(
+      sqlite,
+      db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)),
+      eventColumns,
+    ),
+    selectExpiredLeases: compileRead<Pick<JobRow, keyof typeof expiredColumns>>(
+      sqlite,
+      db
+        .select(expiredColumns)
+        .from(jobs)
+        .where(and(eq(jobs.running, true), or(isNull(jobs.leaseExpiresAt), lt(jobs.leaseExpiresAt, p('now')))))
+        .limit(p('limit')),
+      expiredColumns,
+    ),
+    selectDueForDestruction: compileRead<Pick<JobRow, keyof typeof destructionColumns>>(
+      sqlite,
+      db
+        .select(destructionColumns)
+        .from(jobs)
+        .where(and(lte(jobs.destructionAt, p('now')), ne(jobs.state, 'ARCHIVED')))
+        .limit(p('limit')),
+      destructionColumns,
+    ),
+    selectClaimable: compileClaimable({ db, sqlite }),
   };
+}
+
+/** The claim query, compiled; `types` narrows it to the job types a worker runs. */
+export function compileClaimable({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>, types?: readonly string[]) {
+  return compileRead<{ id: number }>(sqlite, claimableQuery(db, types), { id: jobs.id });
 }
 
 /**

@@ -8,12 +8,14 @@
  * ({@link Engine.transaction}); the public facade (src/phaseline.ts) puts promises around it.
  */
 import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, notInArray, sql, type SQL } from 'drizzle-orm';
+import type Database from 'better-sqlite3';
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { firstSnapshot, nextSnapshot } from './transition.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
 import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
-import { claimableQuery, prepareStatements, type JobHead, type Statements } from '../db/statements.ts';
+import type { CompiledRead } from '../db/compile.ts';
+import { compileClaimable, prepareStatements, type JobHead, type Statements } from '../db/statements.ts';
 import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
@@ -100,12 +102,18 @@ export class Engine {
   /** Effects held until the outermost transaction commits: cache entries and notifications. */
   #pending: Array<() => void> = [];
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
-  readonly #claimByTypes = new Map<string, { all(values: { now: number; limit: number }): Array<{ id: number }> }>();
+  readonly #claimByTypes = new Map<string, CompiledRead<{ id: number }>>();
   #depth = 0;
+  /**
+   * One better-sqlite3 transaction function for all calls (building one per call costs about
+   * 9 µs): BEGIN IMMEDIATE when outermost, a savepoint when nested.
+   */
+  readonly #run: ReturnType<Database.Database['transaction']>;
 
   constructor(database: OpenDatabase, options: EngineOptions = {}) {
     this.#database = database;
-    this.#stmts = prepareStatements(database.db);
+    this.#stmts = prepareStatements(database);
+    this.#run = database.sqlite.transaction((fn: () => unknown) => fn());
     this.lifecycles = options.lifecycles ?? new LifecycleRegistry();
     this.clock = options.clock ?? Date.now;
     this.#cacheSize = options.snapshotCacheSize ?? 1_000;
@@ -130,7 +138,7 @@ export class Engine {
     const mark = this.#pending.length;
     this.#depth++;
     try {
-      const result = outermost ? this.#database.sqlite.transaction(fn).immediate() : this.#database.sqlite.transaction(fn)();
+      const result = (outermost ? this.#run.immediate : this.#run)(fn) as T;
       if (outermost) this.#flush();
       return result;
     } catch (error) {
@@ -312,7 +320,7 @@ export class Engine {
     if (!types) return this.#stmts.selectClaimable.all({ now, limit }).map((r) => r.id);
     const key = types.join('\u0000');
     let stmt = this.#claimByTypes.get(key);
-    if (!stmt) this.#claimByTypes.set(key, (stmt = claimableQuery(this.#database.db, types).prepare()));
+    if (!stmt) this.#claimByTypes.set(key, (stmt = compileClaimable(this.#database, types)));
     return stmt.all({ now, limit }).map((r) => r.id);
   }
 
