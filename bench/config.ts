@@ -24,6 +24,11 @@ export interface Sizes {
   rssDurabilities: readonly Durability[];
   /** Poll interval of idle Phaseline and plainjob workers (BullMQ blocks on Redis instead). */
   pollMs: number;
+  /**
+   * Handlers each worker process runs at once in the drains and the RSS run (Phaseline and BullMQ;
+   * plainjob's worker has no such setting and runs one job at a time). One row also drains at 1.
+   */
+  concurrency: number;
 }
 
 export const QUICK: Sizes = {
@@ -38,6 +43,7 @@ export const QUICK: Sizes = {
   rssBatch: 1_000,
   rssDurabilities: ['NORMAL'],
   pollMs: 50,
+  concurrency: 32,
 };
 
 export const FULL: Sizes = {
@@ -54,4 +60,5 @@ export const FULL: Sizes = {
   // not change what a process keeps in memory: peak RSS is measured at NORMAL.
   rssDurabilities: ['NORMAL'],
   pollMs: 50,
+  concurrency: 32,
 };

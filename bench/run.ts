@@ -1,5 +1,8 @@
 /**
- * `npm run bench [-- --quick] [--systems=phaseline,plainjob,bullmq] [--sync=NORMAL,FULL]`
+ * `npm run bench [-- --quick] [--systems=phaseline,plainjob,bullmq] [--sync=NORMAL,FULL] [--only=drain,replay]`
+ *
+ * `--only` runs the scenarios whose names contain one of the words (for work on one figure; the
+ * table then shows the others as —).
  *
  * One process tree, one run: Phaseline and the anchors (plainjob always; BullMQ when a
  * redis-server binary exists) do the same work, and one table shows each figure and the ratio
@@ -22,14 +25,15 @@ const started = now();
 const args = process.argv.slice(2);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 for (const arg of args) {
-  if (arg !== '--quick' && !/^--(systems|sync)=/.test(arg)) {
-    console.error(`unknown argument ${arg}\nusage: npm run bench [-- --quick] [--systems=phaseline,plainjob,bullmq] [--sync=NORMAL,FULL]`);
+  if (arg !== '--quick' && !/^--(systems|sync|only)=/.test(arg)) {
+    console.error(`unknown argument ${arg}\nusage: npm run bench [-- --quick] [--systems=phaseline,plainjob,bullmq] [--sync=NORMAL,FULL] [--only=drain,replay]`);
     process.exit(2);
   }
 }
 const sizes = args.includes('--quick') ? QUICK : FULL;
 const wanted = (option('systems')?.split(',') ?? [...SYSTEMS]).filter(isSystemName);
 if (!wanted.includes('phaseline')) wanted.unshift('phaseline');
+const only = option('only')?.split(',');
 const durabilities = (option('sync')?.toUpperCase().split(',') ?? ['NORMAL', 'FULL']).filter((d): d is Durability => d === 'NORMAL' || d === 'FULL');
 
 const notes: string[] = [];
@@ -108,7 +112,7 @@ for (const durability of durabilities) {
     await redis.flush();
     await redis.setDurability(durability);
   }
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((s) => !only || only.some((word) => s.name.includes(word)))) {
     if (scenario.at && !scenario.at(durability, sizes)) continue;
     const applies = systems.filter((system) => !scenario.only || scenario.only.includes(system));
     if (scenario.concurrent) {
@@ -142,7 +146,8 @@ const lines = [
   '',
   'How it was measured:',
   `- sync: SQLite \`synchronous\` (WAL journal for both SQLite systems). BullMQ has no such pragma: its NORMAL rows run Redis with \`appendonly yes, appendfsync everysec\`, its FULL rows with \`appendfsync always\`.`,
-  `- Drains (as plainjob's own bench): the jobs are inserted first in batches of ${sizes.batch.toLocaleString('en-US')}, not timed; then 1 or 2 child processes each run one worker (concurrency 1, no-op handler) until nothing is queued or running; jobs/s = jobs / wall time from the go signal to the empty queue. Process startup is not timed.`,
+  `- Drains (as plainjob's own bench): the jobs are inserted first in batches of ${sizes.batch.toLocaleString('en-US')}, not timed; then 1 or 2 child processes each run one worker with a no-op handler until nothing is queued or running; jobs/s = jobs / wall time from the go signal to the empty queue. Process startup is not timed.`,
+  `- *At once: Phaseline and BullMQ workers run up to ${sizes.concurrency} handlers at once in these rows (Phaseline then claims and completes in batches, one commit for many jobs); plainjob's worker has no concurrency setting and always runs one job at a time, so its figures are the same work done its only way. The "one job at a time" row runs every system at concurrency 1.`,
   `- Phaseline jobs use the RIME lifecycle: 4 history events (CREATE, ADMIT, CLAIM, SUCCEED) in 3 transactions per job.`,
   `- Latency: ${sizes.latencySamples} samples per case; the job carries the instant taken just before the enqueue call, the handler subtracts it from its own start. Workers are idle between samples; the next sample comes at a random phase of the poll timer. Phaseline and plainjob workers poll every ${sizes.pollMs} ms (Phaseline wakes at once on an enqueue in its own process); BullMQ workers block on Redis.`,
   `- History: right after the 1-process drain, its finished jobs are copied row for row (history included) under new ids until the table holds ${sizes.historyJobs.toLocaleString('en-US')} finished jobs; then as many new jobs as in the drain are drained by 1 process.`,

@@ -13,6 +13,7 @@ import type { Durability, SystemName } from './systems/types.ts';
 
 export interface Figures {
   drain1?: number;
+  drain1Serial?: number;
   drain2?: number;
   enqueueOne?: number;
   enqueueMany?: number;
@@ -64,7 +65,7 @@ async function expectSucceeded(host: Host, expected: number, what: string): Prom
  * runs one worker with a no-op handler until nothing is queued or running. jobs/s = N / wall time
  * from the go signal until the last host saw the queue empty; process startup is not counted.
  */
-async function drain(context: ScenarioContext, file: string, processes: 1 | 2, fresh: boolean): Promise<number> {
+async function drain(context: ScenarioContext, file: string, processes: 1 | 2, fresh: boolean, concurrency = context.sizes.concurrency): Promise<number> {
   const { hosts, sizes, durability } = context;
   const used = hosts.slice(0, processes);
   const [first] = hosts;
@@ -79,7 +80,7 @@ async function drain(context: ScenarioContext, file: string, processes: 1 | 2, f
   await first.request({ op: 'enqueueMany', n: jobs, batch: sizes.batch });
   for (const host of used.slice(1)) await host.request({ op: 'open', target: file, fresh: false, durability });
   try {
-    await Promise.all(used.map((host) => host.request({ op: 'prepareDrain' })));
+    await Promise.all(used.map((host) => host.request({ op: 'prepareDrain', concurrency })));
     const start = now();
     const done = await Promise.all(used.map((host) => host.request<number>({ op: 'drain' })));
     const wall = Math.max(...done) - start;
@@ -125,6 +126,17 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'drain, 1 process',
     async run(context) {
       return { drain1: await drain(context, target(context, 'drain1'), 1, true) };
+    },
+  },
+  {
+    name: 'drain, 1 process, one job at a time',
+    async run(context) {
+      const file = target(context, 'drain1-serial');
+      try {
+        return { drain1Serial: await drain(context, file, 1, true, 1) };
+      } finally {
+        removeDatabase(file);
+      }
     },
   },
   {
@@ -233,7 +245,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const { sizes, system, durability } = context;
       const file = target(context, 'rss');
       try {
-        const r = await runRss({ system, target: file, durability, jobs: sizes.rssJobs, batch: sizes.rssBatch, pollMs: sizes.pollMs, redisPort: context.redisPort });
+        const r = await runRss({ system, target: file, durability, jobs: sizes.rssJobs, batch: sizes.rssBatch, pollMs: sizes.pollMs, concurrency: sizes.concurrency, redisPort: context.redisPort });
         if (r.succeeded !== sizes.rssJobs) throw new Error(`RSS run: ${r.succeeded} jobs succeeded, expected ${sizes.rssJobs}`);
         return { rssMb: r.maxRssMb, rssJobsPerSecond: perSecond(sizes.rssJobs, r.drainMs) };
       } finally {

@@ -66,7 +66,7 @@ async function handleRequest(request: Request): Promise<unknown> {
       return now() - start;
     }
     case 'prepareDrain':
-      worker = await open().worker();
+      worker = await open().worker(undefined, request.concurrency);
       return null;
     case 'drain': {
       if (!worker) throw new Error('prepareDrain first');

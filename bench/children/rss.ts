@@ -23,7 +23,7 @@ for (let done = 0; done < job.jobs; done += job.batch) {
 }
 const enqueueMs = now() - start;
 
-const worker = await handle.worker();
+const worker = await handle.worker(undefined, job.concurrency);
 start = now();
 worker.run();
 while (await handle.busy()) await sleep(20);

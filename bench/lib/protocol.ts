@@ -6,7 +6,7 @@ export type Request =
   | { op: 'close' }
   | { op: 'enqueueOne'; n: number }
   | { op: 'enqueueMany'; n: number; batch: number }
-  | { op: 'prepareDrain' }
+  | { op: 'prepareDrain'; concurrency: number }
   | { op: 'drain' }
   | { op: 'succeeded' }
   | { op: 'latencySame'; samples: number }
@@ -31,6 +31,7 @@ export interface RssJob {
   jobs: number;
   batch: number;
   pollMs: number;
+  concurrency: number;
   redisPort?: number;
 }
 

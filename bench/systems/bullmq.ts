@@ -43,14 +43,14 @@ class BullmqHandle implements QueueHandle {
     return (await this.#queue.getJobCounts('completed')).completed ?? 0;
   }
 
-  async worker(onStart?: (data: Payload) => void): Promise<WorkerHandle> {
+  async worker(onStart?: (data: Payload) => void, concurrency = 1): Promise<WorkerHandle> {
     const worker = new Worker<Payload>(
       this.#name,
       async (job) => {
         onStart?.(job.data);
         return null;
       },
-      { connection: { host: '127.0.0.1', port: this.#port, maxRetriesPerRequest: null }, concurrency: 1, autorun: false },
+      { connection: { host: '127.0.0.1', port: this.#port, maxRetriesPerRequest: null }, concurrency, autorun: false },
     );
     await worker.waitUntilReady();
     let loop: Promise<void> = Promise.resolve();

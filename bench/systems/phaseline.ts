@@ -59,10 +59,10 @@ class PhaselineHandle implements QueueHandle {
     return this.#sqlite.prepare("SELECT count(*) FROM jobs WHERE outcome = 'succeeded'").pluck().get() as number;
   }
 
-  async worker(onStart?: (data: Payload) => void): Promise<WorkerHandle> {
+  async worker(onStart?: (data: Payload) => void, concurrency = 1): Promise<WorkerHandle> {
     this.#onStart = onStart;
     return {
-      run: () => void this.#p.start({ concurrency: 1, pollIntervalMs: this.#pollMs }),
+      run: () => void this.#p.start({ concurrency, pollIntervalMs: this.#pollMs }),
       stop: () => this.#p.stop(),
     };
   }

@@ -25,7 +25,7 @@ export interface OpenOptions {
   redisPort?: number;
 }
 
-/** One worker of concurrency 1 with a no-op handler, prepared first and then run. */
+/** One worker with a no-op handler, prepared first and then run. */
 export interface WorkerHandle {
   /** Start taking jobs. Everything slow (connections, module loading) is done before this. */
   run(): void;
@@ -47,8 +47,11 @@ export interface QueueHandle {
   busy(): Promise<boolean>;
   /** Jobs that finished successfully (a check after each drain; may be slow). */
   succeeded(): Promise<number>;
-  /** Prepare one worker; its handler calls `onStart(data)` at once, then returns nothing. */
-  worker(onStart?: (data: Payload) => void): Promise<WorkerHandle>;
+  /**
+   * Prepare one worker running up to `concurrency` handlers at once (default 1; plainjob has no
+   * such setting and always runs one); its handler calls `onStart(data)` at once, then returns nothing.
+   */
+  worker(onStart?: (data: Payload) => void, concurrency?: number): Promise<WorkerHandle>;
   /**
    * Grow the store to `total` finished jobs by copying the rows of the finished jobs already in it
    * (all jobs in the store must be finished). Systems without a table leave this out.
