@@ -35,9 +35,10 @@ export function openDatabase(file: string, options: OpenOptions = {}): OpenDatab
   enterWal(sqlite, busyTimeoutMs);
   sqlite.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');
-  // 32 MiB of page cache (the default is 2 MiB): the claim index and recent rows stay in memory
-  // even with millions of finished jobs in the table.
-  sqlite.pragma('cache_size = -32768');
+  // 8 MiB of page cache (the default is 2 MiB): the claim index and recent rows stay in memory even
+  // with millions of finished jobs in the table. More buys nothing measurable and costs resident
+  // memory (32 MiB: peak RSS of a 200,000-job run 221 MB against 193 MB).
+  sqlite.pragma('cache_size = -8192');
   // Each transition inside a batch is a savepoint, so a refused one undoes only itself; SQLite keeps
   // the pages a savepoint changes in a sub-journal, a temporary file by default. In memory it costs
   // a page copy instead of a write (batch enqueue 11,000 → 17,000 jobs/s here).

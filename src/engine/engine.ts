@@ -99,8 +99,13 @@ export class Engine {
   readonly #cacheSize: number;
   readonly #listeners = new Set<(record: TransitionRecord) => void>();
   readonly #deleteListeners = new Set<(ids: readonly number[]) => void>();
-  /** Effects held until the outermost transaction commits: cache entries and notifications. */
+  /** Effects held until the outermost transaction commits: notifications and deletions. */
   #pending: Array<() => void> = [];
+  /**
+   * Live snapshots written by the open transaction, entered into the cache when it commits. Bounded
+   * like the cache itself: a batch of 10,000 creations keeps only its last 1,000, as the cache would.
+   */
+  #pendingCache = new Map<number, CachedSnapshot>();
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
   readonly #claimByTypes = new Map<string, CompiledRead<{ id: number }>>();
   #depth = 0;
@@ -142,8 +147,10 @@ export class Engine {
       if (outermost) this.#flush();
       return result;
     } catch (error) {
-      // What this transaction (or savepoint) did was rolled back: so are its effects.
+      // What this transaction (or savepoint) did was rolled back: so are its effects. The cache is
+      // only a shortcut, so forgetting every pending entry is always safe.
       this.#pending.length = mark;
+      this.#pendingCache.clear();
       throw error;
     } finally {
       this.#depth--;
@@ -151,6 +158,13 @@ export class Engine {
   }
 
   #flush(): void {
+    const cache = this.#cache;
+    for (const [id, entry] of this.#pendingCache) {
+      cache.delete(id); // re-insert at the end: the map's order is the LRU order
+      cache.set(id, entry);
+      if (cache.size > this.#cacheSize) cache.delete(cache.keys().next().value!);
+    }
+    this.#pendingCache.clear();
     const pending = this.#pending;
     this.#pending = [];
     for (const effect of pending) effect();
@@ -371,7 +385,8 @@ export class Engine {
   }
 
   #snapshotOf(row: JobHead & { snapshot?: JobRow['snapshot'] }, lifecycle: Lifecycle): AnyMachineSnapshot {
-    const cached = this.#cache.get(row.id);
+    // A snapshot written earlier in the open transaction is what the row holds now, inside it.
+    const cached = this.#pendingCache.get(row.id) ?? this.#cache.get(row.id);
     if (cached && cached.version === row.version) return cached.snapshot;
     const stored = row.snapshot ?? this.#stmts.selectSnapshot.get({ id: row.id })!.snapshot;
     return restoreSnapshot(lifecycle.machine, stored);
@@ -406,16 +421,13 @@ export class Engine {
    * when there are none.
    */
   #afterCommit(row: JobRow, snapshot: AnyMachineSnapshot | null, event: JobEventRow): void {
-    const observed = this.#listeners.size > 0;
     if (snapshot !== null) {
-      const { id, version } = row;
-      this.#pending.push(() => {
-        this.#cache.delete(id); // re-insert at the end: the map's order is the LRU order
-        this.#cache.set(id, { version, snapshot });
-        if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);
-      });
+      const pending = this.#pendingCache;
+      pending.delete(row.id);
+      pending.set(row.id, { version: row.version, snapshot });
+      if (pending.size > this.#cacheSize) pending.delete(pending.keys().next().value!);
     }
-    if (!observed) return;
+    if (this.#listeners.size === 0) return;
     this.#pending.push(() => {
       for (const listener of this.#listeners) {
         try {
