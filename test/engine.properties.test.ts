@@ -70,6 +70,11 @@ const TERMINAL_ACCEPTS: Record<Name, Record<string, readonly string[]>> = {
   qiskit: {},
 };
 
+/** Context fields with a column of their own, which the stored snapshot must leave out. */
+const MIRRORED_FIELDS = [
+  'params', 'result', 'errors', 'progress', 'question', 'reply', 'inside', 'step', 'attempt', 'cancelRequested',
+  'priority', 'executionDuration', 'destruction', 'quote',
+] as const;
 const OWNER = 'alice';
 const MISSING_JOB = 2 ** 31;
 
@@ -135,12 +140,17 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
   let dir: string;
   let database: OpenDatabase;
   let engine: Engine;
+  /** Two engines on one database: one serves transitions from its live snapshots, the other restores every snapshot from the row. */
+  let engines: { cached: Engine; restoring: Engine };
   let now = 0;
 
   beforeAll(() => {
     dir = tempDir(`properties-${name}`);
     database = openDatabase(join(dir, `${name}.db`));
-    engine = new Engine(database, { clock: () => now });
+    engines = {
+      cached: new Engine(database, { clock: () => now }),
+      restoring: new Engine(database, { clock: () => now, snapshotCacheSize: 0 }),
+    };
     console.log(`[engine.properties] ${name}: seed=${SEED} numRuns=${RUNS} (PHASELINE_SEED, PHASELINE_PROPERTY_RUNS)`);
   });
 
@@ -273,14 +283,14 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
     if (total !== null && !(total >= 0)) broken('total ≥ 0', `${total}`);
     if (current !== null && total !== null && current > total) broken('current ≤ total', `current ${current} > total ${total}`);
     if (row.outcome === 'succeeded' && percent !== 100) broken('100 on success', `${percent}`);
-    const context = row.snapshot.context as unknown as JobContext;
-    if (!sameJson(context.progress, { percent, message: row.progressMessage, current, total })) {
-      broken('progress columns = snapshot progress', `${show(context.progress)} vs ${show([percent, row.progressMessage, current, total])}`);
-    }
+    // The stored snapshot leaves out what the columns hold (restoring takes it from them); the
+    // scenarios run through the restoring engine prove that the restored snapshot is the live one.
+    for (const key of MIRRORED_FIELDS) if (key in row.snapshot.context) broken('snapshot leaves out the column fields', key);
   }
 
-  function runScenario(scenario: { start: boolean; createdAt: number; params: unknown; steps: Step[] }): void {
+  function runScenario(scenario: { start: boolean; cached: boolean; createdAt: number; params: unknown; steps: Step[] }): void {
     const { steps } = scenario;
+    engine = scenario.cached ? engines.cached : engines.restoring;
     const sqlite = database.sqlite;
     now = scenario.createdAt;
     const created = engine.create({ lifecycle: name, type: 'prop', input: { params: scenario.params as never }, owner: OWNER, start: scenario.start });
@@ -436,6 +446,7 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
     () => {
       const scenario = fc.record({
         start: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        cached: fc.boolean(),
         createdAt: fc.integer({ min: 1_000_000_000_000, max: 2_000_000_000_000 }),
         params: fc.jsonValue({ maxDepth: 2 }),
         steps: stepsArb(OWN_COMMANDS[name]),

@@ -7,7 +7,10 @@ import { sql } from 'drizzle-orm';
 import { customType, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { Json, JobError } from '../../machines/common.ts';
 
-/** The persisted part of an XState snapshot: enough to resolve it again. */
+/**
+ * The persisted part of an XState snapshot: its state value and the context fields that have no
+ * column of their own; with the row's columns, enough to resolve it again (src/engine/derive.ts).
+ */
 export interface StoredSnapshot {
   value: string | Record<string, unknown>;
   context: Record<string, unknown>;

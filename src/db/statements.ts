@@ -74,11 +74,6 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
     ),
     selectHead: compileRead<JobHead>(sqlite, db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))), headColumns),
     selectJob: compileRead<JobRow>(sqlite, db.select().from(jobs).where(eq(jobs.id, p('id'))), jobColumns),
-    selectSnapshot: compileRead<Pick<JobRow, 'snapshot'>>(
-      sqlite,
-      db.select({ snapshot: jobs.snapshot }).from(jobs).where(eq(jobs.id, p('id'))),
-      { snapshot: jobs.snapshot },
-    ),
     selectByIdempotencyKey: compileRead<JobRow>(
       sqlite,
       db

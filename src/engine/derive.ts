@@ -27,12 +27,57 @@ export function topState(value: AnyMachineSnapshot['value']): string {
   return typeof value === 'string' ? value : Object.keys(value)[0]!;
 }
 
+/**
+ * Context fields the row already holds, each in a column equal to it (see {@link deriveRow}): the
+ * stored snapshot leaves them out and restoring takes them from the row. A snapshot stored whole
+ * (as before this was so) restores the same way.
+ */
+type MirroredColumns = Pick<
+  JobRow,
+  'params' | 'result' | 'errors' | 'question' | 'reply' | 'inside' | 'step' | 'attempt' | 'cancelRequested' | 'priority'
+  | 'executionDuration' | 'destructionAt' | 'quoteAt' | 'progressPercent' | 'progressMessage' | 'progressCurrent' | 'progressTotal'
+>;
+const MIRRORED = new Set<string>([
+  'params', 'result', 'errors', 'question', 'reply', 'inside', 'step', 'attempt', 'cancelRequested', 'priority',
+  'executionDuration', 'destruction', 'quote', 'progress',
+]);
+
+/** What the snapshot column holds: the state value and the context the columns do not. */
 export function persistSnapshot(snapshot: AnyMachineSnapshot): StoredSnapshot {
-  return { value: snapshot.value as StoredSnapshot['value'], context: snapshot.context as Record<string, unknown> };
+  return { value: snapshot.value as StoredSnapshot['value'], context: unmirrored(snapshot.context as Record<string, unknown>) };
 }
 
-export function restoreSnapshot(machine: AnyStateMachine, stored: StoredSnapshot): AnyMachineSnapshot {
-  return machine.resolveState({ value: stored.value as never, context: stored.context as never });
+/** A stored snapshot as {@link persistSnapshot} would write it (the same object when it is already). */
+export function normalizeStored(stored: StoredSnapshot): StoredSnapshot {
+  for (const key in stored.context) if (MIRRORED.has(key)) return { value: stored.value, context: unmirrored(stored.context) };
+  return stored;
+}
+
+function unmirrored(context: Record<string, unknown>): Record<string, unknown> {
+  const rest: Record<string, unknown> = {};
+  for (const key in context) if (!MIRRORED.has(key)) rest[key] = context[key];
+  return rest;
+}
+
+export function restoreSnapshot(machine: AnyStateMachine, stored: StoredSnapshot, row: MirroredColumns): AnyMachineSnapshot {
+  const context: Record<string, unknown> = {
+    params: row.params,
+    result: row.result,
+    errors: row.errors,
+    progress: { percent: row.progressPercent, message: row.progressMessage, current: row.progressCurrent, total: row.progressTotal },
+    question: row.question,
+    reply: row.reply,
+    inside: row.inside,
+    step: row.step,
+    attempt: row.attempt,
+    cancelRequested: row.cancelRequested,
+    priority: row.priority,
+    executionDuration: row.executionDuration,
+    destruction: row.destructionAt,
+    quote: row.quoteAt,
+  };
+  for (const key in stored.context) if (!MIRRORED.has(key)) context[key] = stored.context[key];
+  return machine.resolveState({ value: stored.value as never, context: context as never });
 }
 
 function outcomeOf(snapshot: AnyMachineSnapshot): Outcome | null {

@@ -384,12 +384,12 @@ export class Engine {
     return () => this.#deleteListeners.delete(listener);
   }
 
-  #snapshotOf(row: JobHead & { snapshot?: JobRow['snapshot'] }, lifecycle: Lifecycle): AnyMachineSnapshot {
+  #snapshotOf(row: JobHead, lifecycle: Lifecycle): AnyMachineSnapshot {
     // A snapshot written earlier in the open transaction is what the row holds now, inside it.
     const cached = this.#pendingCache.get(row.id) ?? this.#cache.get(row.id);
     if (cached && cached.version === row.version) return cached.snapshot;
-    const stored = row.snapshot ?? this.#stmts.selectSnapshot.get({ id: row.id })!.snapshot;
-    return restoreSnapshot(lifecycle.machine, stored);
+    const stored = this.#stmts.selectJob.get({ id: row.id })!;
+    return restoreSnapshot(lifecycle.machine, stored.snapshot, stored);
   }
 
   #appendEvent(

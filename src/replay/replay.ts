@@ -8,7 +8,7 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { firstSnapshot, nextSnapshot } from '../engine/transition.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
-import { deriveRow, NO_LEASE, type LeaseColumns } from '../engine/derive.ts';
+import { deriveRow, normalizeStored, NO_LEASE, type LeaseColumns } from '../engine/derive.ts';
 import type { CreatePayload, Engine } from '../engine/engine.ts';
 import { describeState } from '../engine/engine.ts';
 import { isPhaselineError } from '../errors.ts';
@@ -110,8 +110,9 @@ function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): 
   };
   const firstProblem = checkStep(first);
   if (firstProblem) return [firstProblem];
-  for (const event of events.slice(1)) {
-    const next = nextSnapshot(lifecycle.machine, snapshot, { ...(event.payload ?? {}), type: event.type, at: event.at });
+  for (let i = 1; i < events.length; i++) {
+    const event = events[i]!;
+    const next = nextSnapshot(lifecycle.machine, snapshot, machineEvent(event));
     if (next === snapshot) {
       return [{ seq: event.seq, field: 'transition', stored: `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, replayed: `${describeState(snapshot)} refuses ${event.type}` }];
     }
@@ -124,9 +125,25 @@ function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): 
   const divergences: Divergence[] = [];
   for (const key of Object.keys(row) as (keyof JobRow)[]) {
     if (LEASE_FIELDS.has(key as keyof LeaseColumns)) continue;
-    const a = JSON.stringify(stored[key]);
-    const b = JSON.stringify(row[key]);
-    if (a !== b) divergences.push({ seq: lastSeq, field: key, stored: stored[key], replayed: row[key] });
+    const value = key === 'snapshot' ? normalizeStored(stored.snapshot) : stored[key];
+    if (!sameValue(value, row[key])) divergences.push({ seq: lastSeq, field: key, stored: stored[key], replayed: row[key] });
   }
   return divergences;
+}
+
+/** The machine event a stored event was: its payload with its type and instant (a loop, not a spread: see deriveRow). */
+function machineEvent(event: JobEventRow): { type: string; at: number } {
+  const result: Record<string, unknown> = {};
+  const payload = event.payload;
+  if (payload !== null) for (const key in payload) result[key] = payload[key];
+  result.type = event.type;
+  result.at = event.at;
+  return result as { type: string; at: number };
+}
+
+/** Equal as stored: primitives by value, JSON values by their serialization. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
 }
