@@ -2,7 +2,8 @@
  * Every query on the hot path, prepared once when the database opens.
  */
 import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
-import { compileRead, compileWrite } from './compile.ts';
+import type Database from 'better-sqlite3';
+import { compileRead, compileWrite, type CompiledWrite } from './compile.ts';
 import type { OpenDatabase, PhaselineDb } from './open.ts';
 import { jobEvents, jobs, type JobEventRow, type JobRow } from './schema.ts';
 
@@ -30,6 +31,8 @@ const DERIVED = [
   'updatedAt', 'startedAt', 'endedAt', 'destructionAt', 'executionDuration', 'quoteAt',
   'priority', 'runAfter', 'attempt', 'leaseId', 'leaseExpiresAt', 'workerId',
 ] as const;
+// narrowUpdate keeps the set of changed columns in the bits of one 32-bit integer.
+if (DERIVED.length > 32) throw new Error('DERIVED has more columns than a 32-bit mask holds');
 
 /**
  * `{ col: sql.placeholder('col') }` for each key. Drizzle binds each placeholder to its column, so
@@ -52,14 +55,7 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
         ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
       }),
     ),
-    updateJob: compileWrite(
-      sqlite,
-      db
-        .update(jobs)
-        .set(placeholders(DERIVED))
-        // The version guard: the row must still be at the version this transition started from.
-        .where(and(eq(jobs.id, p('id')), eq(jobs.version, sql`${p('version')} - 1`))),
-    ),
+    updateJob: narrowUpdate({ db, sqlite }),
     insertEvent: compileWrite(
       sqlite,
       db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)),
@@ -120,6 +116,41 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
       destructionColumns,
     ),
     selectClaimable: compileClaimable({ db, sqlite }),
+  };
+}
+
+/**
+ * A transition's UPDATE, narrowed to the columns it changes against the row as last written: SQLite
+ * then rewrites only the indexes on those columns, and unchanged JSON columns are not encoded again
+ * (a claim changes 13 of the 32 columns a transition may write). One statement per set of changed
+ * columns, compiled on first use; a lifecycle needs a few dozen. The lease columns are always
+ * written: heartbeats change them without a new version, so the row in memory may be behind.
+ */
+function narrowUpdate({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>) {
+  const always = DERIVED.map((key) => key === 'version' || key === 'leaseId' || key === 'leaseExpiresAt' || key === 'workerId');
+  const byColumns = new Map<number, CompiledWrite>();
+  const compile = (mask: number) =>
+    compileWrite(
+      sqlite,
+      db
+        .update(jobs)
+        .set(placeholders(DERIVED.filter((_key, i) => (mask & (1 << i)) !== 0)))
+        // The version guard: the row must still be at the version this transition started from.
+        .where(and(eq(jobs.id, p('id')), eq(jobs.version, sql`${p('version')} - 1`))),
+    );
+  return {
+    /** Write `row` over `before`, the row at the version `row` follows. */
+    run(row: JobRow, before: JobRow): Database.RunResult {
+      let mask = 0;
+      for (let i = 0; i < DERIVED.length; i++) {
+        const key = DERIVED[i]!;
+        // JSON columns compare by reference: an unchanged context field keeps its object.
+        if (always[i] || row[key] !== before[key]) mask |= 1 << i;
+      }
+      let statement = byColumns.get(mask);
+      if (!statement) byColumns.set(mask, (statement = compile(mask)));
+      return statement.run(row);
+    },
   };
 }
 

@@ -85,9 +85,11 @@ export interface CreatePayload extends Omit<JobIdentity, 'id'> {
   input: JobInput;
 }
 
-interface CachedSnapshot {
+/** A job as the engine last wrote it: its live snapshot and its row, at one version. */
+interface LiveJob {
   version: number;
   snapshot: AnyMachineSnapshot;
+  row: JobRow;
 }
 
 export class Engine {
@@ -95,7 +97,7 @@ export class Engine {
   readonly clock: Clock;
   readonly #database: OpenDatabase;
   readonly #stmts: Statements;
-  readonly #cache = new Map<number, CachedSnapshot>();
+  readonly #cache = new Map<number, LiveJob>();
   readonly #cacheSize: number;
   readonly #listeners = new Set<(record: TransitionRecord) => void>();
   readonly #deleteListeners = new Set<(ids: readonly number[]) => void>();
@@ -105,7 +107,7 @@ export class Engine {
    * Live snapshots written by the open transaction, entered into the cache when it commits. Bounded
    * like the cache itself: a batch of 10,000 creations keeps only its last 1,000, as the cache would.
    */
-  #pendingCache = new Map<number, CachedSnapshot>();
+  #pendingCache = new Map<number, LiveJob>();
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
   readonly #claimByTypes = new Map<string, CompiledRead<{ id: number }>>();
   #depth = 0;
@@ -231,7 +233,7 @@ export class Engine {
       }
       if (options.fence && prev.leaseId !== options.fence.leaseId) throw new LeaseLostError(jobId, options.fence.leaseId);
       const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
-      return this.#apply(prev, lifecycle, this.#snapshotOf(prev, lifecycle), event, options, options.actor ?? null)[0];
+      return this.#apply(prev, lifecycle, this.#liveOf(prev, lifecycle), event, options, options.actor ?? null);
     });
   }
 
@@ -239,15 +241,24 @@ export class Engine {
   #apply(
     prev: JobHead,
     lifecycle: Lifecycle,
-    before: AnyMachineSnapshot,
+    live: { snapshot: AnyMachineSnapshot; row: JobRow },
     event: EventObject & Record<string, unknown>,
     options: Pick<SendOptions, 'lease'>,
     actor: string | null,
-  ): [JobRow, AnyMachineSnapshot] {
+  ): JobRow {
     // Time never runs backwards along a job's history, whatever the wall clock does.
     const at = Math.max(this.clock(), prev.updatedAt);
-    const { type, at: _ignored, ...payload } = event;
-    const after = nextSnapshot(lifecycle.machine, before, { ...payload, type, at });
+    const { type } = event;
+    // The event as stored (without type and instant) and as the machine gets it, built by loops:
+    // rest and spread literals take V8's slow path here.
+    const payload: Record<string, unknown> = {};
+    for (const key in event) if (key !== 'type' && key !== 'at') payload[key] = event[key];
+    const machineEvent: Record<string, unknown> = {};
+    for (const key in payload) machineEvent[key] = payload[key];
+    machineEvent.type = type;
+    machineEvent.at = at;
+    const before = live.snapshot;
+    const after = nextSnapshot(lifecycle.machine, before, machineEvent as EventObject & { at: number });
     if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
     const { current, total } = (after.context as JobContext).progress;
     // A report of current alone (or total alone) is checked against the figure it keeps.
@@ -256,11 +267,11 @@ export class Engine {
     }
     // deriveRow keeps the lease only while the job is running.
     const row = deriveRow(prev, prev, after, at, options.lease ?? leaseOf(prev));
-    const { changes } = this.#stmts.updateJob.run(row);
+    const { changes } = this.#stmts.updateJob.run(row, live.row);
     if (changes !== 1) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     const stored = this.#appendEvent(row, type, at, payload, prev.state, actor);
     this.#afterCommit(row, after, stored);
-    return [row, after];
+    return row;
   }
 
   /** Whether the job's machine would accept an event of this type now (no write). */
@@ -270,7 +281,7 @@ export class Engine {
     const prev = this.#stmts.selectHead.get({ id: jobId });
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
-    const before = this.#snapshotOf(prev, lifecycle);
+    const before = this.#liveOf(prev, lifecycle).snapshot;
     return nextSnapshot(lifecycle.machine, before, { type, at: prev.updatedAt }) !== before;
   }
 
@@ -384,12 +395,13 @@ export class Engine {
     return () => this.#deleteListeners.delete(listener);
   }
 
-  #snapshotOf(row: JobHead, lifecycle: Lifecycle): AnyMachineSnapshot {
-    // A snapshot written earlier in the open transaction is what the row holds now, inside it.
-    const cached = this.#pendingCache.get(row.id) ?? this.#cache.get(row.id);
-    if (cached && cached.version === row.version) return cached.snapshot;
-    const stored = this.#stmts.selectJob.get({ id: row.id })!;
-    return restoreSnapshot(lifecycle.machine, stored.snapshot, stored);
+  /** The job's live snapshot and row at the head's version: from memory, else restored from the row. */
+  #liveOf(head: JobHead, lifecycle: Lifecycle): { snapshot: AnyMachineSnapshot; row: JobRow } {
+    // A job written earlier in the open transaction is what the row holds now, inside it.
+    const cached = this.#pendingCache.get(head.id) ?? this.#cache.get(head.id);
+    if (cached && cached.version === head.version) return cached;
+    const row = this.#stmts.selectJob.get({ id: head.id })!;
+    return { snapshot: restoreSnapshot(lifecycle.machine, row.snapshot, row), row };
   }
 
   #appendEvent(
@@ -424,7 +436,7 @@ export class Engine {
     if (snapshot !== null) {
       const pending = this.#pendingCache;
       pending.delete(row.id);
-      pending.set(row.id, { version: row.version, snapshot });
+      pending.set(row.id, { version: row.version, snapshot, row });
       if (pending.size > this.#cacheSize) pending.delete(pending.keys().next().value!);
     }
     if (this.#listeners.size === 0) return;
