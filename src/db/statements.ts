@@ -156,18 +156,18 @@ function narrowUpdate({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>) {
 
 /** The claim query, compiled; `types` narrows it to the job types a worker runs. */
 export function compileClaimable({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>, types?: readonly string[]) {
-  return compileRead<{ id: number }>(sqlite, claimableQuery(db, types), { id: jobs.id });
+  return compileRead<JobRow>(sqlite, claimableQuery(db, types), getTableColumns(jobs));
 }
 
 /**
- * Due claimable jobs in claim order: highest priority, then oldest. The partial index `jobs_claim`
- * serves it; with a type filter, the unary plus keeps SQLite on that index (claim order, no sort)
- * instead of the type index.
+ * Due claimable jobs, whole rows, in claim order: highest priority, then oldest. The partial index
+ * `jobs_claim` serves it; with a type filter, the unary plus keeps SQLite on that index (claim
+ * order, no sort) instead of the type index. Whole rows, so that claiming needs no second read.
  */
 export function claimableQuery(db: PhaselineDb, types?: readonly string[]) {
   const due = and(eq(jobs.claimable, true), lte(jobs.runAfter, p('now')));
   return db
-    .select({ id: jobs.id })
+    .select()
     .from(jobs)
     .where(types ? and(due, inArray(sql`+${jobs.type}`, [...types])) : due)
     .orderBy(desc(jobs.priority), asc(jobs.id))

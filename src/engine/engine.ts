@@ -109,7 +109,7 @@ export class Engine {
    */
   #pendingCache = new Map<number, LiveJob>();
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
-  readonly #claimByTypes = new Map<string, CompiledRead<{ id: number }>>();
+  readonly #claimByTypes = new Map<string, CompiledRead<JobRow>>();
   #depth = 0;
   /**
    * One better-sqlite3 transaction function for all calls (building one per call costs about
@@ -340,13 +340,27 @@ export class Engine {
     return types.has(type);
   }
 
-  /** Ids of claimable jobs that are due, in claim order, optionally of the given types only. */
-  claimableIds(now: number, limit: number, types?: readonly string[]): number[] {
-    if (!types) return this.#stmts.selectClaimable.all({ now, limit }).map((r) => r.id);
+  /** Claimable jobs that are due, in claim order, optionally of the given types only. */
+  claimable(now: number, limit: number, types?: readonly string[]): JobRow[] {
+    if (!types) return this.#stmts.selectClaimable.all({ now, limit });
     const key = types.join('\u0000');
     let stmt = this.#claimByTypes.get(key);
     if (!stmt) this.#claimByTypes.set(key, (stmt = compileClaimable(this.#database, types)));
-    return stmt.all({ now, limit }).map((r) => r.id);
+    return stmt.all({ now, limit });
+  }
+
+  claimableIds(now: number, limit: number, types?: readonly string[]): number[] {
+    return this.claimable(now, limit, types).map((row) => row.id);
+  }
+
+  /**
+   * CLAIM a job whose row {@link claimable} read in the same transaction: what `send(id, CLAIM)`
+   * checks and writes, without reading the row a second time.
+   */
+  claim(row: JobRow, options: Pick<SendOptions, 'lease' | 'actor'>): JobRow {
+    if (this.#depth === 0) throw new Error('claim() must run in the transaction that read the row');
+    const lifecycle = this.lifecycles.get(row.lifecycle, row.lifecycleVersion);
+    return this.#apply(row, lifecycle, this.#liveOf(row, lifecycle, row), { type: 'CLAIM' }, options, options.actor ?? null);
   }
 
   /** Running jobs whose lease ran out (or that have none): their workers died or hung. */
@@ -396,11 +410,11 @@ export class Engine {
   }
 
   /** The job's live snapshot and row at the head's version: from memory, else restored from the row. */
-  #liveOf(head: JobHead, lifecycle: Lifecycle): { snapshot: AnyMachineSnapshot; row: JobRow } {
+  #liveOf(head: JobHead, lifecycle: Lifecycle, read?: JobRow): { snapshot: AnyMachineSnapshot; row: JobRow } {
     // A job written earlier in the open transaction is what the row holds now, inside it.
     const cached = this.#pendingCache.get(head.id) ?? this.#cache.get(head.id);
     if (cached && cached.version === head.version) return cached;
-    const row = this.#stmts.selectJob.get({ id: head.id })!;
+    const row = read ?? this.#stmts.selectJob.get({ id: head.id })!;
     return { snapshot: restoreSnapshot(lifecycle.machine, row.snapshot, row), row };
   }
 

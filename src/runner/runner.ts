@@ -197,10 +197,10 @@ export class Runner {
     return engine.transaction(() => {
       const now = engine.clock();
       const claimed: Job[] = [];
-      for (const id of engine.claimableIds(now, limit, types)) {
+      for (const row of engine.claimable(now, limit, types)) {
         const leaseId = randomUUID();
         const lease = { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId };
-        claimed.push(toJob(engine.send(id, { type: 'CLAIM' }, { lease, actor: `${this.workerId}/${leaseId}` })));
+        claimed.push(toJob(engine.claim(row, { lease, actor: `${this.workerId}/${leaseId}` })));
       }
       return claimed;
     });
