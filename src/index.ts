@@ -7,6 +7,7 @@ export type { SweepOptions } from './runner/sweeper.ts';
 export type { Job, JobEvent } from './engine/job.ts';
 export type { ListFilter, SendOptions, Clock } from './engine/engine.ts';
 export type { JobReplay, ReplaySummary, Divergence } from './replay/replay.ts';
+export type { ParallelReplayOptions } from './replay/parallel.ts';
 export type { PhaselineEventMap, PhaselineEventName } from './events.ts';
 export { LifecycleRegistry, checkTagContract } from './engine/lifecycles.ts';
 export * from './errors.ts';

@@ -12,7 +12,8 @@ import { builtInLifecycles } from '../machines/index.ts';
 import { ClosedError, InvalidInputError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { defineJobType, validateParams, type JobType, type JobTypeDefinition } from './jobtypes.ts';
-import { replayAll, replayJob, type JobReplay, type ReplaySummary } from './replay/replay.ts';
+import { replayAllThreads, type ParallelReplayOptions } from './replay/parallel.ts';
+import { replayJob, type JobReplay, type ReplaySummary } from './replay/replay.ts';
 import { Runner, type RunnerOptions } from './runner/runner.ts';
 
 export interface PhaselineOptions extends OpenOptions {
@@ -211,9 +212,13 @@ export class Phaseline {
     return replayJob(this.engine, id);
   }
 
-  async replayAll(): Promise<ReplaySummary> {
+  /**
+   * Replay every job. A file database with only built-in lifecycles replays over worker threads
+   * (`threads`, default the machine's cores, at most 4); otherwise on this thread.
+   */
+  async replayAll(options: ParallelReplayOptions = {}): Promise<ReplaySummary> {
     this.#assertOpen('replay');
-    return replayAll(this.engine);
+    return replayAllThreads(this.engine, options);
   }
 
   // ── Workers ──────────────────────────────────────────────────────────────

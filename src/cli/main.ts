@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
 /** One job's replay, in the shape of a whole-database summary. */
 function summarise(report: JobReplay): ReplaySummary {
   const diverged = report.divergences.length > 0;
-  return { jobs: 1, events: report.events, diverged: diverged ? 1 : 0, reports: diverged ? [report] : [] };
+  return { jobs: 1, events: report.events, diverged: diverged ? 1 : 0, reports: diverged ? [report] : [], threads: 1 };
 }
 
 function printJobs(jobs: Job[]): void {

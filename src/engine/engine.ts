@@ -7,7 +7,7 @@
  * Everything here is synchronous, so several transitions can share one commit
  * ({@link Engine.transaction}); the public facade (src/phaseline.ts) puts promises around it.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, max, min, notInArray, type SQL } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
 import { firstSnapshot, nextSnapshot } from './transition.ts';
@@ -157,6 +157,14 @@ export class Engine {
     } finally {
       this.#depth--;
     }
+  }
+
+  /**
+   * Run `fn` in one read transaction (inside an open transaction: in that one), so that several
+   * reads see the database at one moment while writers go on.
+   */
+  read<T>(fn: () => T): T {
+    return this.#depth > 0 ? fn() : (this.#run.deferred(fn) as T);
   }
 
   #flush(): void {
@@ -311,6 +319,12 @@ export class Engine {
   /** Up to `limit` jobs with ids above `afterId`, in id order (for whole-database passes). */
   jobsAfter(afterId: number, limit: number): JobRow[] {
     return this.#stmts.selectJobsAfter.all({ after: afterId, limit });
+  }
+
+  /** The lowest and highest job ids, or null when there is no job. */
+  idRange(): { min: number; max: number } | null {
+    const range = this.#database.db.select({ min: min(jobs.id), max: max(jobs.id) }).from(jobs).get();
+    return range?.min == null || range.max == null ? null : { min: range.min, max: range.max };
   }
 
   /** The events of jobs `fromId..toId`, by job then sequence. */

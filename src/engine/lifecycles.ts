@@ -83,4 +83,9 @@ export class LifecycleRegistry {
   names(): string[] {
     return [...this.#byName.keys()];
   }
+
+  /** Every registered lifecycle, all versions. */
+  all(): Lifecycle[] {
+    return [...this.#byName.values()].flatMap((versions) => [...versions.values()]);
+  }
 }

@@ -36,6 +36,8 @@ export interface ReplaySummary {
   diverged: number;
   /** Only the jobs that diverged. */
   reports: JobReplay[];
+  /** Threads that replayed jobs (see `Phaseline.replayAll`). */
+  threads: number;
 }
 
 /** Columns that only claims and heartbeats write: not part of what the history determines. */
@@ -51,13 +53,21 @@ export function replayJob(engine: Engine, jobId: number): JobReplay {
 }
 
 export function replayAll(engine: Engine, onJob?: (report: JobReplay) => void): ReplaySummary {
-  const summary: ReplaySummary = { jobs: 0, events: 0, diverged: 0, reports: [] };
-  // A page of jobs and all their events in two queries: job_events is clustered on (job_id, seq).
-  for (let after = 0; ; ) {
-    const page = engine.jobsAfter(after, 500);
+  return replayRange(engine, 1, Number.MAX_SAFE_INTEGER, onJob);
+}
+
+/** Replay the jobs with ids in `fromId..toId`. */
+export function replayRange(engine: Engine, fromId: number, toId: number, onJob?: (report: JobReplay) => void): ReplaySummary {
+  const summary: ReplaySummary = { jobs: 0, events: 0, diverged: 0, reports: [], threads: 1 };
+  // A page of jobs and all their events in two queries (job_events is clustered on job and
+  // sequence), read in one read transaction so that both come from the same moment.
+  for (let after = fromId - 1; after < toId; ) {
+    const [page, events] = engine.read(() => {
+      const jobs = engine.jobsAfter(after, 500).filter((job) => job.id <= toId);
+      return [jobs, jobs.length > 0 ? engine.historyBetween(jobs[0]!.id, jobs.at(-1)!.id) : []] as const;
+    });
     if (page.length === 0) break;
     const last = page.at(-1)!.id;
-    const events = engine.historyBetween(page[0]!.id, last);
     let e = 0;
     for (const stored of page) {
       while (e < events.length && events[e]!.jobId < stored.id) e++;
