@@ -7,6 +7,7 @@ import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job.ts';
 import { IllegalTransitionError } from '../errors.ts';
 import { assertJson } from '../engine/validate.ts';
+import type { LazyAbort } from './abort.ts';
 
 export interface HandlerContext<Params extends Json = Json> {
   /** The job as it was claimed. */
@@ -54,7 +55,7 @@ const NEVER = new Promise<never>(() => {});
 
 export function createHandlerContext<Params extends Json>(
   job: Job<Params>,
-  signal: AbortSignal,
+  abort: LazyAbort,
   port: AttemptPort,
 ): AttemptContext<Params> {
   const steps: Record<string, Json> = { ...job.steps };
@@ -78,7 +79,9 @@ export function createHandlerContext<Params extends Json>(
     job,
     params: job.params,
     attempt: job.attempt,
-    signal,
+    get signal() {
+      return abort.signal;
+    },
     async progress(value, message) {
       const event: { type: 'PROGRESS' } & Record<string, unknown> =
         typeof value === 'number' ? { type: 'PROGRESS', percent: value } : { type: 'PROGRESS', current: value.current, total: value.total };
@@ -111,7 +114,7 @@ export function createHandlerContext<Params extends Json>(
     async step<T extends Json>(name: string, fn: () => Promise<T> | T) {
       if (Object.hasOwn(steps, name)) return steps[name] as T;
       // An attempt that lost its lease must not start another side effect.
-      signal.throwIfAborted();
+      abort.throwIfAborted();
       const result = await fn();
       assertJson(result, `result of step ${name}`);
       port.send({ type: 'STEP', name, result });

@@ -13,6 +13,7 @@ import { assertJson } from '../engine/validate.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { TypedEmitter } from '../events.ts';
 import { backoffDelay, validateParams, type JobType } from '../jobtypes.ts';
+import { LazyAbort } from './abort.ts';
 import { createHandlerContext, type AttemptPort } from './context.ts';
 import { sweep, type SweepOptions } from './sweeper.ts';
 
@@ -48,7 +49,7 @@ interface Attempt {
   actor: string;
   type: JobType<Json, Json>;
   job: Job;
-  controller: AbortController;
+  abort: LazyAbort;
   /** Why the attempt ended before its handler returned; unset while it runs normally. */
   reason?: EndReason;
   /** Resolves when the runner stops waiting for the handler (ask, lease lost, timeout, stop). */
@@ -216,7 +217,7 @@ export class Runner {
       actor: `${this.workerId}/${job.lease!.id}`,
       type,
       job,
-      controller: new AbortController(),
+      abort: new LazyAbort(),
       detach,
       timers: [],
     };
@@ -241,7 +242,7 @@ export class Runner {
       progressIntervalMs: this.#opts.progressIntervalMs,
       now: this.#engine.clock,
     };
-    const context = createHandlerContext(job, attempt.controller.signal, port);
+    const context = createHandlerContext(job, attempt.abort, port);
     let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
     try {
       if (this.#engine.accepts(job.id, 'VALIDATED', job)) {
@@ -336,7 +337,7 @@ export class Runner {
   #end(attempt: Attempt, reason: EndReason): void {
     if (attempt.reason && attempt.reason !== 'cancelled') return;
     attempt.reason = reason;
-    if (reason !== 'suspended') attempt.controller.abort(new Error(`job ${attempt.jobId} ${reason}`));
+    if (reason !== 'suspended') attempt.abort.abort(new Error(`job ${attempt.jobId} ${reason}`));
     if (reason !== 'cancelled') attempt.detach();
   }
 
