@@ -30,7 +30,7 @@ export function topState(value: AnyMachineSnapshot['value']): string {
 /**
  * Context fields the row already holds, each in a column equal to it (see {@link deriveRow}): the
  * stored snapshot leaves them out and restoring takes them from the row. A snapshot stored whole
- * (as before this was so) restores the same way.
+ * (by an earlier version of Phaseline) restores the same way.
  */
 type MirroredColumns = Pick<
   JobRow,

@@ -363,6 +363,7 @@ export class Engine {
     return stmt.all({ now, limit });
   }
 
+  /** The ids of {@link claimable} jobs (for tools and tests). */
   claimableIds(now: number, limit: number, types?: readonly string[]): number[] {
     return this.claimable(now, limit, types).map((row) => row.id);
   }
@@ -455,10 +456,10 @@ export class Engine {
   }
 
   /**
-   * Effects of a written transition, run once the outermost transaction commits. `snapshot` is null
-   * for a step that a later one in the same transaction supersedes (a creation's start events), so
-   * a large batch holds one live snapshot per job, not one per event; nothing is held for observers
-   * when there are none.
+   * What a written transition leaves for after the commit: its live snapshot and row for the cache
+   * (none for a step that a later one in the same transaction supersedes, a creation's start
+   * events; at most the cache's size for a whole batch), and its notification, only when someone
+   * observes transitions.
    */
   #afterCommit(row: JobRow, snapshot: AnyMachineSnapshot | null, event: JobEventRow): void {
     if (snapshot !== null) {
