@@ -213,8 +213,8 @@ export class Phaseline {
   }
 
   /**
-   * Replay every job. A file database with only built-in lifecycles replays over worker threads
-   * (`threads`, default the machine's cores, at most 4); otherwise on this thread.
+   * Replay every job. A file database with only built-in lifecycles can replay over worker threads
+   * (`threads`; by default from 100,000 jobs on, the machine's cores, at most 4); otherwise on this thread.
    */
   async replayAll(options: ParallelReplayOptions = {}): Promise<ReplaySummary> {
     this.#assertOpen('replay');
