@@ -122,8 +122,8 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
 /**
  * A transition's UPDATE, narrowed to the columns it changes against the row as last written: SQLite
  * then rewrites only the indexes on those columns, and unchanged JSON columns are not encoded again
- * (a claim changes 13 of the 32 columns a transition may write). One statement per set of changed
- * columns, compiled on first use; a lifecycle needs a few dozen. The lease columns are always
+ * (a claim changes about a dozen of the 32 columns a transition may write). One statement per set
+ * of changed columns, compiled on first use; a lifecycle needs a few dozen. The lease columns are always
  * written: heartbeats change them without a new version, so the row in memory may be behind.
  */
 function narrowUpdate({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>) {
