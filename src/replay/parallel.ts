@@ -2,8 +2,8 @@
  * Replay of a whole database over worker threads. Replay is read-only and CPU-bound (an XState
  * transition per event), so on a machine with several cores the id range is cut into chunks that
  * the calling thread and the workers take in turn; SQLite's WAL gives each its own consistent view.
- * The calling thread starts at once, so the workers' start-up (loading the modules) costs nothing
- * on a small database.
+ * The calling thread starts at once while the workers load their modules; on a small database one
+ * thread is still faster, hence the default below.
  *
  * A worker thread cannot receive a user's machine (functions do not cross threads): a database
  * whose engine knows any lifecycle besides the built-in ones replays on the calling thread.
