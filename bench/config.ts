@@ -29,6 +29,8 @@ export interface Sizes {
    * plainjob's worker has no such setting and runs one job at a time). One row also drains at 1.
    */
   concurrency: number;
+  /** Repetitions of the drains that the goals are about (median kept, systems interleaved). */
+  repeats: number;
 }
 
 export const QUICK: Sizes = {
@@ -44,6 +46,7 @@ export const QUICK: Sizes = {
   rssDurabilities: ['NORMAL'],
   pollMs: 50,
   concurrency: 32,
+  repeats: 1,
 };
 
 export const FULL: Sizes = {
@@ -61,4 +64,5 @@ export const FULL: Sizes = {
   rssDurabilities: ['NORMAL'],
   pollMs: 50,
   concurrency: 32,
+  repeats: 3,
 };

@@ -83,12 +83,15 @@ log(`${hosts.size * 2} host processes ready (${sizes.mode} mode)`);
 // ── Measurements ───────────────────────────────────────────────────────────
 const results: Results = new Map();
 
-async function measure(scenario: Scenario, system: SystemName, durability: Durability): Promise<void> {
+/** Run one scenario for one system; `runs` collects each repetition's figures (see `repeat`). */
+async function measure(scenario: Scenario, system: SystemName, durability: Durability, runs?: Figures[]): Promise<void> {
   const figures: Figures = results.get(key(system, durability)) ?? {};
   results.set(key(system, durability), figures);
   const t = now();
   try {
-    Object.assign(figures, await scenario.run({ system, durability, sizes, hosts: hosts.get(system)!, redisPort: redis?.port, figures }));
+    const measured = await scenario.run({ system, durability, sizes, hosts: hosts.get(system)!, redisPort: redis?.port, figures });
+    runs?.push(measured);
+    Object.assign(figures, runs ? medians(runs) : measured);
     log(`${durability} ${scenario.name}: ${system} (${((now() - t) / 1000).toFixed(1)}s)`);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -117,6 +120,10 @@ for (const durability of durabilities) {
     const applies = systems.filter((system) => !scenario.only || scenario.only.includes(system));
     if (scenario.concurrent) {
       await Promise.all(applies.map((system) => measure(scenario, system, durability)));
+    } else if (scenario.repeat && sizes.repeats > 1) {
+      // Systems interleaved, each figure the median of its repetitions: the machine's speed drifts.
+      const runs = new Map(applies.map((system) => [system, [] as Figures[]]));
+      for (let r = 0; r < sizes.repeats; r++) for (const system of applies) await measure(scenario, system, durability, runs.get(system));
     } else {
       for (const system of applies) await measure(scenario, system, durability);
     }
@@ -125,6 +132,17 @@ for (const durability of durabilities) {
 
 await Promise.all([...hosts.values()].flat().map((host) => host.exit()));
 await redis?.stop();
+
+/** Each figure's median over the repetitions that measured it. */
+function medians(runs: readonly Figures[]): Figures {
+  const out: Record<string, number> = {};
+  const keys = new Set(runs.flatMap((run) => Object.keys(run)));
+  for (const k of keys) {
+    const values = runs.map((run) => (run as Record<string, number | undefined>)[k]).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+    out[k] = values.length % 2 ? values[(values.length - 1) / 2]! : (values[values.length / 2 - 1]! + values[values.length / 2]!) / 2;
+  }
+  return out as Figures;
+}
 
 // ── Report ─────────────────────────────────────────────────────────────────
 const labels: Record<SystemName, string> = {
@@ -147,7 +165,7 @@ const lines = [
   'How it was measured:',
   `- sync: SQLite \`synchronous\` (WAL journal for both SQLite systems). BullMQ has no such pragma: its NORMAL rows run Redis with \`appendonly yes, appendfsync everysec\`, its FULL rows with \`appendfsync always\`.`,
   `- Drains (as plainjob's own bench): the jobs are inserted first in batches of ${sizes.batch.toLocaleString('en-US')}, not timed; then 1 or 2 child processes each run one worker with a no-op handler until nothing is queued or running; jobs/s = jobs / wall time from the go signal to the empty queue. Process startup is not timed.`,
-  `- *At once: Phaseline and BullMQ workers run up to ${sizes.concurrency} handlers at once in these rows (Phaseline then claims and completes in batches, one commit for many jobs); plainjob's worker has no concurrency setting and always runs one job at a time, so its figures are the same work done its only way. The "one job at a time" row runs every system at concurrency 1.`,
+  `- *At once: Phaseline and BullMQ workers run up to ${sizes.concurrency} handlers at once in these rows (Phaseline then claims and completes in batches, one commit for many jobs); plainjob's worker has no concurrency setting and always runs one job at a time, so its figures are the same work done its only way. The "one job at a time" row runs every system at concurrency 1.${sizes.repeats > 1 ? ` The two "at once" rows are each the median of ${sizes.repeats} drains, the systems taking turns (the machine's speed drifts by ±25 % over minutes).` : ''}`,
   `- Phaseline jobs use the RIME lifecycle: 4 history events (CREATE, ADMIT, CLAIM, SUCCEED) in 3 transactions per job.`,
   `- Latency: ${sizes.latencySamples} samples per case; the job carries the instant taken just before the enqueue call, the handler subtracts it from its own start. Workers are idle between samples; the next sample comes at a random phase of the poll timer. Phaseline and plainjob workers poll every ${sizes.pollMs} ms (Phaseline wakes at once on an enqueue in its own process); BullMQ workers block on Redis.`,
   `- History: right after the 1-process drain, its finished jobs are copied row for row (history included) under new ids until the table holds ${sizes.historyJobs.toLocaleString('en-US')} finished jobs; then as many new jobs as in the drain are drained by 1 process.`,

@@ -48,6 +48,8 @@ export interface Scenario {
   at?: (durability: Durability, sizes: Sizes) => boolean;
   /** Run it for all systems at once (figures that are not timings). */
   concurrent?: boolean;
+  /** Measure it `sizes.repeats` times, systems interleaved, and keep the medians. */
+  repeat?: boolean;
   run(context: ScenarioContext): Promise<Figures>;
 }
 
@@ -124,6 +126,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'drain, 1 process',
+    repeat: true,
     async run(context) {
       return { drain1: await drain(context, target(context, 'drain1'), 1, true) };
     },
@@ -177,6 +180,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'drain, 2 processes',
+    repeat: true,
     async run(context) {
       const file = target(context, 'drain2');
       try {
