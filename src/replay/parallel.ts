@@ -65,14 +65,15 @@ export async function replayAllThreads(engine: Engine, options: ParallelReplayOp
     summary.reports.push(...part.reports);
   };
   const calling = options.useCallingThread ?? true;
-  const workers = Array.from({ length: calling ? threads - 1 : threads }, () => runWorker(file, take, merge));
+  const workers = Promise.all(Array.from({ length: calling ? threads - 1 : threads }, () => runWorker(file, take, merge)));
+  workers.catch(() => {}); // a worker's failure is thrown below, once this thread is done, not as an unhandled rejection
   let mine = 0;
   for (let chunk = calling ? take() : null; chunk; chunk = take()) {
     merge(replayRange(engine, chunk.from, chunk.to));
     mine++;
     await new Promise((resolve) => setImmediate(resolve)); // let the workers' messages in
   }
-  summary.threads = (mine > 0 ? 1 : 0) + (await Promise.all(workers)).filter((chunks) => chunks > 0).length;
+  summary.threads = (mine > 0 ? 1 : 0) + (await workers).filter((chunks) => chunks > 0).length;
   summary.reports.sort((a, b) => a.jobId - b.jobId);
   return summary;
 }
