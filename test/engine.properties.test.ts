@@ -15,7 +15,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { JobContext } from '../machines/common.ts';
 import { ECOTAXA_STATES, QISKIT_STATUSES, RIME_STATUSES, SYNAPSE_STATES, UWS_PHASES } from '../machines/index.ts';
 import { openDatabase, type OpenDatabase } from '../src/db/open.ts';
 import type { JobEventRow, JobRow } from '../src/db/schema.ts';

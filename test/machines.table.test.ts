@@ -22,6 +22,7 @@ import {
   ALL_EVENT_TYPES, COMMAND_TYPES, EVENT_KEYS, SAMPLE_EVENTS, TABLES, leafPaths, statePath,
   type EventKey, type LifecycleTable, type Situation,
 } from './support/lifecycle-tables.ts';
+import { lifecycleOf } from './support/lifecycles.ts';
 import { rawHistory, rawJob } from './support/sqlite.ts';
 
 const INPUT: JobInput = { params: { n: 1 } };
@@ -365,15 +366,6 @@ describe('a user-defined lifecycle', () => {
     expect(caught(() => engine.create({ lifecycle: 'ticket', type: 'support', input: INPUT }))).toMatchObject({ code: 'UNKNOWN_LIFECYCLE' });
   });
 });
-
-/** A machine from a state config, with the same actions as the built-ins. */
-function lifecycleOf(name: string, states: Record<string, unknown>, initial: string): Lifecycle {
-  const machine = setup({
-    types: { context: {} as JobContext, events: {} as CommonEvent, input: {} as JobInput },
-    actions: { apply: assign(({ context, event }) => reduceJob(context, event)) },
-  }).createMachine({ id: name, initial, context: ({ input }) => initialContext(input), states: states as never });
-  return { name, version: 1, machine: machine as unknown as AnyStateMachine };
-}
 
 describe('checkTagContract', () => {
   it.each(Object.values(builtInLifecycles).map((l) => [l.name, l] as const))('accepts %s', (_name, lifecycle) => {

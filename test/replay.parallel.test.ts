@@ -7,11 +7,11 @@
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { assign, setup } from 'xstate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtInLifecycles, initialContext, reduceJob, type CommonEvent, type JobContext, type JobInput, type Lifecycle } from '../machines/index.ts';
+import { builtInLifecycles } from '../machines/index.ts';
 import { createPhaseline, type Phaseline } from '../src/index.ts';
 import { replayAll } from '../src/replay/replay.ts';
+import { lifecycleOf } from './support/lifecycles.ts';
 import { tempDir } from './support/sqlite.ts';
 
 const JOBS = 5_000; // three chunks of 2,000 ids: the calling thread and a worker both take some
@@ -85,20 +85,15 @@ describe('replayAll over worker threads', () => {
   });
 
   it('replays on the calling thread when the engine knows a user machine', async () => {
-    const noteMachine = setup({
-      types: { context: {} as JobContext, events: {} as CommonEvent, input: {} as JobInput },
-      actions: { apply: assign(({ context, event }) => reduceJob(context, event)) },
-    }).createMachine({
-      id: 'note',
-      initial: 'open',
-      context: ({ input }) => initialContext(input),
-      states: {
+    const note = lifecycleOf(
+      'note',
+      {
         open: { tags: ['queued'], on: { CLAIM: { target: 'writing', actions: 'apply' } } },
         writing: { tags: ['running'], on: { SUCCEED: { target: 'done', actions: 'apply' } } },
         done: { tags: ['terminal', 'succeeded'], type: 'final' },
       },
-    });
-    const note: Lifecycle = { name: 'note', version: 1, machine: noteMachine };
+      'open',
+    );
     const file = join(dir, 'user.db');
     const p = createPhaseline({ file, lifecycles: [note] });
     fill(p);

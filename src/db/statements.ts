@@ -43,7 +43,6 @@ const placeholders = <K extends string>(keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, p(k)])) as unknown as Record<K, never>;
 
 export function prepareStatements({ db, sqlite }: OpenDatabase) {
-  const jobColumns = getTableColumns(jobs);
   const eventColumns = getTableColumns(jobEvents);
   const expiredColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, cancelRequested: c.cancelRequested };
   const destructionColumns = { id: c.id, lifecycle: c.lifecycle, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
@@ -69,19 +68,19 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
         .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true))),
     ),
     selectHead: compileRead<JobHead>(sqlite, db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))), headColumns),
-    selectJob: compileRead<JobRow>(sqlite, db.select().from(jobs).where(eq(jobs.id, p('id'))), jobColumns),
+    selectJob: compileRead<JobRow>(sqlite, db.select().from(jobs).where(eq(jobs.id, p('id'))), c),
     selectByIdempotencyKey: compileRead<JobRow>(
       sqlite,
       db
         .select()
         .from(jobs)
         .where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key')))),
-      jobColumns,
+      c,
     ),
     selectJobsAfter: compileRead<JobRow>(
       sqlite,
       db.select().from(jobs).where(gt(jobs.id, p('after'))).orderBy(asc(jobs.id)).limit(p('limit')),
-      jobColumns,
+      c,
     ),
     selectEventsBetween: compileRead<JobEventRow>(
       sqlite,
@@ -156,7 +155,7 @@ function narrowUpdate({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>) {
 
 /** The claim query, compiled; `types` narrows it to the job types a worker runs. */
 export function compileClaimable({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>, types?: readonly string[]) {
-  return compileRead<JobRow>(sqlite, claimableQuery(db, types), getTableColumns(jobs));
+  return compileRead<JobRow>(sqlite, claimableQuery(db, types), c);
 }
 
 /**

@@ -10,7 +10,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, lt, max, min, notInArray, type SQL } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import type { AnyMachineSnapshot, EventObject } from 'xstate';
-import { firstSnapshot, nextSnapshot } from './transition.ts';
+import { firstSnapshot, machineEvent, nextSnapshot } from './transition.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { OpenDatabase } from '../db/open.ts';
 import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
@@ -168,12 +168,7 @@ export class Engine {
   }
 
   #flush(): void {
-    const cache = this.#cache;
-    for (const [id, entry] of this.#pendingCache) {
-      cache.delete(id); // re-insert at the end: the map's order is the LRU order
-      cache.set(id, entry);
-      if (cache.size > this.#cacheSize) cache.delete(cache.keys().next().value!);
-    }
+    for (const [id, entry] of this.#pendingCache) putLatest(this.#cache, id, entry, this.#cacheSize);
     this.#pendingCache.clear();
     const pending = this.#pending;
     this.#pending = [];
@@ -257,16 +252,11 @@ export class Engine {
     // Time never runs backwards along a job's history, whatever the wall clock does.
     const at = Math.max(this.clock(), prev.updatedAt);
     const { type } = event;
-    // The event as stored (without type and instant) and as the machine gets it, built by loops:
-    // rest and spread literals take V8's slow path here.
+    // The event as stored: without type and instant (a loop: rest literals take V8's slow path here).
     const payload: Record<string, unknown> = {};
     for (const key in event) if (key !== 'type' && key !== 'at') payload[key] = event[key];
-    const machineEvent: Record<string, unknown> = {};
-    for (const key in payload) machineEvent[key] = payload[key];
-    machineEvent.type = type;
-    machineEvent.at = at;
     const before = live.snapshot;
-    const after = nextSnapshot(lifecycle.machine, before, machineEvent as EventObject & { at: number });
+    const after = nextSnapshot(lifecycle.machine, before, machineEvent(type, at, payload));
     if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
     const { current, total } = (after.context as JobContext).progress;
     // A report of current alone (or total alone) is checked against the figure it keeps.
@@ -463,10 +453,7 @@ export class Engine {
    */
   #afterCommit(row: JobRow, snapshot: AnyMachineSnapshot | null, event: JobEventRow): void {
     if (snapshot !== null) {
-      const pending = this.#pendingCache;
-      pending.delete(row.id);
-      pending.set(row.id, { version: row.version, snapshot, row });
-      if (pending.size > this.#cacheSize) pending.delete(pending.keys().next().value!);
+      putLatest(this.#pendingCache, row.id, { version: row.version, snapshot, row }, this.#cacheSize);
     }
     if (this.#listeners.size === 0) return;
     this.#pending.push(() => {
@@ -480,6 +467,13 @@ export class Engine {
       }
     });
   }
+}
+
+/** Put an entry last in a map kept in least-recently-written order, dropping the oldest past `size`. */
+function putLatest<K, V>(map: Map<K, V>, key: K, value: V, size: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > size) map.delete(map.keys().next().value!);
 }
 
 function leaseOf(row: JobHead): LeaseColumns {

@@ -39,6 +39,18 @@ export function nextSnapshot(machine: AnyStateMachine, snapshot: AnyMachineSnaps
   return machine.transition(snapshot, event, scopeOf(machine)) as AnyMachineSnapshot;
 }
 
+/**
+ * The event the machine gets for a stored one: its payload with its type and instant. Built by a
+ * loop, not a spread literal (V8's slow path here); the engine and replay both build it this way.
+ */
+export function machineEvent(type: string, at: number, payload: Record<string, unknown> | null): EventObject & { at: number } {
+  const event: Record<string, unknown> = {};
+  if (payload !== null) for (const key in payload) event[key] = payload[key];
+  event.type = type;
+  event.at = at;
+  return event as EventObject & { at: number };
+}
+
 export function firstSnapshot(machine: AnyStateMachine, input: unknown): AnyMachineSnapshot {
   return machine.getInitialSnapshot(scopeOf(machine), input) as AnyMachineSnapshot;
 }

@@ -6,7 +6,7 @@
  * behind the engine's back is reported against the last event, which wrote it.
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { firstSnapshot, nextSnapshot } from '../engine/transition.ts';
+import { firstSnapshot, machineEvent, nextSnapshot } from '../engine/transition.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, normalizeStored, NO_LEASE, type LeaseColumns } from '../engine/derive.ts';
 import type { CreatePayload, Engine } from '../engine/engine.ts';
@@ -122,7 +122,7 @@ function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): 
   if (firstProblem) return [firstProblem];
   for (let i = 1; i < events.length; i++) {
     const event = events[i]!;
-    const next = nextSnapshot(lifecycle.machine, snapshot, machineEvent(event));
+    const next = nextSnapshot(lifecycle.machine, snapshot, machineEvent(event.type, event.at, event.payload));
     if (next === snapshot) {
       return [{ seq: event.seq, field: 'transition', stored: `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, replayed: `${describeState(snapshot)} refuses ${event.type}` }];
     }
@@ -139,16 +139,6 @@ function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): 
     if (!sameValue(value, row[key])) divergences.push({ seq: lastSeq, field: key, stored: stored[key], replayed: row[key] });
   }
   return divergences;
-}
-
-/** The machine event a stored event was: its payload with its type and instant (a loop, not a spread: see deriveRow). */
-function machineEvent(event: JobEventRow): { type: string; at: number } {
-  const result: Record<string, unknown> = {};
-  const payload = event.payload;
-  if (payload !== null) for (const key in payload) result[key] = payload[key];
-  result.type = event.type;
-  result.at = event.at;
-  return result as { type: string; at: number };
 }
 
 /** Equal as stored: primitives by value, JSON values by their serialization. */
