@@ -330,4 +330,6 @@ export interface Lifecycle<TMachine extends AnyStateMachine = AnyStateMachine> {
   machine: TMachine;
   /** Events sent right after creation, in the same transaction (UWS `RUN` for PHASE=RUN, RIME `ADMIT`). */
   startEvents?: readonly string[];
+  /** Register under a built-in lifecycle's name (`uws`, ...), replacing it; refused otherwise. */
+  replaceBuiltIn?: boolean;
 }

@@ -1,4 +1,5 @@
 export * from './common.ts';
+export * from './define.ts';
 export * from './ecotaxa.ts';
 export * from './uws.ts';
 export * from './rime.ts';

@@ -2,7 +2,7 @@
  * What a host app can observe: a typed event map and a small emitter whose listeners
  * cannot break the engine (a throw is reported on `error`, never propagated).
  */
-import type { Job, JobEvent } from './engine/job.ts';
+import type { Job, JobEvent } from './engine/job-types.ts';
 
 export interface PhaselineEventMap {
   /** A committed transition: the job after it and the history event that made it. */

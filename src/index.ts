@@ -1,14 +1,21 @@
-/** Phaseline's public surface. */
-export { Phaseline, createPhaseline, type PhaselineOptions, type EnqueueOptions, type OwnerOption } from './phaseline.ts';
+/**
+ * Phaseline's public surface: the facade, job types, lifecycles and errors. The HTTP layer is
+ * `phaseline/http`, the wire models `phaseline/views`, the built-in machines also `phaseline/machines`.
+ *
+ * Every type named here comes from a module that names no store or driver type, so a consumer's
+ * type-check never reaches into better-sqlite3 or Drizzle.
+ */
+export {
+  Phaseline, createPhaseline,
+  type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf,
+} from './phaseline.ts';
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
-export type { RunnerOptions } from './runner/runner.ts';
-export type { SweepOptions } from './runner/sweeper.ts';
-export type { Job, JobEvent } from './engine/job.ts';
-export type { ListFilter, SendOptions, Clock } from './engine/engine.ts';
-export type { JobReplay, ReplaySummary, Divergence } from './replay/replay.ts';
-export type { ParallelReplayOptions } from './replay/parallel.ts';
-export type { PhaselineEventMap, PhaselineEventName } from './events.ts';
-export { LifecycleRegistry, checkTagContract } from './engine/lifecycles.ts';
+export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
+export type { Job, JobEvent } from './engine/job-types.ts';
+export type { ListFilter, SendOptions, Clock } from './engine/types.ts';
+export type { JobReplay, ReplaySummary, Divergence, ParallelReplayOptions } from './replay/types.ts';
+export type { PhaselineEventMap, PhaselineEventName, Listener } from './events.ts';
+export { LifecycleRegistry, checkLifecycle, checkTagContract } from './engine/lifecycles.ts';
 export * from './errors.ts';
 export * from '../machines/index.ts';

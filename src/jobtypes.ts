@@ -32,7 +32,7 @@ export interface Backoff {
   jitter?: boolean;
 }
 
-export interface JobTypeDefinition<Params extends Json = Json, Result extends Json = Json> {
+export interface JobTypeDefinition<Params = Json, Result = Json> {
   name: string;
   /** The lifecycle machine: `ecotaxa`, `uws`, `rime`, `synapse`, `qiskit`, or one registered by the app. */
   lifecycle: string;
@@ -48,7 +48,7 @@ export interface JobTypeDefinition<Params extends Json = Json, Result extends Js
   handler: (context: HandlerContext<Params>) => Promise<Result>;
 }
 
-export type JobType<Params extends Json = Json, Result extends Json = Json> = Readonly<
+export type JobType<Params = Json, Result = Json> = Readonly<
   Required<Omit<JobTypeDefinition<Params, Result>, 'validate' | 'backoff'>>
 > & { validate?: ParamsValidator<Params>; backoff: Required<Backoff> };
 
@@ -57,7 +57,7 @@ export type JobType<Params extends Json = Json, Result extends Json = Json> = Re
 export type AnyJobType = JobType<any, any>;
 
 /** Declare a job type; the types of its parameters and result follow the handler. */
-export function defineJobType<Params extends Json = Json, Result extends Json = Json>(
+export function defineJobType<Params = Json, Result = Json>(
   definition: JobTypeDefinition<Params, Result>,
 ): JobType<Params, Result> {
   if (!definition.name) throw new InvalidInputError('name', 'a job type needs a name');
@@ -76,7 +76,7 @@ export function defineJobType<Params extends Json = Json, Result extends Json = 
 }
 
 /** Run a type's validator; throws {@link InvalidInputError} with the validator's own message. */
-export function validateParams<Params extends Json>(type: Pick<JobType<Params, Json>, 'name' | 'validate'>, params: unknown): Params {
+export function validateParams<Params>(type: Pick<JobType<Params, unknown>, 'name' | 'validate'>, params: unknown): Params {
   const validator = type.validate;
   if (!validator) return params as Params;
   if (typeof validator === 'function') {

@@ -1,20 +1,30 @@
 /**
  * The facade: one instance per database, the only surface HTTP, the CLI and host apps use.
- * Promises at the boundary, synchronous SQLite transactions inside (see DESIGN.md, "Where it grows").
+ * Promises at the boundary, synchronous SQLite transactions inside: a later store that must wait
+ * for its database (PostgreSQL) fits behind the same promises.
+ *
+ * Its declarations name no store or driver type (the engine is private), so a consumer's
+ * type-check never reaches into better-sqlite3 or Drizzle.
  */
 import type { EventObject } from 'xstate';
 import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
-import { openDatabase, type OpenOptions } from './db/open.ts';
-import { Engine, type Clock, type ListFilter, type SendOptions } from './engine/engine.ts';
-import { toJob, toJobEvent, type Job, type JobEvent } from './engine/job.ts';
-import { LifecycleRegistry } from './engine/lifecycles.ts';
+import { openDatabase } from './db/open.ts';
+import type { OpenOptions } from './db/options.ts';
+import { Engine } from './engine/engine.ts';
+import { toJob, toJobEvent } from './engine/job.ts';
+import type { Job, JobEvent } from './engine/job-types.ts';
+import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
+import type { Clock, ListFilter, SendOptions } from './engine/types.ts';
 import { builtInLifecycles } from '../machines/index.ts';
-import { ClosedError, InvalidInputError, UnknownJobTypeError } from './errors.ts';
+import { ClosedError, InvalidInputError, JobNotFoundError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
-import { defineJobType, validateParams, type JobType, type JobTypeDefinition } from './jobtypes.ts';
-import { replayAllThreads, type ParallelReplayOptions } from './replay/parallel.ts';
-import { replayJob, type JobReplay, type ReplaySummary } from './replay/replay.ts';
-import { Runner, type RunnerOptions } from './runner/runner.ts';
+import { attachEngine } from './internal.ts';
+import { defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
+import { replayAllThreads } from './replay/parallel.ts';
+import { replayJob } from './replay/replay.ts';
+import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
+import type { RunnerOptions, Workers } from './runner/options.ts';
+import { Runner } from './runner/runner.ts';
 
 export interface PhaselineOptions extends OpenOptions {
   /** SQLite file; `:memory:` for a private in-memory database. Default `./phaseline.db`. */
@@ -56,8 +66,18 @@ export interface OwnerOption {
   owner?: string | null;
 }
 
+/** `get` through a job type: the job comes back with that type's parameters and result. */
+export interface GetOptions<T extends AnyJobType = AnyJobType> extends OwnerOption {
+  /** Refuse (JOB_NOT_FOUND) unless the job is of this type; the result is typed by it. */
+  type?: T;
+}
+
+/** The parameters and result types of a job type. */
+export type ParamsOf<T> = T extends JobType<infer P, Json> ? P : never;
+export type ResultOf<T> = T extends JobType<Json, infer R> ? R : never;
+
 export class Phaseline {
-  readonly engine: Engine;
+  readonly #engine: Engine;
   readonly #types = new Map<string, JobType<Json, Json>>();
   readonly #emitter = new TypedEmitter();
   #runner: Runner | null = null;
@@ -67,19 +87,20 @@ export class Phaseline {
   constructor(options: PhaselineOptions = {}) {
     const database = openDatabase(options.file ?? './phaseline.db', options);
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
-    this.engine = new Engine(database, {
+    this.#engine = new Engine(database, {
       lifecycles,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
     });
-    this.engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
+    this.#engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
+    attachEngine(this, this.#engine);
   }
 
   /** Forward the engine's transitions to the job events, from the first subscription on (until then the engine keeps nothing for observers). */
   #observeTransitions(): void {
     if (this.#observing) return;
     this.#observing = true;
-    this.engine.onTransition(({ job, event }) => {
+    this.#engine.onTransition(({ job, event }) => {
       const wantsTransition = this.#emitter.has('job:transition');
       const wantsEnd = this.#emitter.has('job:ended') && job.endedAt !== null && event.stateBefore !== event.stateAfter;
       const wantsProgress = this.#emitter.has('job:progress') && event.type === 'PROGRESS';
@@ -93,10 +114,20 @@ export class Phaseline {
 
   // ── Job types ────────────────────────────────────────────────────────────
 
-  /** Register a job type (or a definition, made into one). Returns it, typed, for `enqueue`. */
-  register<P extends Json, R extends Json>(type: JobType<P, R> | JobTypeDefinition<P, R>): JobType<P, R> {
-    const made = defineJobType(type);
-    this.engine.lifecycles.latest(made.lifecycle); // unknown lifecycle: refuse now, not at the first enqueue
+  /**
+   * Register a job type (or a definition, made into one). Returns it, typed, for `enqueue` and `get`.
+   * Refused now rather than at the first enqueue: an unknown lifecycle, and `attempts` above 1 on a
+   * lifecycle that never sends a failed attempt back to the queue.
+   */
+  register<P = Json, R = Json>(type: JobType<P, R> | JobTypeDefinition<P, R>): JobType<P, R> {
+    const made = defineJobType<P, R>(type);
+    const lifecycle = this.#engine.lifecycles.latest(made.lifecycle);
+    if (made.attempts > 1 && canRetry(lifecycle) === false) {
+      throw new InvalidInputError(
+        `attempts of ${made.name}`,
+        `lifecycle ${lifecycle.name} never retries a failed attempt (no FAIL transition guarded by willRetry back to a queued state); set attempts: 1 or give the lifecycle one`,
+      );
+    }
     this.#types.set(made.name, made as unknown as JobType<Json, Json>);
     return made;
   }
@@ -124,21 +155,21 @@ export class Phaseline {
    * nothing is written.
    * @returns the new job's id (or, with an idempotency key seen before, the first job's id).
    */
-  async enqueue<P extends Json>(type: JobType<P, Json> | string, params: P, options: EnqueueOptions = {}): Promise<number> {
+  async enqueue<P>(type: JobType<P, any> | string, params: P, options: EnqueueOptions = {}): Promise<number> {
     return this.#create(type, params, options).id;
   }
 
   /** Enqueue many jobs of one type in one transaction: all are written, or none. */
-  async enqueueMany<P extends Json>(type: JobType<P, Json> | string, items: ReadonlyArray<{ params: P } & EnqueueOptions>): Promise<number[]> {
+  async enqueueMany<P>(type: JobType<P, any> | string, items: ReadonlyArray<{ params: P } & EnqueueOptions>): Promise<number[]> {
     this.#assertOpen('enqueueMany');
-    return this.engine.transaction(() => items.map(({ params, ...options }) => this.#create(type, params, options).id));
+    return this.#engine.transaction(() => items.map(({ params, ...options }) => this.#create(type, params, options).id));
   }
 
-  #create<P extends Json>(typeOrName: JobType<P, Json> | string, params: P, options: EnqueueOptions): { id: number } {
+  #create<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): { id: number } {
     this.#assertOpen('enqueue');
     const type = this.jobType(typeof typeOrName === 'string' ? typeOrName : typeOrName.name);
     const valid = validateParams(type, params);
-    const now = this.engine.clock();
+    const now = this.#engine.clock();
     if (options.delayMs !== undefined && (!Number.isFinite(options.delayMs) || options.delayMs < 0)) {
       throw new InvalidInputError('delayMs', 'must be a non-negative number');
     }
@@ -151,7 +182,7 @@ export class Phaseline {
       destruction: options.destruction ?? null,
       quote: options.quote ?? null,
     };
-    return this.engine.create({
+    return this.#engine.create({
       lifecycle: type.lifecycle,
       type: type.name,
       input,
@@ -162,26 +193,32 @@ export class Phaseline {
     });
   }
 
-  async get(id: number, options: OwnerOption = {}): Promise<Job> {
+  /**
+   * A job. Given `{ type }` (a registered job type), the job is refused unless it is of that type,
+   * and comes back with that type's `params` and `result`.
+   */
+  async get<T extends AnyJobType = JobType<Json, Json>>(id: number, options: GetOptions<T> = {}): Promise<Job<ParamsOf<T>, ResultOf<T>>> {
     this.#assertOpen('get');
-    return toJob(this.engine.get(id, options));
+    const row = this.#engine.get(id, options.owner === undefined ? {} : { owner: options.owner });
+    if (options.type && row.type !== options.type.name) throw new JobNotFoundError(id);
+    return toJob<ParamsOf<T>, ResultOf<T>>(row);
   }
 
   async list(filter: ListFilter = {}): Promise<Job[]> {
     this.#assertOpen('list');
-    return this.engine.list(filter).map((row) => toJob(row));
+    return this.#engine.list(filter).map((row) => toJob(row));
   }
 
   async history(id: number, options: OwnerOption = {}): Promise<JobEvent[]> {
     this.#assertOpen('history');
-    this.engine.get(id, options);
-    return this.engine.history(id).map(toJobEvent);
+    this.#engine.get(id, options);
+    return this.#engine.history(id).map(toJobEvent);
   }
 
   /** Send any event the job's machine accepts (UWS RUN/ABORT/HOLD/..., EcoTaxa RESTART/KILL, ...). */
   async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): Promise<Job> {
     this.#assertOpen('send');
-    return toJob(this.engine.send(id, event, options));
+    return toJob(this.#engine.send(id, event, options));
   }
 
   /** Answer a waiting job's question; it is resumed with the answer. */
@@ -201,15 +238,15 @@ export class Phaseline {
   /** Delete a job and its history (UWS DELETE). A running handler's signal fires and its later writes are refused. */
   async delete(id: number, options: OwnerOption = {}): Promise<void> {
     this.#assertOpen('delete');
-    this.engine.get(id, options);
-    this.engine.deleteJobs([id]);
+    this.#engine.get(id, options);
+    this.#engine.deleteJobs([id]);
   }
 
   // ── Replay ───────────────────────────────────────────────────────────────
 
   async replay(id: number): Promise<JobReplay> {
     this.#assertOpen('replay');
-    return replayJob(this.engine, id);
+    return replayJob(this.#engine, id);
   }
 
   /**
@@ -218,16 +255,16 @@ export class Phaseline {
    */
   async replayAll(options: ParallelReplayOptions = {}): Promise<ReplaySummary> {
     this.#assertOpen('replay');
-    return replayAllThreads(this.engine, options);
+    return replayAllThreads(this.#engine, options);
   }
 
   // ── Workers ──────────────────────────────────────────────────────────────
 
   /** Start workers in this process. Enqueues in this process wake them at once. */
-  start(options: RunnerOptions = {}): Runner {
+  start(options: RunnerOptions = {}): Workers {
     this.#assertOpen('start');
     if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
-    this.#runner = new Runner(this.engine, this.#types, this.#emitter, options);
+    this.#runner = new Runner(this.#engine, this.#types, this.#emitter, options);
     this.#runner.start();
     return this.#runner;
   }
@@ -249,7 +286,7 @@ export class Phaseline {
     if (this.#closed) return;
     await this.stop(graceMs);
     this.#closed = true;
-    this.engine.database.sqlite.close();
+    this.#engine.database.sqlite.close();
   }
 
   #assertOpen(operation: string): void {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtInLifecycles } from '../machines/index.ts';
 import { createPhaseline, type Phaseline } from '../src/index.ts';
 import { replayAll } from '../src/replay/replay.ts';
+import { engineOf } from '../src/internal.ts';
 import { lifecycleOf } from './support/lifecycles.ts';
 import { tempDir } from './support/sqlite.ts';
 
@@ -24,7 +25,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Jobs of all five lifecycles: queued, running, succeeded, failed, cancelled. */
 function fill(p: Phaseline): void {
-  const engine = p.engine;
+  const engine = engineOf(p);
   const names = Object.keys(builtInLifecycles);
   engine.transaction(() => {
     for (let i = 0; i < JOBS; i++) {
@@ -51,7 +52,7 @@ describe('replayAll over worker threads', () => {
     const file = join(dir, 'all.db');
     const p = createPhaseline({ file });
     fill(p);
-    const one = replayAll(p.engine);
+    const one = replayAll(engineOf(p));
     // All chunks to the two workers: the calling thread only hands them out.
     const workers = await p.replayAll({ threads: 2, useCallingThread: false });
     const mixed = await p.replayAll({ threads: 2 });
@@ -75,7 +76,7 @@ describe('replayAll over worker threads', () => {
     sqlite.prepare('DELETE FROM job_events WHERE job_id = 4100 AND seq = 1').run();
     sqlite.close();
     const again = createPhaseline({ file });
-    const one = replayAll(again.engine);
+    const one = replayAll(engineOf(again));
     const two = await again.replayAll({ threads: 2, useCallingThread: false });
     await again.close();
     expect(one.diverged).toBe(4);
@@ -97,8 +98,8 @@ describe('replayAll over worker threads', () => {
     const file = join(dir, 'user.db');
     const p = createPhaseline({ file, lifecycles: [note] });
     fill(p);
-    p.engine.transaction(() => {
-      for (let i = 0; i < 50; i++) p.engine.create({ lifecycle: 'note', type: 'note', input: { params: i } });
+    engineOf(p).transaction(() => {
+      for (let i = 0; i < 50; i++) engineOf(p).create({ lifecycle: 'note', type: 'note', input: { params: i } });
     });
     // A worker thread knows only the built-in machines: it would report the note jobs as
     // "not registered". Replayed here, they are fine.

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
+import { engineOf } from '../src/internal.ts';
 import type { JobEvent } from '../src/engine/job.ts';
 import { MULTI_LIFECYCLES, multiType, registerMultiTypes } from './fixtures/runner/multi-types.ts';
 import { makeTempDir, prng, seedFromEnv, sleep, spawnFixture, type Child } from './helpers/processes.ts';
@@ -46,7 +47,7 @@ async function stopAll(workers: Child[]): Promise<void> {
 }
 
 function openCount(p: Phaseline): number {
-  return (p.engine.database.sqlite.prepare('SELECT count(*) AS n FROM jobs WHERE ended_at IS NULL').get() as { n: number }).n;
+  return (engineOf(p).database.sqlite.prepare('SELECT count(*) AS n FROM jobs WHERE ended_at IS NULL').get() as { n: number }).n;
 }
 
 describe('runner: several worker processes on one database file', () => {
@@ -112,7 +113,7 @@ describe('runner: several worker processes on one database file', () => {
       // ── The stored jobs and their histories.
       const jobs = await p.list();
       expect(jobs.length).toBe(JOBS);
-      const eventRows = p.engine.database.sqlite.prepare('SELECT job_id AS jobId, seq, at, type, actor FROM job_events ORDER BY job_id, seq').all() as Array<Pick<JobEvent, 'jobId' | 'seq' | 'at' | 'type' | 'actor'>>;
+      const eventRows = engineOf(p).database.sqlite.prepare('SELECT job_id AS jobId, seq, at, type, actor FROM job_events ORDER BY job_id, seq').all() as Array<Pick<JobEvent, 'jobId' | 'seq' | 'at' | 'type' | 'actor'>>;
       const historyOf = new Map<number, typeof eventRows>();
       for (const e of eventRows) historyOf.set(e.jobId, [...(historyOf.get(e.jobId) ?? []), e]);
       for (const job of jobs) {

@@ -5,13 +5,14 @@
  * its destruction instant and is archived.
  */
 import type { Job } from '../engine/job.ts';
+import { engineOf } from '../internal.ts';
 import type { Phaseline } from '../phaseline.ts';
 import { demoJobTypes, ecotaxaImport, flaky, broken, qiskitSampler, rimeStressTest, synapseQuery, uwsCutout } from '../demo/jobtypes.ts';
 import { bar } from './table.ts';
 
 export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = process.stdout): Promise<void> {
   for (const type of demoJobTypes) phaseline.register(type);
-  const now = phaseline.engine.clock();
+  const now = engineOf(phaseline).clock();
   const ids = {
     import: await phaseline.enqueue(ecotaxaImport, { project: 17, file: 'plankton.zip' }, { owner: 'alice' }),
     cutout: await phaseline.enqueue(uwsCutout, { ra: 10.68, dec: 41.27 }, { owner: 'bob', runId: 'demo', destruction: now + 2500 }),

@@ -1,11 +1,72 @@
 /**
- * The lifecycles an engine knows, by name and version, each checked against the tag contract
- * when it is registered, so a user's machine that breaks it fails at start-up, not mid-job.
+ * The lifecycles an engine knows, by name and version, each checked when it is registered (the tag
+ * contract, a job context built from the input, start events it accepts), so a user's machine that
+ * is wrong fails at start-up with what is missing, not at the first enqueue or mid-job.
  */
 import type { AnyStateMachine } from 'xstate';
-import { OUTCOME_TAGS, type Lifecycle } from '../../machines/common.ts';
+import { OUTCOME_TAGS, type JobInput, type Lifecycle } from '../../machines/common.ts';
 import { builtInLifecycles } from '../../machines/index.ts';
 import { InvalidInputError, UnknownLifecycleError } from '../errors.ts';
+import { firstSnapshot, nextSnapshot } from './transition.ts';
+
+/** Fields every job context has: the engine derives the row from them. */
+const CONTEXT_FIELDS = [
+  'params', 'result', 'errors', 'progress', 'question', 'reply', 'replies', 'inside', 'step', 'steps',
+  'attempt', 'resuming', 'cancelRequested', 'priority', 'runAfter', 'executionDuration', 'destruction', 'quote',
+] as const;
+
+const SAMPLE_INPUT: JobInput = { params: {}, priority: 0, runAfter: null, executionDuration: 0, destruction: null, quote: null };
+
+/** Throws with every problem found: a malformed definition, a broken tag contract, a machine that cannot make a job. */
+export function checkLifecycle(lifecycle: Lifecycle): void {
+  const name = typeof lifecycle?.name === 'string' && lifecycle.name.length > 0 ? lifecycle.name : '(unnamed)';
+  const where = `lifecycle ${name}`;
+  if (name === '(unnamed)') throw new InvalidInputError(where, 'needs a name (a non-empty string)');
+  if (!Number.isSafeInteger(lifecycle.version) || lifecycle.version < 1) throw new InvalidInputError(where, 'needs a version (an integer of at least 1)');
+  const machine = lifecycle.machine as AnyStateMachine | undefined;
+  if (!machine || typeof machine.transition !== 'function' || !machine.root) {
+    throw new InvalidInputError(where, 'needs an XState v5 machine (createMachine or setup().createMachine), or use defineLifecycle');
+  }
+  checkTagContract(lifecycle);
+  let snapshot;
+  try {
+    snapshot = firstSnapshot(machine, SAMPLE_INPUT);
+  } catch (error) {
+    throw new InvalidInputError(where, `creating a job throws: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const context = (snapshot.context ?? {}) as Record<string, unknown>;
+  const missing = CONTEXT_FIELDS.filter((field) => !(field in context));
+  if (missing.length > 0) {
+    throw new InvalidInputError(
+      where,
+      `its machine's context lacks ${missing.join(', ')}: build it from the input with \`context: ({ input }) => initialContext(input)\`, or use defineLifecycle`,
+    );
+  }
+  for (const type of lifecycle.startEvents ?? []) {
+    if (typeof type !== 'string' || !snapshot.can({ type, at: 0 })) {
+      throw new InvalidInputError(where, `start event ${JSON.stringify(type)} is not accepted by a new job (state ${JSON.stringify(snapshot.value)})`);
+    }
+    snapshot = nextSnapshot(machine, snapshot, { type, at: 0 });
+  }
+}
+
+/**
+ * Whether a failed attempt of a running job can go back to the queue: a claim from the new job's
+ * state, then a FAIL that asks for a retry, ends in a `queued` state. A lifecycle with no such path
+ * (no `willRetry` guard) would silently ignore a job type's `attempts`.
+ * @returns null when no running state is reached by one claim (nothing can be said), else the answer.
+ */
+export function canRetry(lifecycle: Lifecycle): boolean | null {
+  const machine = lifecycle.machine as AnyStateMachine;
+  let snapshot = firstSnapshot(machine, SAMPLE_INPUT);
+  for (const type of lifecycle.startEvents ?? []) snapshot = nextSnapshot(machine, snapshot, { type, at: 0 });
+  if (!snapshot.hasTag('queued') || !snapshot.can({ type: 'CLAIM', at: 1 })) return null;
+  snapshot = nextSnapshot(machine, snapshot, { type: 'CLAIM', at: 1 });
+  if (!snapshot.hasTag('running')) return null;
+  const failed = { type: 'FAIL', at: 2, retryAt: 3, error: { message: 'probe', name: 'Error', kind: 'error', attempt: 1, at: 2 } };
+  if (!snapshot.can(failed)) return false;
+  return nextSnapshot(machine, snapshot, failed).hasTag('queued');
+}
 
 interface StateNodeLike {
   key: string;
@@ -52,6 +113,8 @@ function statePath(node: StateNodeLike): string {
   return parts.join('.');
 }
 
+const BUILT_IN = new Set<Lifecycle>(Object.values(builtInLifecycles));
+
 export class LifecycleRegistry {
   readonly #byName = new Map<string, Map<number, Lifecycle>>();
 
@@ -59,10 +122,25 @@ export class LifecycleRegistry {
     for (const lifecycle of lifecycles) this.register(lifecycle);
   }
 
+  /**
+   * Add a lifecycle. A name and version already taken is refused (two machines under one version
+   * would make stored histories ambiguous), and so is a built-in's name, unless the lifecycle sets
+   * `replaceBuiltIn`: then the same version replaces the built-in's machine and a higher one
+   * becomes the version new jobs get.
+   */
   register(lifecycle: Lifecycle): void {
-    checkTagContract(lifecycle);
+    checkLifecycle(lifecycle);
     let versions = this.#byName.get(lifecycle.name);
     if (!versions) this.#byName.set(lifecycle.name, (versions = new Map()));
+    const builtIn = [...versions.values()].some((l) => BUILT_IN.has(l));
+    const taken = versions.get(lifecycle.version);
+    if (taken === lifecycle) return;
+    if (builtIn && !lifecycle.replaceBuiltIn) {
+      throw new InvalidInputError(`lifecycle ${lifecycle.name}`, `${lifecycle.name} is a built-in lifecycle; pick another name, or set replaceBuiltIn: true to replace it`);
+    }
+    if (taken && !(BUILT_IN.has(taken) && lifecycle.replaceBuiltIn)) {
+      throw new InvalidInputError(`lifecycle ${lifecycle.name}`, `version ${lifecycle.version} is registered already; give a changed machine a new version`);
+    }
     versions.set(lifecycle.version, lifecycle);
   }
 

@@ -13,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { builtInLifecycles } from '../../machines/index.ts';
 import type { Engine } from '../engine/engine.ts';
 import { replayAll, replayRange, type ReplaySummary } from './replay.ts';
+import type { ParallelReplayOptions } from './types.ts';
 
 /** Jobs per chunk: small enough to balance the threads, large enough to read in few pages. */
 const CHUNK = 2_000;
@@ -24,18 +25,7 @@ const CHUNK = 2_000;
  */
 const THREADS_FROM_JOBS = 100_000;
 
-export interface ParallelReplayOptions {
-  /**
-   * Threads in all, the calling one included. Default: one below 100,000 jobs, else the machine's
-   * cores, at most 4.
-   */
-  threads?: number;
-  /**
-   * Whether the calling thread replays chunks too (default true). False leaves them all to the
-   * workers and keeps the calling thread's event loop free, e.g. in a server.
-   */
-  useCallingThread?: boolean;
-}
+export type { ParallelReplayOptions } from './types.ts';
 
 /** Messages between the calling thread and a replay worker (src/replay/thread.ts). */
 export type ToWorker = { file: string } | { from: number; to: number } | { done: true };

@@ -12,33 +12,9 @@ import { deriveRow, normalizeStored, NO_LEASE, type LeaseColumns } from '../engi
 import type { CreatePayload, Engine } from '../engine/engine.ts';
 import { describeState } from '../engine/engine.ts';
 import { isPhaselineError } from '../errors.ts';
+import type { Divergence, JobReplay, ReplaySummary } from './types.ts';
 
-export interface Divergence {
-  /** The first event where it appears; null when the history itself is missing. */
-  seq: number | null;
-  /** A row column, `snapshot`, `history`, or `transition`. */
-  field: string;
-  /** What the stored job or history says. */
-  stored: unknown;
-  /** What replaying the history gives. */
-  replayed: unknown;
-}
-
-export interface JobReplay {
-  jobId: number;
-  events: number;
-  divergences: Divergence[];
-}
-
-export interface ReplaySummary {
-  jobs: number;
-  events: number;
-  diverged: number;
-  /** Only the jobs that diverged. */
-  reports: JobReplay[];
-  /** Threads that replayed jobs (see `Phaseline.replayAll`). */
-  threads: number;
-}
+export type { Divergence, JobReplay, ReplaySummary } from './types.ts';
 
 /** Columns that only claims and heartbeats write: not part of what the history determines. */
 const LEASE_FIELDS = new Set<keyof LeaseColumns>(['leaseId', 'leaseExpiresAt', 'workerId']);

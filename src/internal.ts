@@ -1,0 +1,18 @@
+/**
+ * The engine behind a Phaseline instance, for Phaseline's own CLI, bench and tests. Not part of
+ * the package's exports: apps go through the facade, which is the one door for change.
+ */
+import type { Engine } from './engine/engine.ts';
+import type { Phaseline } from './phaseline.ts';
+
+const engines = new WeakMap<Phaseline, Engine>();
+
+export function attachEngine(phaseline: Phaseline, engine: Engine): void {
+  engines.set(phaseline, engine);
+}
+
+export function engineOf(phaseline: Phaseline): Engine {
+  const engine = engines.get(phaseline);
+  if (!engine) throw new Error('not a Phaseline instance');
+  return engine;
+}

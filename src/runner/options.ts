@@ -1,0 +1,45 @@
+/** The workers' public options and handle, apart from the runner so that they name no store type. */
+
+export interface RunnerOptions {
+  /** Handlers run at once in this process. Default 1. */
+  concurrency?: number;
+  /**
+   * How often an idle worker looks for work that no in-process enqueue announced: jobs enqueued by
+   * other processes, delayed jobs coming due, expired leases, destruction. Default 1000 ms.
+   */
+  pollIntervalMs?: number;
+  /** How long a claim holds a job without a heartbeat. Default 30,000 ms. */
+  leaseMs?: number;
+  /** How often running jobs' leases are renewed. Default a third of `leaseMs`. */
+  heartbeatMs?: number;
+  /** Least time between two stored progress reports of one attempt. Default 250 ms. */
+  progressIntervalMs?: number;
+  /** After a cancellation request, how long a running handler may take to stop before the job is ended anyway. Default 5000 ms. */
+  cancelGraceMs?: number;
+  /** Names this worker in leases and history. Default a random id. */
+  workerId?: string;
+  /** Destruction and retention (see sweeper.ts). */
+  sweep?: SweepOptions;
+  /** Random numbers for backoff jitter (tests pass a fixed one). */
+  random?: () => number;
+}
+
+/** Destruction and retention, run by every runner's maintenance tick. */
+export interface SweepOptions {
+  /** Delete finished non-UWS jobs this long after they ended; null keeps them. Default 7 days. */
+  retentionMs?: number | null;
+  /** What destruction does to a UWS job: `archive` (default, UWS 1.1) or `delete` (as Wobbly does). */
+  destroy?: 'archive' | 'delete';
+  /** Rows handled per tick, so one tick never holds the write lock for long. Default 500. */
+  batch?: number;
+}
+
+/** What `Phaseline.start` returns: the workers of this process. */
+export interface Workers {
+  /** Names this process's workers in leases and history. */
+  readonly workerId: string;
+  /** False once `stop` has begun. */
+  readonly running: boolean;
+  /** Jobs whose handlers run now. */
+  readonly activeJobIds: number[];
+}
