@@ -10,7 +10,7 @@
  *   (`cancelled` tag, message "Killed") from an error (`failed` tag); the wire shows `E` for both.
  * - `F` Finished: final, progress 100, message "Done".
  *
- * Readings chosen (lifecycles.md §7): answer and restart in a wrong state are refused, not
+ * Readings chosen where EcoTaxa's sources leave room: answer and restart in a wrong state are refused, not
  * silently ignored as EcoTaxa does; a reply resumes through `P`, as in EcoTaxa; archiving
  * (EcoTaxa negates the id) is not a state here.
  */

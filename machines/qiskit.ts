@@ -11,7 +11,7 @@
  * - `CANCELLED` from any non-final state on CANCEL, at once (the handler's signal fires).
  * - `DONE`, `ERROR`, `CANCELLED`: final (`JOB_FINAL_STATES`).
  *
- * Readings chosen (lifecycles.md §5, §7): Qiskit defines no transition table; the enum order is
+ * Readings chosen where Qiskit's sources leave room: Qiskit defines no transition table; the enum order is
  * taken as the path, with CANCELLED reachable from every non-final state.
  */
 import { assign, setup } from 'xstate';

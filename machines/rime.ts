@@ -13,7 +13,7 @@
  *   handler has stopped.
  * - `JOB_STATUS_SUCCEEDED`, `JOB_STATUS_FAILED`, `JOB_STATUS_CANCELLED`: final.
  *
- * Readings chosen (lifecycles.md §2, §7): REQUESTED is "over a capacity limit", left by ADMIT, which
+ * Readings chosen where RIME's sources leave room: REQUESTED is "over a capacity limit", left by ADMIT, which
  * the engine sends at enqueue unless the job is held back; PENDING may fail or be cancelled directly;
  * UNSPECIFIED is never stored.
  */

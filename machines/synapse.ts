@@ -11,7 +11,7 @@
  * - `FAILED`: final; its child state tells a cancellation (`cancelled` tag, error
  *   "JobCanceledException") from a failure.
  *
- * Readings chosen (lifecycles.md §3, §7): Synapse has no cancelled state, so a cancelled job ends
+ * Readings chosen where Synapse's sources leave room: Synapse has no cancelled state, so a cancelled job ends
  * FAILED with an error that says so; terminal states are never overwritten (Synapse's DAO does not
  * check); the etag changes on state changes only, which the view derives from the row.
  */

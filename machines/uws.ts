@@ -14,7 +14,7 @@
  * - `COMPLETED`, `ERROR`, `ABORTED` (terminal) → `ARCHIVED` on ARCHIVE, which drops the results.
  * - `ARCHIVED`: final; its child state keeps the outcome the job had.
  *
- * Readings chosen (lifecycles.md §4, §7): HELD is reachable from PENDING and QUEUED (the text) and
+ * Readings chosen where UWS 1.1 leaves room: HELD is reachable from PENDING and QUEUED (the text) and
  * from EXECUTING (the diagram), and RUN leaves it for QUEUED so that a worker claims it; exceeding the
  * execution duration is an abort, as the standard says (Safir writes ERROR); UNKNOWN is never stored;
  * a completion over ABORTED is refused rather than stored (Wobbly keeps ABORTED and stores the results).

@@ -238,7 +238,7 @@ describe('invalid payloads', () => {
     expect(engine.history(running.id).at(-1)).toMatchObject({ at: now, payload: null });
   });
 
-  // DESIGN.md: progress keeps current ≤ total. A report of only one of the two must not break that
+  // A rule of every transition: progress keeps current ≤ total. A report of only one of the two must not break that
   // against the figure stored before.
   it.each<[string, { type: string } & Record<string, unknown>, { type: string } & Record<string, unknown>]>([
     ['a current above the stored total', { type: 'PROGRESS', current: 2, total: 10 }, { type: 'PROGRESS', current: 20 }],

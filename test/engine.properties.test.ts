@@ -1,5 +1,5 @@
 /**
- * Property tests of DESIGN.md "Rules that hold on every transition", one describe per lifecycle.
+ * Property tests of the rules that hold on every transition (README, "Design notes"), one describe per lifecycle.
  *
  * Each run creates a fresh job in a real SQLite file (one file per lifecycle) and sends it 1..25
  * random events (the lifecycle's own, other lifecycles', unknown names, malformed payloads, options
@@ -58,7 +58,7 @@ const STORABLE: Record<Name, readonly string[]> = {
 };
 
 /**
- * What a terminal state accepts (DESIGN.md, lifecycles.md §7): EcoTaxa E a restart; UWS COMPLETED,
+ * What a terminal state accepts (each machine's doc comment): EcoTaxa E a restart; UWS COMPLETED,
  * ERROR and ABORTED an archive and a SET of job-control values (not of parameters); nothing else.
  */
 const TERMINAL_ACCEPTS: Record<Name, Record<string, readonly string[]>> = {

@@ -37,18 +37,18 @@ function caught(fn: () => unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Wire spellings: the literal lists of lifecycles.md, in its order.
+// Wire spellings: each source system's own list of values, in its own order.
 
 interface WireSpellings {
   exported: readonly string[];
   machine: AnyStateMachine;
-  /** The wire values as lifecycles.md lists them. */
+  /** The wire values as the source system lists them. */
   literal: string[];
-  /** Values that mean "no information" and must never be machine states (lifecycles.md §6 point 8). */
+  /** Values that mean "no information" and must never be machine states (e.g. a client's "unknown"). */
   observations: string[];
 }
 
-/** lifecycles.md §1.1, §4.1 (XSD order), §2.1 (source order), §3.1, §5.1. */
+/** EcoTaxa's JobModel, the UWS 1.1 XSD's ExecutionPhase (in XSD order), RIME's JobStatus (source order), Synapse's AsynchJobState, Qiskit's JobStatus. */
 const WIRE: Record<keyof typeof builtInLifecycles, WireSpellings> = {
   ecotaxa: { exported: ECOTAXA_STATES, machine: ecotaxaMachine, literal: ['P', 'R', 'A', 'E', 'F'], observations: [] },
   uws: {
@@ -78,7 +78,7 @@ const WIRE: Record<keyof typeof builtInLifecycles, WireSpellings> = {
 describe('wire spellings', () => {
   const rows = Object.entries(WIRE);
 
-  it.each(rows)('%s exports exactly the spellings of lifecycles.md, in its order', (_name, wire) => {
+  it.each(rows)('%s exports exactly the source system\'s spellings, in its order', (_name, wire) => {
     expect([...wire.exported]).toEqual(wire.literal);
   });
 

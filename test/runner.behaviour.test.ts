@@ -23,7 +23,7 @@ const RUNNING_STATE: Record<LifecycleName, string> = {
   uws: 'EXECUTING', ecotaxa: 'R', rime: 'JOB_STATUS_RUNNING', synapse: 'PROCESSING', qiskit: 'RUNNING',
 };
 
-/** What "cancelled" looks like in each lifecycle (lifecycles.md §7). */
+/** What "cancelled" looks like in each lifecycle (README, "Lifecycles"). */
 function expectCancelled(lifecycle: LifecycleName, job: Job): void {
   expect(job.terminal).toBe(true);
   expect(job.outcome).toBe('cancelled');

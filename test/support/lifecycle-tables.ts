@@ -1,6 +1,6 @@
 /**
- * The expected transition table of each built-in lifecycle, written from lifecycles.md §7 and the
- * machines' doc comments (not read off the machines), as one matrix per lifecycle:
+ * The expected transition table of each built-in lifecycle, written from the source systems' documented
+ * behaviour and the machines' doc comments (not read off the machines), as one matrix per lifecycle:
  * rows are events, columns are situations (a state, plus "a cancel was requested" where a guard
  * reads that flag), and each cell is the state the event leads to, or `-` when it is refused.
  *
@@ -175,7 +175,7 @@ export function leafPaths(machine: AnyStateMachine): string[] {
   return out;
 }
 
-// EcoTaxa (lifecycles.md §1, §7): P → R → (A | E | F); A → P on REPLY; E → P on RESTART;
+// EcoTaxa: P → R → (A | E | F); A → P on REPLY; E → P on RESTART;
 // kill of P/R/A → E ("Killed"); F is final. Parameters are never edited.
 export const ECOTAXA_TABLE = defineTable(builtInLifecycles.ecotaxa, {
   situations: {
@@ -220,7 +220,7 @@ export const ECOTAXA_TABLE = defineTable(builtInLifecycles.ecotaxa, {
   },
 });
 
-// UWS 1.1 (lifecycles.md §4.2, §7): PENDING is a draft; RUN queues it (and re-queues HELD); the server
+// UWS 1.1: PENDING is a draft; RUN queues it (and re-queues HELD); the server
 // may HOLD a PENDING, QUEUED or EXECUTING job and SUSPEND an EXECUTING one; exceeding the execution
 // duration is an abort; terminal phases accept ARCHIVE (and SET of job-control values) only.
 export const UWS_TABLE = defineTable(builtInLifecycles.uws, {
@@ -271,7 +271,7 @@ export const UWS_TABLE = defineTable(builtInLifecycles.uws, {
   },
 });
 
-// RIME (lifecycles.md §2, §7): REQUESTED → PENDING (ADMIT) → RUNNING → SUCCEEDED | FAILED | CANCELLED.
+// RIME: REQUESTED → PENDING (ADMIT) → RUNNING → SUCCEEDED | FAILED | CANCELLED.
 // Cancel of a job nobody runs ends it at once; of a running job it sets cancellationRequested, and
 // CANCEL_DONE ends it. A cancel request also stops retries. Labels drop the `JOB_STATUS_` prefix.
 // RELEASE of a cancel-requested job ends it cancelled: §7 says a job nobody runs is cancelled at
@@ -321,7 +321,7 @@ export const RIME_TABLE = defineTable(builtInLifecycles.rime, {
   },
 });
 
-// Synapse (lifecycles.md §3, §7): PROCESSING (queued | running, not on the wire) → COMPLETE | FAILED.
+// Synapse: PROCESSING (queued | running, not on the wire) → COMPLETE | FAILED.
 // A cancelled job ends FAILED (child `cancelled`); a running one only when CANCEL_DONE confirms it.
 export const SYNAPSE_TABLE = defineTable(builtInLifecycles.synapse, {
   situations: {
@@ -366,7 +366,7 @@ export const SYNAPSE_TABLE = defineTable(builtInLifecycles.synapse, {
   },
 });
 
-// Qiskit (lifecycles.md §5, §7): INITIALIZING → QUEUED → VALIDATING → RUNNING → DONE | ERROR, and
+// Qiskit: INITIALIZING → QUEUED → VALIDATING → RUNNING → DONE | ERROR, and
 // CANCELLED from every non-final state at once.
 export const QISKIT_TABLE = defineTable(builtInLifecycles.qiskit, {
   situations: {

@@ -1,0 +1,139 @@
+/**
+ * A user's own lifecycle: defineLifecycle supplies what the engine needs, and registration refuses,
+ * at createPhaseline or register and with what is wrong, what would otherwise fail at the first
+ * enqueue or silently: a machine without a job context, a built-in's name, a version registered
+ * twice, a start event the machine refuses, `attempts` on a lifecycle that cannot retry.
+ */
+import { assign, setup, type AnyStateMachine } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { builtInLifecycles, defineLifecycle, reduceJob, type JobContext, type Lifecycle } from '../machines/index.ts';
+import { createPhaseline, defineJobType, InvalidInputError, type Phaseline } from '../src/index.ts';
+
+const states = {
+  queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' }, CANCEL: { target: 'dropped', actions: 'apply' } } },
+  working: {
+    tags: ['running'],
+    on: {
+      PROGRESS: { actions: 'apply' },
+      SUCCEED: { target: 'done', actions: ['apply', 'stamp'] },
+      FAIL: [{ guard: 'willRetry', target: 'queued', actions: 'apply' }, { target: 'broken', actions: 'apply' }],
+    },
+  },
+  done: { type: 'final', tags: ['terminal', 'succeeded'] },
+  broken: { type: 'final', tags: ['terminal', 'failed'] },
+  dropped: { type: 'final', tags: ['terminal', 'cancelled'] },
+};
+
+const chore = defineLifecycle({
+  name: 'chore', version: 1, initial: 'queued', states,
+  actions: { stamp: ({ context }) => ({ progress: { ...context.progress, message: 'stamped' } }) },
+});
+
+function refusal(make: () => unknown): InvalidInputError {
+  try {
+    make();
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidInputError);
+    return error as InvalidInputError;
+  }
+  throw new Error('expected a refusal');
+}
+
+async function ended(phaseline: Phaseline, id: number) {
+  for (let i = 0; i < 400; i++) {
+    const job = await phaseline.get(id);
+    if (job.terminal) return job;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`job ${id} did not end`);
+}
+
+describe('defineLifecycle', () => {
+  it('makes a lifecycle that runs, retries, uses its own actions and replays exactly', async () => {
+    const phaseline = createPhaseline({ file: ':memory:', lifecycles: [chore] });
+    let calls = 0;
+    phaseline.register(defineJobType({
+      name: 'chore.flaky', lifecycle: 'chore', attempts: 2, backoff: { baseMs: 1, jitter: false },
+      handler: async () => {
+        if (++calls === 1) throw new Error('first attempt fails');
+        return { calls };
+      },
+    }));
+    const id = await phaseline.enqueue('chore.flaky', { n: 1 });
+    phaseline.start({ pollIntervalMs: 5 });
+    const job = await ended(phaseline, id);
+    expect(job).toMatchObject({ state: 'done', outcome: 'succeeded', attempt: 2, result: { calls: 2 } });
+    expect(job.progress).toMatchObject({ percent: 100, message: 'stamped' });
+    expect((await phaseline.history(id)).map((e) => e.type)).toEqual(['CREATE', 'CLAIM', 'FAIL', 'CLAIM', 'SUCCEED']);
+    expect((await phaseline.replay(id)).divergences).toEqual([]);
+    await phaseline.close();
+  });
+});
+
+describe('registration refuses, with what is wrong', () => {
+  it('a hand-written machine whose context is not built from the input (at createPhaseline, not at enqueue)', () => {
+    const machine = setup({ actions: { apply: assign(({ context, event }) => reduceJob(context as JobContext, event)) } }).createMachine({
+      id: 'bare', initial: 'queued', context: { params: null },
+      states: { queued: { tags: ['queued'], on: { CLAIM: 'done' } }, done: { type: 'final', tags: ['terminal', 'succeeded'] } },
+    });
+    const error = refusal(() => createPhaseline({ file: ':memory:', lifecycles: [{ name: 'bare', version: 1, machine: machine as unknown as AnyStateMachine }] }));
+    expect(error.message).toMatch(/lifecycle bare.*context lacks result, errors, progress/);
+    expect(error.message).toMatch(/initialContext\(input\)/);
+  });
+
+  it('a built-in name, unless replacing it is asked for', () => {
+    const mine = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states });
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [mine] })).message).toMatch(/uws is a built-in lifecycle.*replaceBuiltIn/);
+    const replaced = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states, replaceBuiltIn: true });
+    const phaseline = createPhaseline({ file: ':memory:', lifecycles: [replaced] });
+    phaseline.register(defineJobType({ name: 'u', lifecycle: 'uws', handler: async () => null }));
+    return phaseline.enqueue('u', {}).then(async (id) => {
+      expect((await phaseline.get(id)).state).toBe('queued'); // the replacement's state, not UWS's
+      await phaseline.close();
+    });
+  });
+
+  it('a name and version registered twice', () => {
+    const again = defineLifecycle({ name: 'chore', version: 1, initial: 'queued', states });
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [chore, again] })).message).toMatch(/version 1 is registered already/);
+    // A new version beside the old one is how a machine changes.
+    const next = defineLifecycle({ name: 'chore', version: 2, initial: 'queued', states });
+    void createPhaseline({ file: ':memory:', lifecycles: [chore, next] }).close();
+  });
+
+  it('a start event the new job does not accept, a missing name or version, something that is not a machine', () => {
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [{ ...chore, startEvents: ['RUN'] }] })).message).toMatch(/start event "RUN" is not accepted/);
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [{ ...chore, version: 0 }] })).message).toMatch(/needs a version/);
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [{ ...chore, name: '' }] })).message).toMatch(/needs a name/);
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [{ name: 'x', version: 1, machine: {} } as unknown as Lifecycle] })).message).toMatch(/needs an XState v5 machine/);
+  });
+
+  it('attempts above 1 on a lifecycle that never retries; attempts 1 is fine', async () => {
+    const once = defineLifecycle({
+      name: 'once', version: 1, initial: 'queued',
+      states: { ...states, working: { tags: ['running'], on: { SUCCEED: { target: 'done', actions: 'apply' }, FAIL: { target: 'broken', actions: 'apply' } } } },
+    });
+    const phaseline = createPhaseline({ file: ':memory:', lifecycles: [once] });
+    expect(refusal(() => phaseline.register(defineJobType({ name: 'o', lifecycle: 'once', attempts: 3, handler: async () => null }))).message).toMatch(/never retries a failed attempt/);
+    expect(phaseline.jobTypes()).toEqual([]);
+    phaseline.register(defineJobType({ name: 'o', lifecycle: 'once', attempts: 1, handler: async () => null }));
+    // Every built-in lifecycle retries.
+    for (const name of Object.keys(builtInLifecycles)) phaseline.register(defineJobType({ name: `b.${name}`, lifecycle: name, attempts: 3, handler: async () => null }));
+    await phaseline.close();
+  });
+});
+
+describe('get through a job type', () => {
+  it('returns the job typed by its type, and refuses a job of another type as not found', async () => {
+    const phaseline = createPhaseline({ file: ':memory:' });
+    const resize = phaseline.register(defineJobType<{ url: string }, { bytes: number }>({ name: 'resize', lifecycle: 'rime', handler: async (ctx) => ({ bytes: ctx.params.url.length }) }));
+    const other = phaseline.register(defineJobType({ name: 'other', lifecycle: 'rime', handler: async () => null }));
+    const id = await phaseline.enqueue(resize, { url: 'abc' });
+    const job = await phaseline.get(id, { type: resize });
+    expect(job.params.url).toBe('abc');
+    await expect(phaseline.get(id, { type: other })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await phaseline.close();
+  });
+});
+
+
