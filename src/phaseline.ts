@@ -15,7 +15,7 @@ import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
 import type { Clock, ListFilter, SendOptions } from './engine/types.ts';
-import { builtInLifecycles } from '../machines/index.ts';
+import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../machines/index.ts';
 import { ClosedError, InvalidInputError, JobNotFoundError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
@@ -215,10 +215,21 @@ export class Phaseline {
     return this.#engine.history(id).map(toJobEvent);
   }
 
-  /** Send any event the job's machine accepts (UWS RUN/ABORT/HOLD/..., EcoTaxa RESTART/KILL, ...). */
-  async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): Promise<Job> {
+  /**
+   * Send an event the job's machine accepts (UWS RUN/ABORT/HOLD/..., EcoTaxa RESTART/KILL, ...).
+   * Naming the lifecycle (`{ lifecycle: 'uws' }`) type-checks the event against that lifecycle's
+   * machine, and refuses (INVALID_INPUT) a job of another lifecycle.
+   */
+  async send<L extends keyof LifecycleEvents>(id: number, event: SendableEvent<L>, options: SendOptions & { lifecycle: L }): Promise<Job>;
+  async send(id: number, event: EventObject & Record<string, unknown>, options?: SendOptions): Promise<Job>;
+  async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions & { lifecycle?: string } = {}): Promise<Job> {
     this.#assertOpen('send');
-    return toJob(this.#engine.send(id, event, options));
+    const { lifecycle, ...sendOptions } = options;
+    if (lifecycle !== undefined) {
+      const job = this.#engine.get(id, sendOptions.owner === undefined ? {} : { owner: sendOptions.owner });
+      if (job.lifecycle !== lifecycle) throw new InvalidInputError('lifecycle', `job ${id} is a ${job.lifecycle} job, not ${lifecycle}`);
+    }
+    return toJob(this.#engine.send(id, event, sendOptions));
   }
 
   /** Answer a waiting job's question; it is resumed with the answer. */

@@ -136,4 +136,21 @@ describe('get through a job type', () => {
   });
 });
 
-
+describe('send with the lifecycle named', () => {
+  it('type-checks the event against that lifecycle (tsc --noEmit checks the @ts-expect-error lines) and refuses a job of another', async () => {
+    const phaseline = createPhaseline({ file: ':memory:' });
+    phaseline.register(defineJobType({ name: 'cutout', lifecycle: 'uws', handler: async () => null }));
+    phaseline.register(defineJobType({ name: 'import', lifecycle: 'ecotaxa', handler: async () => null }));
+    const uwsJob = await phaseline.enqueue('cutout', {}, { start: false });
+    const ecotaxaJob = await phaseline.enqueue('import', {});
+    expect((await phaseline.send(uwsJob, { type: 'RUN' }, { lifecycle: 'uws' })).state).toBe('QUEUED');
+    // @ts-expect-error EcoTaxa's RESTART is no UWS event
+    await expect(phaseline.send(uwsJob, { type: 'RESTART' }, { lifecycle: 'uws' })).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' });
+    // @ts-expect-error a REPLY carries its reply
+    await expect(phaseline.send(ecotaxaJob, { type: 'REPLY' }, { lifecycle: 'ecotaxa' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const before = await phaseline.history(ecotaxaJob);
+    await expect(phaseline.send(ecotaxaJob, { type: 'RUN' }, { lifecycle: 'uws' })).rejects.toThrow(/job \d+ is a ecotaxa job, not uws/);
+    expect(await phaseline.history(ecotaxaJob)).toEqual(before);
+    await phaseline.close();
+  });
+});
