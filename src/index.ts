@@ -12,7 +12,7 @@ export {
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
-export type { Job, JobEvent } from './engine/job-types.ts';
+export type { AnyJob, Job, JobEvent } from './engine/job-types.ts';
 export type { ListFilter, SendOptions, Clock } from './engine/types.ts';
 export type { JobReplay, ReplaySummary, Divergence, ParallelReplayOptions } from './replay/types.ts';
 export type { PhaselineEventMap, PhaselineEventName, Listener } from './events.ts';

@@ -73,8 +73,8 @@ export interface GetOptions<T extends AnyJobType = AnyJobType> extends OwnerOpti
 }
 
 /** The parameters and result types of a job type. */
-export type ParamsOf<T> = T extends JobType<infer P, Json> ? P : never;
-export type ResultOf<T> = T extends JobType<Json, infer R> ? R : never;
+export type ParamsOf<T> = T extends JobType<infer P, infer _R> ? P : never;
+export type ResultOf<T> = T extends JobType<infer _P, infer R> ? R : never;
 
 export class Phaseline {
   readonly #engine: Engine;

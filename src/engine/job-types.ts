@@ -66,3 +66,7 @@ export interface JobEvent {
   stateAfter: string;
   actor: string | null;
 }
+
+/** A job of any type, whatever its parameters and result (as XState's `AnyStateMachine`): what views and HTTP take. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyJob = Job<any, any>;
