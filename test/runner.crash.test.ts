@@ -42,7 +42,7 @@ function readLog(file: string): LogLine[] {
   const lines = text.split('\n');
   expect(lines.at(-1), 'the side-effect log ends with a complete line').toBe('');
   return lines.slice(0, -1).map((line) => {
-    const match = /^(\d+) (s\d+) ([0-9a-f-]{36}) (\d+) (\d+)$/.exec(line);
+    const match = /^(\d+) (s\d+) ([0-9a-f-]{36}\.\d+) (\d+) (\d+)$/.exec(line);
     if (!match) throw new Error(`malformed side-effect log line: ${JSON.stringify(line)}`);
     return { jobId: Number(match[1]), step: match[2]!, leaseId: match[3]!, pid: Number(match[4]), at: Number(match[5]) };
   });
@@ -50,7 +50,7 @@ function readLog(file: string): LogLine[] {
 
 /** The lease id in a worker's actor (`<workerId>/<leaseId>`); null for recovery and clients. */
 function leaseOfActor(actor: string | null): string | null {
-  const match = actor === null ? null : /\/([0-9a-f-]{36})$/.exec(actor);
+  const match = actor === null ? null : /\/([0-9a-f-]{36}\.\d+)$/.exec(actor);
   return match ? match[1]! : null;
 }
 

@@ -2,8 +2,14 @@
  * A model-based test of the engine under the runner's protocol, with no timers: a fake clock and
  * several simulated workers that claim (one immediate transaction, as Runner#claim), heartbeat,
  * work (progress, durable steps, ask, succeed, fail, release, cancel-done), crash (forget their
- * leases), recover expired leases (as Runner#maintain), and write late with leases they lost;
- * clients enqueue, cancel and reply. Every command is checked against an independent model of the
+ * leases and what they observed), recover expired leases (as Runner#recover, through the runner's
+ * own LeaseWatch), and write late with leases they lost; clients enqueue, cancel and reply. Each
+ * worker has its own wall clock (one starts an hour ahead, one behind, and they jump) that stamps
+ * the leases it writes, and its own lease duration; true time is the model's. Expiry is modelled
+ * as the rule says: an observer takes a lease as expired once the record it saw (lease id, expiry)
+ * has stayed the same for the holder's duration, from when that observer first saw it. And no
+ * recovery may take a lease whose holder renewed it within its duration in true time, whatever
+ * the clocks say. Every command is checked against an independent model of the
  * five lifecycles, and after every command:
  * - each job's row matches the model (state, flags, outcome, lease, attempt, progress, steps...);
  * - version = history length, seq 1..n, and no job has more than one SUCCEED;
@@ -23,13 +29,18 @@ import { Engine } from '../src/engine/engine.ts';
 import { LifecycleRegistry } from '../src/engine/lifecycles.ts';
 import { isPhaselineError } from '../src/errors.ts';
 import { replayAll } from '../src/replay/replay.ts';
+import { LeaseWatch } from '../src/runner/leases.ts';
 import { seedFromEnv } from './helpers/processes.ts';
 
 const LIFECYCLES = ['ecotaxa', 'uws', 'rime', 'synapse', 'qiskit'] as const;
 type LifecycleName = (typeof LIFECYCLES)[number];
 const TYPES = LIFECYCLES.map((l) => `model-${l}`);
 const WORKERS = 3;
-const LEASE_MS = 1000;
+/** Each worker's lease duration; the last is the drainer's. */
+const LEASE_MS = [1000, 1000, 2500, 1000];
+const MAX_LEASE_MS = Math.max(...LEASE_MS);
+/** Each worker's wall clock at the start, against true time: one an hour ahead, one behind. */
+const SKEW_MS = [0, 3_600_000, -5_000, 0];
 const MAX_RETRY_DELAY = 500;
 const T0 = 1_700_000_000_000;
 
@@ -52,6 +63,9 @@ interface MJob {
   leaseId: string | null;
   leaseExpiresAt: number | null;
   workerId: string | null;
+  /** The holder's lease duration, and the true instant it last wrote the lease record. */
+  leaseMs: number;
+  renewedAt: number;
   version: number;
   succeeds: number;
   percent: number;
@@ -60,7 +74,12 @@ interface MJob {
 }
 
 interface Model {
+  /** True time; also every worker's monotonic clock. */
   now: number;
+  /** Each worker's wall clock minus true time. */
+  skew: number[];
+  /** What each worker's maintenance has seen of each running job's lease record, and since when. */
+  observed: Array<Map<number, { leaseId: string; expiresAt: number; since: number }>>;
   jobs: Map<number, MJob>;
   /** What each worker believes it holds: job id → lease id. */
   workers: Array<Map<number, string>>;
@@ -69,6 +88,8 @@ interface Model {
   nextLease: number;
   /** Refused writes checked to have changed nothing, for the statistics. */
   refused: { leaseLost: number; illegal: number };
+  /** Leases recovered, of them taken from a worker whose wall clock was not the recoverer's; recoveries a late heartbeat beat. */
+  recovered: { total: number; skewed: number; raced: number };
   /** Accepted events by `lifecycle:type`, for the statistics (how much of the protocol a run covered). */
   accepted: Record<string, number>;
   /** Times the invariants were checked (once per command run, and per drain round). */
@@ -78,6 +99,8 @@ interface Model {
 interface Real {
   engine: Engine;
   database: OpenDatabase;
+  /** Each worker's expiry judge, on the model's true time as its monotonic clock. */
+  watches: LeaseWatch[];
 }
 
 type WorkerEvent =
@@ -236,11 +259,12 @@ function sendChecked(
   real: Real,
   jobId: number,
   event: WorkerEvent,
-  options: { fence?: string; actor: string; lease?: { leaseId: string; expiresAt: number; workerId: string } },
+  options: { fence?: string; fenceExpiresAt?: number | null; actor: string; lease?: { leaseId: string; expiresAt: number; workerId: string } },
 ): 'ok' | 'LEASE_LOST' | 'ILLEGAL_TRANSITION' {
   const job = model.jobs.get(jobId)!;
   let expected: MJob | 'LEASE_LOST' | 'ILLEGAL_TRANSITION';
   if (options.fence !== undefined && options.fence !== job.leaseId) expected = 'LEASE_LOST';
+  else if (options.fenceExpiresAt !== undefined && options.fenceExpiresAt !== job.leaseExpiresAt) expected = 'LEASE_LOST';
   else expected = modelTransition(job, event, options.lease) ?? 'ILLEGAL_TRANSITION';
 
   const rowBefore = rawJob(real, jobId);
@@ -249,7 +273,9 @@ function sendChecked(
   let outcome: 'ok' | 'LEASE_LOST' | 'ILLEGAL_TRANSITION';
   try {
     real.engine.send(jobId, { ...event }, {
-      ...(options.fence !== undefined ? { fence: { leaseId: options.fence } } : {}),
+      ...(options.fence !== undefined
+        ? { fence: { leaseId: options.fence, ...(options.fenceExpiresAt !== undefined ? { leaseExpiresAt: options.fenceExpiresAt } : {}) } }
+        : {}),
       ...(options.lease ? { lease: { leaseId: options.lease.leaseId, leaseExpiresAt: options.lease.expiresAt, workerId: options.lease.workerId } } : {}),
       actor: options.actor,
     });
@@ -327,13 +353,17 @@ function enqueue(model: Model, real: Real, lifecycle: LifecycleName): number {
   const startEvents = builtInLifecycles[lifecycle].startEvents?.length ?? 0;
   model.jobs.set(row.id, {
     id: row.id, lifecycle, phase: 'queued', outcome: null, suspended: false, cancelRequested: false, resuming: false,
-    attempt: 0, runAfter: 0, leaseId: null, leaseExpiresAt: null, workerId: null, version: 1 + startEvents,
+    attempt: 0, runAfter: 0, leaseId: null, leaseExpiresAt: null, workerId: null, leaseMs: 0, renewedAt: 0, version: 1 + startEvents,
     succeeds: 0, percent: 0, steps: {}, replies: 0,
   });
   return row.id;
 }
 
-/** Runner#claim: one immediate transaction, due claimable jobs in claim order, each under a new lease. */
+/**
+ * Runner#claim: one immediate transaction, due claimable jobs in claim order, each under a new
+ * lease stamped with the worker's wall clock. (Due-ness is judged on true time here: the engine's
+ * clock is the model's.)
+ */
 function claim(model: Model, real: Real, worker: number, limit: number): number[] {
   const now = model.now;
   const expected = [...model.jobs.values()]
@@ -345,9 +375,11 @@ function claim(model: Model, real: Real, worker: number, limit: number): number[
     const ids = real.engine.claimableIds(now, limit, TYPES);
     expect(ids, `claimable at ${now - T0}`).toEqual(expected);
     for (const id of ids) {
-      const leaseId = `lease-${model.nextLease++}`;
-      const lease = { leaseId, expiresAt: now + LEASE_MS, workerId: `w${worker}` };
+      // The id names the holder's duration, as Runner's lease ids do.
+      const leaseId = `lease-${model.nextLease++}.${LEASE_MS[worker]}`;
+      const lease = { leaseId, expiresAt: wall(model, worker) + LEASE_MS[worker]!, workerId: `w${worker}` };
       expect(sendChecked(model, real, id, { type: 'CLAIM' }, { lease, actor: `w${worker}/${leaseId}` })).toBe('ok');
+      model.jobs.set(id, { ...model.jobs.get(id)!, leaseMs: LEASE_MS[worker]!, renewedAt: now });
       model.workers[worker]!.set(id, leaseId);
       model.leases.push({ jobId: id, leaseId });
     }
@@ -356,25 +388,87 @@ function claim(model: Model, real: Real, worker: number, limit: number): number[
   return claimed;
 }
 
-/** Runner#maintain: recover the expired leases of jobs this worker does not run. */
-function recover(model: Model, real: Real, worker: number, retryDelay: number | null): void {
+const wall = (model: Model, worker: number): number => model.now + model.skew[worker]!;
+
+/** Which worker holds a lease id now, if any still believes it does. */
+const holderOf = (model: Model, jobId: number, leaseId: string): number | null => {
+  const w = model.workers.findIndex((held) => held.get(jobId) === leaseId);
+  return w < 0 ? null : w;
+};
+
+/** The model's reading of the expiry rule: what `worker` takes as expired now, updating what it has seen. */
+function modelExpired(model: Model, worker: number): number[] {
+  const seen = model.observed[worker]!;
+  const running = [...model.jobs.values()].filter(working);
+  for (const id of [...seen.keys()]) if (!running.some((j) => j.id === id)) seen.delete(id);
+  const expired: number[] = [];
+  for (const j of running) {
+    if (j.leaseId === null || j.leaseExpiresAt === null) {
+      expired.push(j.id);
+      continue;
+    }
+    const before = seen.get(j.id);
+    if (!before || before.leaseId !== j.leaseId || before.expiresAt !== j.leaseExpiresAt) {
+      seen.set(j.id, { leaseId: j.leaseId, expiresAt: j.leaseExpiresAt, since: model.now });
+    }
+    if (model.now - seen.get(j.id)!.since >= j.leaseMs) expired.push(j.id);
+  }
+  return expired.sort((a, b) => a - b);
+}
+
+/**
+ * Runner#recover: recover the expired leases of jobs this worker does not run, fenced by the lease
+ * record judged. With `race`, the holder (if alive) heartbeats between the judgement and the
+ * write: the write must then be refused and the job stay with its holder.
+ */
+function recover(model: Model, real: Real, worker: number, retryDelay: number | null, race = false): void {
   const now = model.now;
-  const rows = real.engine.expiredLeases(now, 100);
-  const expected = [...model.jobs.values()]
-    .filter((j) => working(j) && (j.leaseExpiresAt === null || j.leaseExpiresAt < now))
-    .map((j) => j.id);
-  expect(rows.map((r) => r.id).sort((a, b) => a - b), `expired leases at ${now - T0}`).toEqual(expected);
+  const rows = real.watches[worker]!.expired(real.engine.runningLeases());
+  const expected = modelExpired(model, worker);
+  expect(rows.map((r) => r.id).sort((a, b) => a - b), `expired leases for w${worker} at ${now - T0}`).toEqual(expected);
   for (const row of [...rows].sort((a, b) => a.id - b.id)) {
     if (model.workers[worker]!.has(row.id)) continue;
     const j = model.jobs.get(row.id)!;
-    expect(row.leaseId).toBe(j.leaseId);
+    expect([row.leaseId, row.leaseExpiresAt]).toEqual([j.leaseId, j.leaseExpiresAt]);
+    const holder = row.leaseId === null ? null : holderOf(model, row.id, row.leaseId);
+    if (race && holder !== null) heartbeat(model, real, holder, row.id);
     const actor = `w${worker}/recovery`;
     const event: WorkerEvent =
       row.cancelRequested && cancelsInTwoSteps(j.lifecycle)
         ? { type: 'CANCEL_DONE' }
         : { type: 'LEASE_LOST', ...(retryDelay !== null ? { retryAt: now + retryDelay } : {}) };
-    expect(sendChecked(model, real, row.id, event, { fence: row.leaseId!, actor })).toBe('ok');
+    const outcome = sendChecked(model, real, row.id, event, { fence: row.leaseId!, fenceExpiresAt: row.leaseExpiresAt, actor });
+    if (race && holder !== null) {
+      expect(outcome, `job ${row.id}: a heartbeat that lands first keeps the lease`).toBe('LEASE_LOST');
+      model.recovered.raced++;
+      continue;
+    }
+    expect(outcome).toBe('ok');
+    // The point of the rule: whatever the wall clocks, no lease renewed within its duration is taken.
+    if (j.leaseId !== null) {
+      expect(now - j.renewedAt, `job ${row.id}: lease of ${j.workerId} taken ${now - j.renewedAt} ms after its renewal`).toBeGreaterThanOrEqual(j.leaseMs);
+    }
+    model.recovered.total++;
+    if (j.workerId !== null && model.skew[Number(j.workerId.slice(1))] !== model.skew[worker]) model.recovered.skewed++;
   }
+}
+
+/** Runner#beat for one job: renew the lease, stamped with the worker's wall clock; false when it was lost. */
+function heartbeat(model: Model, real: Real, worker: number, jobId: number): boolean {
+  const leaseId = model.workers[worker]!.get(jobId)!;
+  const j = model.jobs.get(jobId)!;
+  const expiresAt = wall(model, worker) + LEASE_MS[worker]!;
+  const changesBefore = totalChanges(real);
+  const renewed = real.engine.renewLease(jobId, leaseId, expiresAt);
+  expect(renewed, `renew job ${jobId} lease ${leaseId} (current ${j.leaseId})`).toBe(j.leaseId === leaseId && working(j));
+  if (renewed) {
+    // The record always changes, even when the worker's clock stood still or stepped back.
+    model.jobs.set(jobId, { ...j, leaseExpiresAt: Math.max(expiresAt, j.leaseExpiresAt! + 1), renewedAt: model.now });
+  } else {
+    expect(totalChanges(real), 'a refused heartbeat writes nothing').toBe(changesBefore);
+    model.workers[worker]!.delete(jobId); // the runner's #check: the attempt was lost
+  }
+  return renewed;
 }
 
 const WORK_KINDS = ['VALIDATED', 'PROGRESS', 'STEP', 'ASK', 'SUCCEED', 'FAIL', 'FAIL_RETRY', 'RELEASE', 'CANCEL_DONE'] as const;
@@ -440,20 +534,7 @@ class HeartbeatCmd implements Cmd {
   constructor(readonly worker: number) {}
   check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0;
   run(m: Model, r: Real) {
-    const held = m.workers[this.worker]!;
-    const expiresAt = m.now + LEASE_MS;
-    for (const [jobId, leaseId] of [...held]) {
-      const j = m.jobs.get(jobId)!;
-      const changesBefore = totalChanges(r);
-      const renewed = r.engine.renewLease(jobId, leaseId, expiresAt);
-      expect(renewed, `renew job ${jobId} lease ${leaseId} (current ${j.leaseId})`).toBe(j.leaseId === leaseId);
-      if (renewed) {
-        m.jobs.set(jobId, { ...j, leaseExpiresAt: expiresAt });
-      } else {
-        expect(totalChanges(r), 'a refused heartbeat writes nothing').toBe(changesBefore);
-        held.delete(jobId); // the runner's #check: the attempt was lost
-      }
-    }
+    for (const jobId of [...m.workers[this.worker]!.keys()]) heartbeat(m, r, this.worker, jobId);
     checkAll(m, r);
   }
   toString = () => `heartbeat(w${this.worker})`;
@@ -470,23 +551,37 @@ class AdvanceCmd implements Cmd {
 }
 
 class RecoverCmd implements Cmd {
-  constructor(readonly worker: number, readonly retryDelay: number | null) {}
+  constructor(readonly worker: number, readonly retryDelay: number | null, readonly race: boolean) {}
   check = () => true;
   run(m: Model, r: Real) {
-    recover(m, r, this.worker, this.retryDelay);
+    recover(m, r, this.worker, this.retryDelay, this.race);
     checkAll(m, r);
   }
-  toString = () => `recover(w${this.worker}, retry ${this.retryDelay ?? 'none'})`;
+  toString = () => `recover(w${this.worker}, retry ${this.retryDelay ?? 'none'}${this.race ? ', heartbeat races' : ''})`;
 }
 
+/** A worker process dies and comes back: it forgets its leases and all it had observed. */
 class CrashCmd implements Cmd {
   constructor(readonly worker: number) {}
-  check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0;
+  check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0 || m.observed[this.worker]!.size > 0;
   run(m: Model, r: Real) {
     m.workers[this.worker]!.clear();
+    m.observed[this.worker]!.clear();
+    r.watches[this.worker]!.reset();
     checkAll(m, r);
   }
   toString = () => `crash(w${this.worker})`;
+}
+
+/** A worker's wall clock is set forward or back (NTP, a VM resumed, an operator). */
+class ClockCmd implements Cmd {
+  constructor(readonly worker: number, readonly ms: number) {}
+  check = () => true;
+  run(m: Model, r: Real) {
+    m.skew[this.worker]! += this.ms;
+    checkAll(m, r);
+  }
+  toString = () => `clock(w${this.worker}, ${this.ms >= 0 ? '+' : ''}${this.ms})`;
 }
 
 /** Workers that believe they hold a job; commands that act on held jobs pick among them. */
@@ -564,8 +659,9 @@ const commands = [
   workCmd,
   workCmd,
   workCmd,
-  fc.integer({ min: 1, max: Math.round(1.2 * LEASE_MS) }).map((ms): Cmd => new AdvanceCmd(ms)),
-  fc.tuple(worker, fc.option(fc.integer({ min: 0, max: MAX_RETRY_DELAY }), { freq: 4 })).map(([w, d]): Cmd => new RecoverCmd(w, d)),
+  fc.integer({ min: 1, max: Math.round(1.2 * MAX_LEASE_MS) }).map((ms): Cmd => new AdvanceCmd(ms)),
+  fc.tuple(worker, fc.option(fc.integer({ min: 0, max: MAX_RETRY_DELAY }), { freq: 4 }), fc.boolean()).map(([w, d, race]): Cmd => new RecoverCmd(w, d, race)),
+  fc.tuple(worker, fc.oneof(fc.constantFrom(3_600_000, -3_600_000), fc.integer({ min: -3 * MAX_LEASE_MS, max: 3 * MAX_LEASE_MS }))).map(([w, ms]): Cmd => new ClockCmd(w, ms)),
   worker.map((w): Cmd => new CrashCmd(w)),
   fc.tuple(fc.nat(50), fc.constantFrom(...LATE_KINDS), fc.nat(1000)).map(([i, k, a]): Cmd => new LateWriteCmd(i, k, a)),
   fc.nat(50).map((i): Cmd => new CancelCmd(i)),
@@ -575,6 +671,9 @@ const commands = [
 function setup(): { model: Model; real: Real } {
   const model: Model = {
     now: T0,
+    skew: [...SKEW_MS],
+    observed: Array.from({ length: WORKERS + 1 }, () => new Map()),
+    recovered: { total: 0, skewed: 0, raced: 0 },
     jobs: new Map(),
     workers: Array.from({ length: WORKERS + 1 }, () => new Map()), // the last one drains at the end
     leases: [],
@@ -585,14 +684,16 @@ function setup(): { model: Model; real: Real } {
   };
   const database = openDatabase(':memory:');
   const engine = new Engine(database, { lifecycles: new LifecycleRegistry(Object.values(builtInLifecycles)), clock: () => model.now });
-  return { model, real: { engine, database } };
+  const watches = LEASE_MS.map((ms) => new LeaseWatch(ms, () => model.now));
+  return { model, real: { engine, database, watches } };
 }
 
 /** After the commands: a fresh worker must bring every job to a terminal state. */
 function drain(model: Model, real: Real): void {
   const drainer = WORKERS;
-  for (let round = 0; round < 3; round++) {
-    model.now += LEASE_MS + MAX_RETRY_DELAY + 1;
+  // The drainer first only observes the leases it finds; a lease's duration later it may recover them.
+  for (let round = 0; round < 4; round++) {
+    model.now += MAX_LEASE_MS + MAX_RETRY_DELAY + 1;
     recover(model, real, drainer, 0);
     for (const j of [...model.jobs.values()]) {
       if (j.phase === 'waiting') sendChecked(model, real, j.id, { type: 'REPLY', reply: 'drain' }, { actor: 'client' });
@@ -615,7 +716,10 @@ describe('runner protocol on the engine: model-based, fake clock, several worker
     const seed = seedFromEnv();
     const numRuns = Number(process.env.PHASELINE_PROPERTY_RUNS ?? 200);
     console.log(`[runner.model] seed ${seed}, ${numRuns} runs (repeat with PHASELINE_SEED=${seed} PHASELINE_PROPERTY_RUNS=${numRuns})`);
-    const totals = { generatedCommands: 0, invariantChecks: 0, jobs: 0, events: 0, leaseLost: 0, illegal: 0, succeeded: 0, failed: 0, cancelled: 0 };
+    const totals = {
+      generatedCommands: 0, invariantChecks: 0, jobs: 0, events: 0, leaseLost: 0, illegal: 0, succeeded: 0, failed: 0, cancelled: 0,
+      recovered: 0, recoveredAcrossClocks: 0, recoveriesBeatenByHeartbeat: 0,
+    };
     const accepted: Record<string, number> = {};
     const started = Date.now();
     fc.assert(
@@ -634,6 +738,9 @@ describe('runner protocol on the engine: model-based, fake clock, several worker
           totals.events += summary.events;
           totals.leaseLost += model.refused.leaseLost;
           totals.illegal += model.refused.illegal;
+          totals.recovered += model.recovered.total;
+          totals.recoveredAcrossClocks += model.recovered.skewed;
+          totals.recoveriesBeatenByHeartbeat += model.recovered.raced;
           for (const j of model.jobs.values()) totals[j.outcome!]++;
           for (const [key, n] of Object.entries(model.accepted)) accepted[key] = (accepted[key] ?? 0) + n;
         } finally {

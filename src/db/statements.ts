@@ -1,7 +1,7 @@
 /**
  * Every query on the hot path, prepared once when the database opens.
  */
-import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, lte, ne, sql } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import { compileRead, compileWrite, type CompiledWrite } from './compile.ts';
 import type { OpenDatabase, PhaselineDb } from './open.ts';
@@ -44,7 +44,7 @@ const placeholders = <K extends string>(keys: readonly K[]) =>
 
 export function prepareStatements({ db, sqlite }: OpenDatabase) {
   const eventColumns = getTableColumns(jobEvents);
-  const expiredColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, cancelRequested: c.cancelRequested };
+  const leaseColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, cancelRequested: c.cancelRequested };
   const destructionColumns = { id: c.id, lifecycle: c.lifecycle, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
   return {
     insertJob: compileWrite(
@@ -59,12 +59,16 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
       sqlite,
       db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)),
     ),
-    /** A heartbeat: fenced by the lease id, and only while the job is running. */
+    /**
+     * A heartbeat: fenced by the lease id, and only while the job is running. The expiry always
+     * moves on, even when the holder's clock stood still or stepped back: observers take a lease
+     * record that stays the same for the lease's duration as its holder's death (src/runner/leases.ts).
+     */
     renewLease: compileWrite(
       sqlite,
       db
         .update(jobs)
-        .set({ leaseExpiresAt: sql`${p('expiresAt')}` })
+        .set({ leaseExpiresAt: sql`max(${p('expiresAt')}, ifnull(${jobs.leaseExpiresAt} + 1, ${p('expiresAt')}))` })
         .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true))),
     ),
     selectHead: compileRead<JobHead>(sqlite, db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))), headColumns),
@@ -96,14 +100,11 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
       db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)),
       eventColumns,
     ),
-    selectExpiredLeases: compileRead<Pick<JobRow, keyof typeof expiredColumns>>(
+    /** Every running job's lease record, from the partial index `jobs_lease`: as many rows as jobs run now. */
+    selectRunningLeases: compileRead<Pick<JobRow, keyof typeof leaseColumns>>(
       sqlite,
-      db
-        .select(expiredColumns)
-        .from(jobs)
-        .where(and(eq(jobs.running, true), or(isNull(jobs.leaseExpiresAt), lt(jobs.leaseExpiresAt, p('now')))))
-        .limit(p('limit')),
-      expiredColumns,
+      db.select(leaseColumns).from(jobs).where(eq(jobs.running, true)),
+      leaseColumns,
     ),
     selectDueForDestruction: compileRead<Pick<JobRow, keyof typeof destructionColumns>>(
       sqlite,

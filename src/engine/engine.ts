@@ -22,8 +22,20 @@ import {
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
 import { LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
+import type { Clock, ListFilter, SendOptions as PublicSendOptions } from './types.ts';
 
-export type Clock = () => number;
+export type { Clock, ListFilter } from './types.ts';
+
+/** The facade's send options, and what only the runner passes. */
+export interface SendOptions extends PublicSendOptions {
+  /**
+   * Refuse with {@link LeaseLostError} unless this lease still holds the job; with `leaseExpiresAt`,
+   * unless its record is still the one the caller saw (a recovery must lose to a late heartbeat).
+   */
+  fence?: { leaseId: string; leaseExpiresAt?: number | null };
+  /** The lease to record when the event enters a running state (a claim). */
+  lease?: LeaseColumns;
+}
 
 export interface EngineOptions {
   lifecycles?: LifecycleRegistry;
@@ -49,17 +61,6 @@ export interface CreateOptions {
   actor?: string | null;
 }
 
-export interface SendOptions {
-  /** Refuse with {@link StaleVersionError} unless the job is at this version. */
-  expectVersion?: number;
-  /** Refuse with {@link WrongOwnerError} unless the job belongs to this owner. Omit for system callers. */
-  owner?: string | null;
-  /** Refuse with {@link LeaseLostError} unless this lease still holds the job. */
-  fence?: { leaseId: string };
-  /** The lease to record when the event enters a running state (a claim). */
-  lease?: LeaseColumns;
-  actor?: string | null;
-}
 
 /** A committed transition, as observers see it. */
 export interface TransitionRecord {
@@ -67,18 +68,6 @@ export interface TransitionRecord {
   event: JobEventRow;
 }
 
-export interface ListFilter {
-  /** Top-level states (UWS PHASE, repeatable: the union). */
-  states?: string[];
-  /** Created strictly after this instant (UWS AFTER). */
-  after?: number;
-  /** The n most recent by creation, newest first (UWS LAST). */
-  last?: number;
-  owner?: string | null;
-  type?: string;
-  lifecycle?: string;
-  limit?: number;
-}
 
 /** The payload of a job's first event: everything its creation fixed, so replay can rebuild all of it. */
 export interface CreatePayload extends Omit<JobIdentity, 'id'> {
@@ -234,7 +223,13 @@ export class Engine {
       if (options.expectVersion !== undefined && prev.version !== options.expectVersion) {
         throw new StaleVersionError(jobId, options.expectVersion, prev.version);
       }
-      if (options.fence && prev.leaseId !== options.fence.leaseId) throw new LeaseLostError(jobId, options.fence.leaseId);
+      if (
+        options.fence &&
+        (prev.leaseId !== options.fence.leaseId ||
+          (options.fence.leaseExpiresAt !== undefined && prev.leaseExpiresAt !== options.fence.leaseExpiresAt))
+      ) {
+        throw new LeaseLostError(jobId, options.fence.leaseId);
+      }
       const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
       return this.#apply(prev, lifecycle, this.#liveOf(prev, lifecycle), event, options, options.actor ?? null);
     });
@@ -368,9 +363,12 @@ export class Engine {
     return this.#apply(row, lifecycle, this.#liveOf(row, lifecycle, row), { type: 'CLAIM' }, options, options.actor ?? null);
   }
 
-  /** Running jobs whose lease ran out (or that have none): their workers died or hung. */
-  expiredLeases(now: number, limit: number): Array<Pick<JobRow, 'id' | 'type' | 'attempt' | 'leaseId' | 'cancelRequested'>> {
-    return this.#stmts.selectExpiredLeases.all({ now, limit });
+  /**
+   * The lease record of every running job. Whether a lease has run out is for the runner to judge
+   * (src/runner/leases.ts): comparing its expiry with this process's clock would trust two clocks.
+   */
+  runningLeases(): Array<Pick<JobRow, 'id' | 'type' | 'attempt' | 'leaseId' | 'leaseExpiresAt' | 'cancelRequested'>> {
+    return this.#stmts.selectRunningLeases.all({});
   }
 
   /** Jobs whose destruction instant has come and that are not archived yet. */

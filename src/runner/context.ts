@@ -4,12 +4,12 @@
  * writes are refused and the handler's signal has fired.
  */
 import type { Json } from '../../machines/common.ts';
-import type { Job } from '../engine/job.ts';
+import type { Job } from '../engine/job-types.ts';
 import { IllegalTransitionError } from '../errors.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
 
-export interface HandlerContext<Params extends Json = Json> {
+export interface HandlerContext<Params = Json> {
   /** The job as it was claimed. */
   readonly job: Job<Params>;
   readonly params: Params;

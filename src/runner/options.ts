@@ -5,12 +5,18 @@ export interface RunnerOptions {
   concurrency?: number;
   /**
    * How often an idle worker looks for work that no in-process enqueue announced: jobs enqueued by
-   * other processes, delayed jobs coming due, expired leases, destruction. Default 1000 ms.
+   * other processes, delayed jobs coming due, expired leases, destruction. Default 1000 ms; at
+   * most 2^31-1 ms, as for every interval here (a longer timer would fire at once).
    */
   pollIntervalMs?: number;
-  /** How long a claim holds a job without a heartbeat. Default 30,000 ms. */
+  /**
+   * How long a claim holds a job without a heartbeat. Default 30,000 ms. Every worker judges it on
+   * its own monotonic clock, never by comparing the stored expiry with its wall clock: a worker
+   * whose clock runs ahead takes no live job, and one that starts after a worker died recovers
+   * that worker's jobs one lease after it first sees them.
+   */
   leaseMs?: number;
-  /** How often running jobs' leases are renewed. Default a third of `leaseMs`. */
+  /** How often running jobs' leases are renewed; shorter than `leaseMs`. Default a third of `leaseMs`. */
   heartbeatMs?: number;
   /** Least time between two stored progress reports of one attempt. Default 250 ms. */
   progressIntervalMs?: number;

@@ -10,36 +10,17 @@ import type { Json } from '../../machines/common.ts';
 import type { Engine, TransitionRecord } from '../engine/engine.ts';
 import { toJob, type Job } from '../engine/job.ts';
 import { assertJson } from '../engine/validate.ts';
-import { isPhaselineError } from '../errors.ts';
+import { InvalidInputError, isPhaselineError } from '../errors.ts';
 import type { TypedEmitter } from '../events.ts';
 import { backoffDelay, validateParams, type JobType } from '../jobtypes.ts';
 import { LazyAbort } from './abort.ts';
 import { createHandlerContext, type AttemptPort } from './context.ts';
-import { sweep, type SweepOptions } from './sweeper.ts';
+import { LeaseWatch, newLeaseId } from './leases.ts';
+import type { RunnerOptions, SweepOptions, Workers } from './options.ts';
+import { sweep } from './sweeper.ts';
+import { longTimeout, MAX_TIMER_MS, type Timer } from './timers.ts';
 
-export interface RunnerOptions {
-  /** Handlers run at once in this process. Default 1. */
-  concurrency?: number;
-  /**
-   * How often an idle worker looks for work that no in-process enqueue announced: jobs enqueued by
-   * other processes, delayed jobs coming due, expired leases, destruction. Default 1000 ms.
-   */
-  pollIntervalMs?: number;
-  /** How long a claim holds a job without a heartbeat. Default 30,000 ms. */
-  leaseMs?: number;
-  /** How often running jobs' leases are renewed. Default a third of `leaseMs`. */
-  heartbeatMs?: number;
-  /** Least time between two stored progress reports of one attempt. Default 250 ms. */
-  progressIntervalMs?: number;
-  /** After a cancellation request, how long a running handler may take to stop before the job is ended anyway. Default 5000 ms. */
-  cancelGraceMs?: number;
-  /** Names this worker in leases and history. Default a random id. */
-  workerId?: string;
-  /** Destruction and retention (see sweeper.ts). */
-  sweep?: SweepOptions;
-  /** Random numbers for backoff jitter (tests pass a fixed one). */
-  random?: () => number;
-}
+export type { RunnerOptions } from './options.ts';
 
 type EndReason = 'suspended' | 'cancelled' | 'timeout' | 'stopped' | 'lost';
 
@@ -54,10 +35,10 @@ interface Attempt {
   reason?: EndReason;
   /** Resolves when the runner stops waiting for the handler (ask, lease lost, timeout, stop). */
   detach: () => void;
-  timers: NodeJS.Timeout[];
+  timers: Timer[];
 }
 
-export class Runner {
+export class Runner implements Workers {
   readonly workerId: string;
   readonly #engine: Engine;
   readonly #types: Map<string, JobType<Json, Json>>;
@@ -70,6 +51,8 @@ export class Runner {
   #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | null = null;
   #lastMaintenance = -Infinity;
+  #lastLeaseScan = -Infinity;
+  readonly #leases: LeaseWatch;
   #finals: Array<{ attempt: Attempt; event: FinalEvent; resolve: () => void }> = [];
 
   constructor(engine: Engine, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
@@ -77,17 +60,8 @@ export class Runner {
     this.#types = types;
     this.#emitter = emitter;
     this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
-    const leaseMs = options.leaseMs ?? 30_000;
-    this.#opts = {
-      concurrency: options.concurrency ?? 1,
-      pollIntervalMs: options.pollIntervalMs ?? 1000,
-      leaseMs,
-      heartbeatMs: options.heartbeatMs ?? Math.max(10, Math.floor(leaseMs / 3)),
-      progressIntervalMs: options.progressIntervalMs ?? 250,
-      cancelGraceMs: options.cancelGraceMs ?? 5000,
-      random: options.random ?? Math.random,
-      sweep: options.sweep ?? {},
-    };
+    this.#opts = resolveOptions(options);
+    this.#leases = new LeaseWatch(this.#opts.leaseMs);
   }
 
   get running(): boolean {
@@ -130,12 +104,13 @@ export class Runner {
    * goes back to the queue without spending an attempt) so another worker resumes them.
    */
   async stop(graceMs = 10_000): Promise<void> {
+    if (typeof graceMs !== 'number' || !(graceMs >= 0)) throw new InvalidInputError('graceMs', 'must be a number of milliseconds of at least 0');
     if (!this.#running) return;
     this.#running = false;
     this.nudge();
     await this.#loop;
-    const deadline = Date.now() + graceMs;
-    while (this.#active.size > 0 && Date.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    const deadline = performance.now() + graceMs;
+    while (this.#active.size > 0 && performance.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
     for (const attempt of [...this.#active.values()]) {
       this.#end(attempt, 'stopped');
       this.#write(attempt, { type: 'RELEASE' });
@@ -150,10 +125,11 @@ export class Runner {
       let claimed = 0;
       const free = this.#opts.concurrency - this.#active.size;
       try {
-        const now = this.#engine.clock();
-        if (now - this.#lastMaintenance >= this.#opts.pollIntervalMs) {
-          this.#lastMaintenance = now;
-          this.#maintain(now);
+        // Paced by the monotonic clock: a wall clock stepping back must not stop recovery.
+        const tick = performance.now();
+        if (tick - this.#lastMaintenance >= this.#opts.pollIntervalMs) {
+          this.#lastMaintenance = tick;
+          this.#maintain(tick, this.#engine.clock());
         }
         if (free > 0) {
           const jobs = this.#claim(free);
@@ -199,7 +175,7 @@ export class Runner {
       const now = engine.clock();
       const claimed: Job[] = [];
       for (const row of engine.claimable(now, limit, types)) {
-        const leaseId = randomUUID();
+        const leaseId = newLeaseId(this.#opts.leaseMs);
         const lease = { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId };
         claimed.push(toJob(engine.claim(row, { lease, actor: `${this.workerId}/${leaseId}` })));
       }
@@ -224,10 +200,11 @@ export class Runner {
     this.#active.set(job.id, attempt);
     if (job.executionDuration > 0) {
       // Each run gets the whole duration: time spent queued, retrying or waiting for a reply does not count.
-      attempt.timers.push(setTimeout(() => this.#timeout(attempt), job.executionDuration * 1000));
+      // A month-long limit is longer than one setTimeout can wait.
+      attempt.timers.push(longTimeout(() => this.#timeout(attempt), job.executionDuration * 1000));
     }
     void this.#execute(attempt, detached).finally(() => {
-      for (const timer of attempt.timers) clearTimeout(timer);
+      for (const timer of attempt.timers) timer.clear();
       this.#release(attempt);
       this.nudge();
     });
@@ -240,7 +217,8 @@ export class Runner {
       canAsk: () => this.#engine.accepts(job.id, 'ASK', job),
       suspend: () => this.#end(attempt, 'suspended'),
       progressIntervalMs: this.#opts.progressIntervalMs,
-      now: this.#engine.clock,
+      // The rate limit measures elapsed time, which a wall clock stepping back would stretch.
+      now: () => performance.now(),
     };
     const context = createHandlerContext(job, attempt.abort, port);
     let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
@@ -360,7 +338,7 @@ export class Runner {
       this.#end(attempt, 'lost');
     } else if (row.cancelRequested && !attempt.reason) {
       this.#end(attempt, 'cancelled');
-      const grace = setTimeout(() => {
+      const grace = longTimeout(() => {
         if (attempt.reason !== 'cancelled') return;
         this.#write(attempt, { type: 'CANCEL_DONE' });
         attempt.reason = 'lost';
@@ -390,11 +368,24 @@ export class Runner {
     }
   }
 
-  /** Recover expired leases, then destruction and retention. */
-  #maintain(now: number): void {
-    for (const row of this.#engine.expiredLeases(now, 100)) {
+  /** Recover expired leases (judged by {@link LeaseWatch}, on no other host's clock), then destruction and retention. */
+  #maintain(tick: number, now: number): void {
+    // The scan reads every running job: a tenth of a lease apart is often enough (a recovery comes
+    // at most that much later) and costs a fraction of a scan per poll.
+    if (tick - this.#lastLeaseScan >= this.#opts.leaseMs / 10) {
+      this.#lastLeaseScan = tick;
+      this.#recover();
+    }
+    sweep(this.#engine, now, this.#opts.sweep, (error, where) => this.#emitter.emit('error', { error, where }));
+  }
+
+  #recover(): void {
+    let recoveries = 0;
+    for (const row of this.#leases.expired(this.#engine.runningLeases())) {
       if (this.#active.has(row.id)) continue;
-      const fence = row.leaseId !== null ? { fence: { leaseId: row.leaseId } } : {};
+      if (++recoveries > 100) break; // the rest stay expired for the next tick
+      // Fenced by the record judged: a heartbeat that lands first keeps the job with its holder.
+      const fence = row.leaseId !== null ? { fence: { leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt } } : {};
       const actor = `${this.workerId}/recovery`;
       try {
         if (row.cancelRequested && this.#engine.accepts(row.id, 'CANCEL_DONE')) {
@@ -409,11 +400,54 @@ export class Runner {
         }
       }
     }
-    sweep(this.#engine, now, this.#opts.sweep, (error, where) => this.#emitter.emit('error', { error, where }));
   }
 }
 
 const DETACHED = Symbol('detached');
+
+/**
+ * The options with their defaults, refused with INVALID_INPUT when out of range: a poll, heartbeat
+ * or progress interval above setTimeout's 32-bit limit would fire after 1 ms instead, and a
+ * heartbeat no shorter than the lease would let every lease run out between two heartbeats.
+ */
+function resolveOptions(options: RunnerOptions): Required<Omit<RunnerOptions, 'workerId' | 'sweep'>> & { sweep: SweepOptions } {
+  const leaseMs = options.leaseMs ?? 30_000;
+  integer('leaseMs', leaseMs, 1, Number.MAX_SAFE_INTEGER); // named in lease ids (leases.ts)
+  const resolved = {
+    concurrency: options.concurrency ?? 1,
+    pollIntervalMs: options.pollIntervalMs ?? 1000,
+    leaseMs,
+    heartbeatMs: options.heartbeatMs ?? Math.max(1, Math.min(MAX_TIMER_MS, Math.floor(leaseMs / 3))),
+    progressIntervalMs: options.progressIntervalMs ?? 250,
+    cancelGraceMs: options.cancelGraceMs ?? 5000,
+    random: options.random ?? Math.random,
+    sweep: options.sweep ?? {},
+  };
+  integer('concurrency', resolved.concurrency, 1, Number.MAX_SAFE_INTEGER);
+  duration('pollIntervalMs', resolved.pollIntervalMs, 0, MAX_TIMER_MS);
+  duration('heartbeatMs', resolved.heartbeatMs, 1, MAX_TIMER_MS);
+  if (resolved.heartbeatMs >= leaseMs) throw new InvalidInputError('heartbeatMs', `must be shorter than leaseMs (${leaseMs})`);
+  duration('progressIntervalMs', resolved.progressIntervalMs, 0, MAX_TIMER_MS);
+  duration('cancelGraceMs', resolved.cancelGraceMs, 0, Number.MAX_VALUE); // a long timer: any length works
+  if (typeof resolved.random !== 'function') throw new InvalidInputError('random', 'must be a function');
+  const { retentionMs, destroy, batch } = resolved.sweep;
+  if (retentionMs !== undefined && retentionMs !== null) duration('sweep.retentionMs', retentionMs, 0, Number.MAX_VALUE);
+  if (destroy !== undefined && destroy !== 'archive' && destroy !== 'delete') throw new InvalidInputError('sweep.destroy', "must be 'archive' or 'delete'");
+  if (batch !== undefined) integer('sweep.batch', batch, 1, Number.MAX_SAFE_INTEGER);
+  return resolved;
+}
+
+function duration(field: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidInputError(field, `must be a number of milliseconds from ${min} to ${max}`);
+  }
+}
+
+function integer(field: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidInputError(field, `must be an integer from ${min} to ${max}`);
+  }
+}
 
 type RunnerEvent = { type: string } & Record<string, unknown>;
 /** An attempt's last event, or a function that makes it when it is written. */

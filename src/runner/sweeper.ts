@@ -9,15 +9,9 @@
  */
 import type { Engine } from '../engine/engine.ts';
 import { isPhaselineError } from '../errors.ts';
+import type { SweepOptions } from './options.ts';
 
-export interface SweepOptions {
-  /** Delete finished non-UWS jobs this long after they ended; null keeps them. Default 7 days. */
-  retentionMs?: number | null;
-  /** What destruction does to a UWS job: `archive` (default, UWS 1.1) or `delete` (as Wobbly does). */
-  destroy?: 'archive' | 'delete';
-  /** Rows handled per tick, so one tick never holds the write lock for long. Default 500. */
-  batch?: number;
-}
+export type { SweepOptions } from './options.ts';
 
 const ACTOR = 'sweeper';
 
