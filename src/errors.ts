@@ -12,7 +12,9 @@ export type PhaselineErrorCode =
   | 'UNKNOWN_LIFECYCLE'
   | 'UNKNOWN_JOB_TYPE'
   | 'LEASE_LOST'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'STORE_UNAVAILABLE'
+  | 'NOT_A_PHASELINE_DATABASE';
 
 export class PhaselineError extends Error {
   constructor(
@@ -109,6 +111,39 @@ export class ClosedError extends PhaselineError {
   constructor(readonly operation: string) {
     super('CLOSED', `Cannot ${operation}: Phaseline is closed`);
     this.name = 'ClosedError';
+  }
+}
+
+/** Why a database could not be opened; the message says it in words. */
+export type StoreUnavailableReason = 'no-file' | 'no-directory' | 'cannot-open' | 'no-migrations';
+
+/** The database file cannot be opened or created. Nothing was written. */
+export class StoreUnavailableError extends PhaselineError {
+  constructor(
+    readonly path: string,
+    readonly reason: StoreUnavailableReason,
+    detail?: string,
+  ) {
+    super('STORE_UNAVAILABLE', `Cannot open database ${path}: ${STORE_REASONS[reason]}${detail ? ` (${detail})` : ''}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+const STORE_REASONS: Record<StoreUnavailableReason, string> = {
+  'no-file': 'no such file',
+  'no-directory': 'its directory does not exist',
+  'cannot-open': 'it cannot be opened',
+  'no-migrations': 'no migrations folder (migrations/meta/_journal.json) was found above the Phaseline module',
+};
+
+/** The file is not SQLite, or is another application's SQLite database. It was left as it was. */
+export class NotAPhaselineDatabaseError extends PhaselineError {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super('NOT_A_PHASELINE_DATABASE', `${path} is not a Phaseline database: ${detail}`);
+    this.name = 'NotAPhaselineDatabaseError';
   }
 }
 

@@ -1,140 +1,196 @@
 /**
- * The `phaseline` command. Default database ./phaseline.db; `--db FILE` for another.
+ * The `phaseline` command, parsed by commander. `main` returns the exit code and throws nothing:
+ * every failure becomes one line on stderr (see errors.ts for the codes).
  */
-import { parseArgs } from 'node:util';
-import { InvalidInputError, isPhaselineError } from '../errors.ts';
-import type { Job } from '../engine/job.ts';
-import { createPhaseline } from '../phaseline.ts';
-import type { JobReplay, ReplaySummary } from '../replay/replay.ts';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createPhaseline, type Phaseline } from '../phaseline.ts';
+import { cancelCommand, historyCommand, jobsCommand, replayCommand, replyCommand, sendCommand, showCommand, type JobsOptions } from './commands.ts';
 import { runDemo } from './demo.ts';
-import { iso, table } from './table.ts';
+import { errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';
+import { loadLifecycles } from './lifecycles.ts';
+import { jobsTable } from './print.ts';
+import { readToken } from './token.ts';
+import { packageVersion } from './version.ts';
 
-const USAGE = `Usage: phaseline [--db FILE] <command>
+interface GlobalOptions {
+  db: string;
+  lifecycles?: string;
+}
 
-Commands:
-  jobs [--phase P]... [--after ISO] [--last N] [--owner O] [--type T]
-                     list jobs (UWS filters: PHASE repeatable, AFTER, LAST)
-  show ID            one job, as JSON
-  history ID         one job's events
-  replay [ID]        fold histories through their machines and compare; exit 1 on divergence
-  demo               run demo jobs of all five lifecycles with live progress, then list them
-  serve [--port N]   serve UWS 1.1 (/uws), an EcoTaxa job API (/api/jobs) and JSON views (/jobs/ID?view=) on port 8080
-`;
+const EXIT_CODES = `
+Exit codes:
+  0  done
+  1  refused (e.g. an event the job's state does not accept) or replay found a divergence
+  2  usage error or missing input (database, job, lifecycle, file)`;
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      db: { type: 'string', default: './phaseline.db' },
-      phase: { type: 'string', multiple: true },
-      after: { type: 'string' },
-      last: { type: 'string' },
-      owner: { type: 'string' },
-      type: { type: 'string' },
-      port: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, arg] = positionals;
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return command || values.help ? 0 : 2;
-  }
-  const phaseline = createPhaseline({ file: values.db });
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
   try {
-    switch (command) {
-      case 'jobs':
-        printJobs(await phaseline.list({
-          ...(values.phase ? { states: values.phase } : {}),
-          ...(values.after ? { after: parseInstant(values.after) } : {}),
-          ...(values.last ? { last: parseCount(values.last, '--last') } : {}),
-          ...(values.owner ? { owner: values.owner } : {}),
-          ...(values.type ? { type: values.type } : {}),
-        }));
-        return 0;
-      case 'show':
-        process.stdout.write(`${JSON.stringify(await phaseline.get(parseId(arg)), null, 2)}\n`);
-        return 0;
-      case 'history': {
-        const events = await phaseline.history(parseId(arg));
-        process.stdout.write(`${table(
-          ['seq', 'at', 'event', 'from', 'to', 'actor', 'payload'],
-          events.map((e) => [e.seq, iso(e.at), e.type, e.stateBefore, e.stateAfter, e.actor, e.payload ? JSON.stringify(e.payload).slice(0, 80) : null]),
-        )}\n`);
-        return 0;
-      }
-      case 'replay': {
-        const reports = arg === undefined ? await phaseline.replayAll() : summarise(await phaseline.replay(parseId(arg)));
-        for (const report of reports.reports) {
-          for (const d of report.divergences) {
-            process.stdout.write(`job ${report.jobId}: ${d.field} diverges at event ${d.seq ?? '-'}: stored ${JSON.stringify(d.stored)}, replayed ${JSON.stringify(d.replayed)}\n`);
-          }
-        }
-        process.stdout.write(`replayed ${reports.jobs} jobs, ${reports.diverged} diverged\n`);
-        return reports.diverged > 0 ? 1 : 0;
-      }
-      case 'demo':
-        await runDemo(phaseline);
-        printJobs(await phaseline.list());
-        return 0;
-      case 'serve': {
-        const { serve } = await import('./serve.ts');
-        await serve(phaseline, values.port ? parseCount(values.port, '--port') : 8080);
-        return await new Promise<number>(() => {}); // runs until interrupted
-      }
-      default:
-        process.stderr.write(`Unknown command ${command}\n${USAGE}`);
-        return 2;
-    }
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (error) {
-    if (isPhaselineError(error)) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  } finally {
-    if (command !== 'serve') await phaseline.close();
+    if (error instanceof CommanderError) return usageExit(error);
+    process.stderr.write(errorLine(messageOf(error)));
+    return exitCodeOf(error);
   }
 }
 
-/** One job's replay, in the shape of a whole-database summary. */
-function summarise(report: JobReplay): ReplaySummary {
-  const diverged = report.divergences.length > 0;
-  return { jobs: 1, events: report.events, diverged: diverged ? 1 : 0, reports: diverged ? [report] : [], threads: 1 };
+/** Help and --version end with 0; commander has already printed them. Anything else is a usage error. */
+function usageExit(error: CommanderError): number {
+  if (error.exitCode === 0) return EXIT.ok;
+  // `phaseline` alone: commander printed the help to stderr.
+  if (error.code !== 'commander.help') process.stderr.write(errorLine(`${error.message.replace(/^error: /, '')} (see --help)`));
+  return EXIT.usage;
 }
 
-function printJobs(jobs: Job[]): void {
-  process.stdout.write(`${table(
-    ['id', 'lifecycle', 'type', 'state', 'progress', 'attempt', 'owner', 'created', 'message'],
-    jobs.map((j) => [j.id, j.lifecycle, j.type, j.state, `${j.progress.percent.toFixed(0)}%`, j.attempt, j.owner, iso(j.createdAt), j.progress.message ?? j.errors.at(-1)?.message ?? null]),
-  )}\n`);
+function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command('phaseline')
+    .description('Durable state-machine jobs: list, inspect, change and replay them, run the demo, serve HTTP.')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help (also: phaseline help COMMAND)')
+    .option('--db <file>', 'SQLite database', './phaseline.db')
+    .option('--lifecycles <file>', 'JS module exporting lifecycles of your own ({ name, version, machine })')
+    .addHelpText('after', EXIT_CODES)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: () => {}, // main prints usage errors itself, in one line
+    });
+
+  /** An action that opens the database, runs, closes it, and sets the exit code. */
+  const act = <A extends unknown[]>(create: boolean, run: (phaseline: Phaseline, ...args: A) => Promise<number>) =>
+    async (...args: [...A, Command]) => {
+      const command = args.at(-1) as Command;
+      const phaseline = await open(command.optsWithGlobals<GlobalOptions>(), create);
+      try {
+        setCode(await run(phaseline, ...(args.slice(0, -1) as A)));
+      } finally {
+        await phaseline.close();
+      }
+    };
+  const json = () => new Option('--json', 'print JSON instead of text');
+
+  program
+    .command('jobs')
+    .description('list jobs, oldest first (UWS filters: --phase repeatable, --after, --last)')
+    .option('--phase <state>', 'only jobs in this state, e.g. EXECUTING (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--after <instant>', 'only jobs created after this ISO 8601 instant', parseInstant)
+    .option('--last <n>', 'only the N most recently created', parseCount)
+    .option('--owner <owner>', "only this owner's jobs")
+    .option('--type <type>', 'only jobs of this job type')
+    .addOption(json())
+    .action(act(false, (p, options: JobsOptions) => jobsCommand(p, options)));
+
+  program
+    .command('show')
+    .description('one job: state, progress, parameters, result, errors')
+    .argument('<id>', 'job id', parseId)
+    .addOption(json())
+    .action(act(false, (p, id: number, options: JsonOption) => showCommand(p, id, options.json === true)));
+
+  program
+    .command('history')
+    .description("one job's events, oldest first")
+    .argument('<id>', 'job id', parseId)
+    .addOption(json())
+    .action(act(false, (p, id: number, options: JsonOption) => historyCommand(p, id, options.json === true)));
+
+  program
+    .command('replay')
+    .description("fold histories through their machines and compare with the stored jobs; exit 1 on a divergence")
+    .argument('[id]', 'only this job', parseId)
+    .addOption(json())
+    .action(act(false, (p, id: number | undefined, options: JsonOption) => replayCommand(p, id, options.json === true)));
+
+  program
+    .command('cancel')
+    .description("cancel a job: one nobody runs ends at once, a running one when its handler stops")
+    .argument('<id>', 'job id', parseId)
+    .addOption(json())
+    .action(act(false, (p, id: number, options: JsonOption) => cancelCommand(p, id, options.json === true)));
+
+  program
+    .command('reply')
+    .description("answer a waiting job's question")
+    .argument('<id>', 'job id', parseId)
+    .argument('<answer>', 'the answer, as JSON, e.g. \'{"taxa":"Copepoda"}\'')
+    .addOption(json())
+    .action(act(false, (p, id: number, answer: string, options: JsonOption) => replyCommand(p, id, answer, options.json === true)));
+
+  program
+    .command('send')
+    .description("send an event the job's machine accepts, e.g. RUN, ABORT, HOLD, KILL, RESTART")
+    .argument('<id>', 'job id', parseId)
+    .argument('<event>', 'event type')
+    .argument('[payload]', 'a JSON object merged into the event')
+    .addOption(json())
+    .action(
+      act(false, (p, id: number, event: string, payload: string | undefined, options: JsonOption) =>
+        sendCommand(p, id, event, payload, options.json === true),
+      ),
+    );
+
+  program
+    .command('demo')
+    .description('run demo jobs of all five lifecycles with live progress, then list them (creates the database)')
+    .action(
+      act(true, async (p) => {
+        await runDemo(p);
+        process.stdout.write(jobsTable(await p.list()));
+        return EXIT.ok;
+      }),
+    );
+
+  program
+    .command('serve')
+    .description('serve UWS 1.1 (/uws), an EcoTaxa job API (/api/jobs) and JSON views (/jobs/ID?view=), with workers (creates the database)')
+    .option('--host <address>', 'address to listen on; anything but loopback is reachable from other hosts', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', parsePort, 8080)
+    .option('--token-file <file>', 'require "Authorization: Bearer <token>", the token being this file\'s first line (or set PHASELINE_TOKEN)')
+    .action(async (options: { host: string; port: number; tokenFile?: string }, command: Command) => {
+      const token = readToken(options.tokenFile); // before the database is opened or created
+      const { serve } = await import('./serve.ts');
+      const run = act(true, async (p) => {
+        await serve(p, { host: options.host, port: options.port, token });
+        return EXIT.ok;
+      });
+      await run(command);
+    });
+
+  return program;
 }
 
-function parseId(value: string | undefined): number {
+interface JsonOption {
+  json?: boolean;
+}
+
+async function open(options: GlobalOptions, create: boolean): Promise<Phaseline> {
+  const lifecycles = options.lifecycles === undefined ? [] : await loadLifecycles(options.lifecycles);
+  return createPhaseline({ file: options.db, lifecycles, create });
+}
+
+function parseId(value: string): number {
   const id = Number(value);
-  if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidInputError('job id', `${value ?? '(none)'} is not a job id`);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError('a job id is a positive integer.');
   return id;
 }
 
-function parseCount(value: string, name: string): number {
+function parseCount(value: string): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidInputError(name, `${value} is not a positive integer`);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > 65535) throw new InvalidArgumentError('expected a port from 0 to 65535.');
   return n;
 }
 
 function parseInstant(value: string): number {
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidInputError('--after', `${value} is not an ISO 8601 instant`);
+  if (Number.isNaN(t)) throw new InvalidArgumentError('expected an ISO 8601 instant, e.g. 2025-01-31T12:00:00Z.');
   return t;
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    console.error(error);
-    process.exitCode = 1;
-  },
-);

@@ -1,23 +1,84 @@
-/** `phaseline serve`: the HTTP layer with the demo job types and workers, on node:http. */
-import { serve as serveNode } from '@hono/node-server';
+/**
+ * `phaseline serve`: the HTTP layer with the demo job types and workers, on node:http. It listens
+ * on loopback unless told otherwise, and says at start-up who can reach it and whether it asks
+ * for a token.
+ */
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { demoJobTypes } from '../demo/jobtypes.ts';
 import { createHttpApp } from '../http/app.ts';
 import type { Phaseline } from '../phaseline.ts';
+import { CliError } from './errors.ts';
+import { bearerAuthenticator } from './token.ts';
 
-export async function serve(phaseline: Phaseline, port: number): Promise<void> {
-  for (const type of demoJobTypes) phaseline.register(type);
-  phaseline.start({ concurrency: 4 });
-  const app = createHttpApp(phaseline, { uwsJobType: 'uws.cutout' });
-  await new Promise<void>((resolve) => {
-    const server = serveNode({ fetch: app.fetch, port }, (info) => {
-      process.stdout.write(`phaseline: serving UWS at http://localhost:${info.port}/uws, EcoTaxa at /api/jobs, views at /jobs/{id}?view=...\n`);
-      resolve();
-    });
-    const shutdown = () => {
-      server.close();
-      void phaseline.close().then(() => process.exit(0));
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
+export interface ServeOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Bearer token every request must carry; null serves everyone as an admin. */
+  token: string | null;
+}
+
+/** Serves until SIGINT or SIGTERM, then stops taking requests; the caller closes Phaseline. */
+export async function serve(phaseline: Phaseline, options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  // Handlers before anything else: a signal that arrives while the server starts still stops it cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
   });
+  for (const type of demoJobTypes) phaseline.register(type);
+  const app = createHttpApp(phaseline, {
+    uwsJobType: 'uws.cutout',
+    ...(options.token !== null ? { authenticate: bearerAuthenticator(options.token) } : {}),
+  });
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const address = await listen(server, options.host, options.port);
+  // Workers only once the port is ours: a server that cannot listen runs no jobs.
+  phaseline.start({ concurrency: 4 });
+  out.write(`phaseline: listening on ${urlOf(address)} (${access(address, options.token !== null)}); UWS at /uws, EcoTaxa at /api/jobs, views at /jobs/{id}?view=...\n`);
+  await stopped;
+  server.close();
+  server.closeAllConnections(); // blocking WAITs and keep-alive sockets would hold the process open
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => reject(new CliError(listenProblem(error, host, port)));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${host}:${port}: the port is already in use (choose another with --port)`;
+    case 'EACCES':
+      return `cannot listen on ${host}:${port}: permission denied (ports below 1024 need privileges)`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${host}: it is not an address of this machine`;
+    default:
+      return `cannot listen on ${host}:${port}: ${error.message}`;
+  }
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
+}
+
+function urlOf({ address, family, port }: AddressInfo): string {
+  return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+}
+
+function access({ address }: AddressInfo, token: boolean): string {
+  if (isLoopback(address)) return `loopback only, ${token ? 'bearer token required' : 'no authentication'}`;
+  return token
+    ? 'reachable from other hosts, bearer token required'
+    : 'WARNING: reachable from other hosts with no authentication; set --token-file or PHASELINE_TOKEN';
 }
