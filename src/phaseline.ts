@@ -85,8 +85,9 @@ export class Phaseline {
   #observing = false;
 
   constructor(options: PhaselineOptions = {}) {
-    const database = openDatabase(options.file ?? './phaseline.db', options);
+    // Lifecycles first: a wrong one is refused before a database file is created for it.
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
+    const database = openDatabase(options.file ?? './phaseline.db', options);
     this.#engine = new Engine(database, {
       lifecycles,
       ...(options.clock ? { clock: options.clock } : {}),

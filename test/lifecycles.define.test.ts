@@ -4,10 +4,13 @@
  * enqueue or silently: a machine without a job context, a built-in's name, a version registered
  * twice, a start event the machine refuses, `attempts` on a lifecycle that cannot retry.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { assign, setup, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { builtInLifecycles, defineLifecycle, reduceJob, type JobContext, type Lifecycle } from '../machines/index.ts';
 import { createPhaseline, defineJobType, InvalidInputError, type Phaseline } from '../src/index.ts';
+import { tempDir } from './support/sqlite.ts';
 
 const states = {
   queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' }, CANCEL: { target: 'dropped', actions: 'apply' } } },
@@ -76,7 +79,9 @@ describe('registration refuses, with what is wrong', () => {
       id: 'bare', initial: 'queued', context: { params: null },
       states: { queued: { tags: ['queued'], on: { CLAIM: 'done' } }, done: { type: 'final', tags: ['terminal', 'succeeded'] } },
     });
-    const error = refusal(() => createPhaseline({ file: ':memory:', lifecycles: [{ name: 'bare', version: 1, machine: machine as unknown as AnyStateMachine }] }));
+    const file = join(tempDir('define'), 'never-created.db');
+    const error = refusal(() => createPhaseline({ file, lifecycles: [{ name: 'bare', version: 1, machine: machine as unknown as AnyStateMachine }] }));
+    expect(existsSync(file)).toBe(false); // refused before a database was made for it
     expect(error.message).toMatch(/lifecycle bare.*context lacks result, errors, progress/);
     expect(error.message).toMatch(/initialContext\(input\)/);
   });
