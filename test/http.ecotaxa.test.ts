@@ -107,12 +107,12 @@ describe('GET /api/jobs/{id}/', () => {
     expect(((await again.json()) as JobModel).id).toBe(id);
   });
 
-  it('an unknown job is 404 on every route', async () => {
-    for (const id of ['999999', 'abc', '0']) {
-      expect((await c.get(`/api/jobs/${id}/`)).status).toBe(404);
-      expect((await c.post(`/api/jobs/${id}/answer`, {}, json('{"a":1}'))).status).toBe(404);
-      expect((await c.get(`/api/jobs/${id}/restart`)).status).toBe(404);
-      expect((await c.del(`/api/jobs/${id}`)).status).toBe(404);
+  it('an unknown job is 404 on every route; a malformed id is 400', async () => {
+    for (const [id, status] of [['999999', 404], ['abc', 400], ['0', 400]] as const) {
+      expect((await c.get(`/api/jobs/${id}/`)).status).toBe(status);
+      expect((await c.post(`/api/jobs/${id}/answer`, {}, json('{"a":1}'))).status).toBe(status);
+      expect((await c.get(`/api/jobs/${id}/restart`)).status).toBe(status);
+      expect((await c.del(`/api/jobs/${id}`)).status).toBe(status);
     }
   });
 });
@@ -310,6 +310,6 @@ describe('GET /jobs/{id}?view=', () => {
       expect(response.status, `view=${name}`).toBe(400);
     }
     expect((await c.get('/jobs/999999?view=uws')).status).toBe(404);
-    expect((await c.get('/jobs/nope')).status).toBe(404);
+    expect((await c.get('/jobs/nope')).status).toBe(400);
   });
 });

@@ -1,22 +1,27 @@
 /**
  * The HTTP layer a host app mounts: a Hono app, so `app.fetch(request)` serves web-standard
- * Request/Response under node:http (@hono/node-server), Hono itself, Fastify or Express.
+ * Request/Response under node:http (@hono/node-server); node.ts adapts it to Express/connect and
+ * fastify.ts to Fastify. Below a prefix, give `basePath` (a Hono host: `host.all('/x/*', (c) =>
+ * app.fetch(c.req.raw))` with `basePath: '/x'`), or let an adapter pass its mount path (mount.ts).
  *
  * - `/uws`: the IVOA UWS 1.1 REST binding (uws.ts);
  * - `/api/jobs`: an EcoTaxa-style JSON job API (ecotaxa.ts);
  * - `/jobs/{id}?view=rime|synapse|qiskit|ecotaxa|uws`: any job in any seed's JSON view.
  *
  * Owners are kept apart: a job is visible and changeable only by its owner or an admin; anybody
- * else gets 404, as if it did not exist. With `authenticate` configured, a request it does not
- * recognise gets 401.
+ * else gets the same 404 as for a job that does not exist. With `authenticate` configured, a
+ * request it does not recognise gets 401.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Job } from '../engine/job.ts';
+import { getPathNoStrict } from 'hono/utils/url';
+import type { Job } from '../engine/job-types.ts';
+import { InvalidInputError } from '../errors.ts';
 import type { Phaseline } from '../phaseline.ts';
 import { VIEW_NAMES, toView, type ViewName } from '../views/index.ts';
 import { ecotaxaRoutes } from './ecotaxa.ts';
 import { problem, statusOf } from './errors.ts';
+import { mountPathOf, normalizeBasePath } from './mount.ts';
 import { uwsRoutes } from './uws.ts';
 import { WaitHub } from './wait.ts';
 
@@ -38,21 +43,37 @@ export interface HttpOptions {
   maxWaitSeconds?: number;
   /** Largest request body in bytes. Default 64 KiB. */
   maxBodyBytes?: number;
+  /**
+   * The path the routes hang below, e.g. `/jobs-api`: requests to `/jobs-api/uws/...` are served
+   * and every `Location` and link carries the prefix; other paths are 404. Default: none. A host
+   * adapter (node.ts, fastify.ts) adds its own mount path in front of it.
+   */
+  basePath?: string;
 }
 
-export type AppEnv = { Variables: { caller: Caller } };
+export type AppEnv = {
+  Variables: {
+    caller: Caller;
+    /** Absolute URL the routes hang below (origin, mount path and basePath), without a trailing slash. */
+    base: string;
+  };
+};
 
 export interface HttpContext {
   phaseline: Phaseline;
   options: Required<Pick<HttpOptions, 'maxWaitSeconds'>> & HttpOptions;
   waits: WaitHub;
-  /** A job the caller may see, or a 404/403-mapped error. */
+  /** A job the caller may see, or the 404 of a job that does not exist. */
   jobFor(caller: Caller, id: string): Promise<Job>;
   /** The owner to enforce on writes: undefined for admins. */
   ownerOf(caller: Caller): string | null | undefined;
 }
 
+/** Routing path for a request to nothing below the prefix: matches no route, so 404. */
+const UNMOUNTED = '/\u0000unmounted';
+
 export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): Hono<AppEnv> {
+  const basePath = normalizeBasePath(options.basePath ?? '', 'basePath');
   const waits = new WaitHub(phaseline);
   const context: HttpContext = {
     phaseline,
@@ -63,8 +84,33 @@ export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): 
     },
     ownerOf: (caller) => (caller.admin ? undefined : caller.owner),
   };
-  const app = new Hono<AppEnv>({ strict: false });
-  app.use(bodyLimit({ maxSize: options.maxBodyBytes ?? 64 * 1024, onError: (c) => c.text('Request body too large\n', 413) }));
+  const prefixOf = (env: unknown) => mountPathOf(env) + basePath;
+  const app = new Hono<AppEnv>({
+    // Routes are matched below the prefix; a trailing slash is ignored (Hono's non-strict path).
+    getPath: (request, { env } = {}) => {
+      const path = getPathNoStrict(request);
+      const prefix = prefixOf(env);
+      if (prefix === '' || path === prefix) return path.slice(prefix.length) || '/';
+      return path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : UNMOUNTED;
+    },
+  });
+  app.use(async (c, next) => {
+    c.set('base', `${new URL(c.req.url).origin}${prefixOf(c.env)}`);
+    return next();
+  });
+  app.use(
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? 64 * 1024,
+      // The rest of the body is not read, so the connection cannot carry another request: say so.
+      onError: (c) => c.text('Request body too large\n', 413, { Connection: 'close' }),
+    }),
+  );
+  // Read the whole (bounded) body before any handler answers: a response sent while the client is
+  // still sending would leave unread bytes on a keep-alive connection.
+  app.use(async (c, next) => {
+    if (c.req.raw.body) await c.req.arrayBuffer();
+    return next();
+  });
   app.use(async (c, next) => {
     if (!options.authenticate) {
       c.set('caller', { owner: null, admin: true });
@@ -86,17 +132,22 @@ export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): 
     const job = await context.jobFor(c.get('caller'), c.req.param('id'));
     const view = (c.req.query('view') ?? job.lifecycle) as ViewName;
     if (!(VIEW_NAMES as readonly string[]).includes(view)) {
-      return c.text(`Unknown view ${view}; one of ${VIEW_NAMES.join(', ')}\n`, 400);
+      return c.text(`Unknown view ${JSON.stringify(view.slice(0, 40))}; one of ${VIEW_NAMES.join(', ')}\n`, 400);
     }
-    const base = new URL('/uws', c.req.url).toString();
-    return c.json(toView(job, view, view === 'rime' ? { now: Date.now() } : view === 'uws' ? { baseUrl: base } : undefined as never));
+    const baseUrl = `${c.get('base')}/uws`;
+    return c.json(toView(job, view, view === 'rime' ? { now: Date.now() } : view === 'uws' ? { baseUrl } : undefined as never));
   });
   return app;
 }
 
+/**
+ * A job id from a path: a positive decimal integer without sign or leading zeros. Anything else
+ * names no job whoever asks, so it is refused as malformed (400) without looking anything up.
+ */
 export function parseJobId(text: string): number {
   const id = Number(text);
-  // A malformed id names no job: 404, as for any job the caller cannot see.
-  if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(id)) return -1;
+  if (!/^[1-9][0-9]{0,15}$/.test(text) || !Number.isSafeInteger(id)) {
+    throw new InvalidInputError('job id', 'malformed, expected a positive decimal integer');
+  }
   return id;
 }

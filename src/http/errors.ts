@@ -5,7 +5,7 @@ import { isPhaselineError, type PhaselineErrorCode } from '../errors.ts';
 
 const STATUS: Record<PhaselineErrorCode, ContentfulStatusCode> = {
   JOB_NOT_FOUND: 404,
-  // Someone else's job is answered as if it did not exist.
+  // Someone else's job is answered exactly as one that does not exist.
   WRONG_OWNER: 404,
   // UWS 1.1 §2.2: a request not allowed in the job's current phase is 403.
   ILLEGAL_TRANSITION: 403,
@@ -15,16 +15,38 @@ const STATUS: Record<PhaselineErrorCode, ContentfulStatusCode> = {
   UNKNOWN_JOB_TYPE: 400,
   LEASE_LOST: 409,
   CLOSED: 503,
+  STORE_UNAVAILABLE: 503,
+  NOT_A_PHASELINE_DATABASE: 503,
 };
 
+/** The one body of every "no such job" answer: it names no id and no owner, so it tells nothing. */
+export const NO_SUCH_JOB = 'JOB_NOT_FOUND: No such job\n';
+
+/** A refusal that is about HTTP itself (not a Phaseline error), with its own status and code. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpProblem';
+  }
+}
+
 export function statusOf(error: unknown): ContentfulStatusCode {
+  if (error instanceof HttpProblem) return error.status;
   return isPhaselineError(error) ? STATUS[error.code] : 500;
 }
 
 export function problem(c: Context, status: ContentfulStatusCode, error: unknown): Response {
   if (status === 500) return c.text('Internal error\n', 500);
+  if (error instanceof HttpProblem) return c.text(`${error.code}: ${error.message}\n`, status);
+  if (isPhaselineError(error, 'JOB_NOT_FOUND') || isPhaselineError(error, 'WRONG_OWNER')) return c.text(NO_SUCH_JOB, 404);
   const code = isPhaselineError(error) ? error.code : 'ERROR';
-  // Do not reveal that someone else's job exists.
-  const message = isPhaselineError(error, 'WRONG_OWNER') ? 'No such job' : error instanceof Error ? error.message : String(error);
+  // Server-side failures (a closed engine, a database that cannot be opened) name server paths
+  // and state in their messages: the client learns only that the service is unavailable.
+  if (status >= 500) return c.text(`${code}: Service unavailable\n`, status);
+  const message = error instanceof Error ? error.message : String(error);
   return c.text(`${code}: ${message}\n`, status);
 }

@@ -17,13 +17,14 @@
 import { Hono, type Context } from 'hono';
 import type { Json } from '../../machines/common.ts';
 import { UWS_PHASES } from '../../machines/uws.ts';
-import type { Job } from '../engine/job.ts';
+import type { Job } from '../engine/job-types.ts';
 import { InvalidInputError, JobNotFoundError, UnknownJobTypeError } from '../errors.ts';
 import {
   toUwsJobListXml, toUwsJobXml, toUwsParametersXml, toUwsResultsXml, uwsJsonParameters, uwsPhase, uwsResults,
   uwsTextResource, type UwsTextResource,
 } from '../views/uws.ts';
 import type { AppEnv, HttpContext } from './app.ts';
+import { formPairs, queryPairs } from './form.ts';
 
 /** Phases in which a WAIT may block (§2.2.1.2); in any other the server answers at once. */
 const WAITABLE = new Set(['PENDING', 'QUEUED', 'EXECUTING']);
@@ -32,25 +33,22 @@ const RESERVED = new Set(['PHASE', 'RUNID', 'EXECUTIONDURATION', 'DESTRUCTION', 
 /** Request parameters with upper-cased names; a name may repeat. */
 type Params = Map<string, string[]>;
 
+/** Query and (for POST) form parameters; `original` keeps the spelling last sent for each name. */
 async function readParams(c: Context<AppEnv>): Promise<{ params: Params; original: Map<string, string> }> {
   const params: Params = new Map();
   const original = new Map<string, string>();
-  const add = (name: string, value: string) => {
+  const pairs = [...queryPairs(c), ...(c.req.method === 'POST' ? await formPairs(c) : [])];
+  for (const [name, value] of pairs) {
     const key = name.toUpperCase();
     original.set(key, name);
     params.set(key, [...(params.get(key) ?? []), value]);
-  };
-  for (const [name, values] of Object.entries(c.req.queries())) for (const value of values) add(name, value);
-  if (c.req.method === 'POST') {
-    const body = await c.req.parseBody({ all: true });
-    for (const [name, value] of Object.entries(body)) {
-      for (const item of Array.isArray(value) ? value : [value]) {
-        if (typeof item !== 'string') throw new InvalidInputError(name, 'file uploads are not accepted');
-        add(name, item);
-      }
-    }
   }
   return { params, original };
+}
+
+/** Sets `name` as an own data property, so `__proto__` is stored as the parameter it is. */
+function put<T>(target: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const one = (params: Params, name: string): string | undefined => params.get(name)?.at(-1);
@@ -78,12 +76,7 @@ function parseSeconds(text: string, field: string): number {
 export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
   const { phaseline } = http;
   const app = new Hono<AppEnv>({ strict: false });
-  const baseUrl = (c: Context<AppEnv>) => {
-    const url = new URL(c.req.url);
-    const path = url.pathname.replace(/\/+$/, '');
-    const index = path.lastIndexOf('/uws');
-    return `${url.origin}${path.slice(0, index + 4)}`;
-  };
+  const baseUrl = (c: Context<AppEnv>) => `${c.get('base')}/uws`;
   const jobUrl = (c: Context<AppEnv>, id: number) => `${baseUrl(c)}/${id}`;
   const uwsJob = async (c: Context<AppEnv>): Promise<Job> => {
     const job = await http.jobFor(c.get('caller'), c.req.param('id')!);
@@ -126,7 +119,7 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
     const values: Record<string, string | string[]> = {};
     for (const [key, list] of params) {
       if (RESERVED.has(key)) continue;
-      values[original.get(key)!] = list.length === 1 ? list[0]! : list;
+      put(values, original.get(key)!, list.length === 1 ? list[0]! : list);
     }
     const phase = one(params, 'PHASE');
     if (phase !== undefined && phase !== 'RUN') throw new InvalidInputError('PHASE', 'only PHASE=RUN may be given at creation');
@@ -201,7 +194,7 @@ export function uwsRoutes(http: HttpContext): Hono<AppEnv> {
     const next: Record<string, Json> = { ...uwsJsonParameters(job) };
     // Names are case-insensitive: a posted name replaces the existing parameter of the same name.
     const existing = new Map(Object.keys(next).map((name) => [name.toUpperCase(), name]));
-    for (const [key, list] of params) next[existing.get(key) ?? original.get(key)!] = list.length === 1 ? list[0]! : list;
+    for (const [key, list] of params) put(next, existing.get(key) ?? original.get(key)!, list.length === 1 ? list[0]! : list);
     // Only a PENDING job's parameters may change: the machine refuses SET with params elsewhere (403).
     const validated = phaseline.validateParams(job.type, next);
     await phaseline.send(job.id, { type: 'SET', params: validated }, { owner: http.ownerOf(c.get('caller')) });

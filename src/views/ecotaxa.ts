@@ -1,5 +1,6 @@
 /**
- * EcoTaxa `JobModel` (ecotaxa_py_client `docs/JobModel.md`; lifecycles.md §1), snake_case keys.
+ * EcoTaxa `JobModel` (ecotaxa_py_client `docs/JobModel.md`: a job's state is P pending,
+ * R running, A asking, E error or F finished), snake_case keys.
  *
  * Mapping decisions:
  * - `owner_id` is an integer in EcoTaxa; Phaseline owners are strings. A canonical decimal owner
@@ -18,7 +19,7 @@
  */
 import type { Json } from '../../machines/common.ts';
 import { ECOTAXA_STATES, type EcotaxaState } from '../../machines/ecotaxa.ts';
-import type { Job } from '../engine/job.ts';
+import type { AnyJob } from '../engine/job-types.ts';
 import { viewState } from './phase.ts';
 import { WireReader, compact, isoInstant, lastAttemptErrors, lastError, ownerAsUserId, parseJsonText } from './wire.ts';
 
@@ -48,7 +49,7 @@ export interface EcotaxaJobModel {
   updated_on: string;
 }
 
-export function toEcotaxaJobModel(job: Job): EcotaxaJobModel {
+export function toEcotaxaJobModel(job: AnyJob): EcotaxaJobModel {
   const state = viewState(job, 'ecotaxa');
   let message = job.progress.message;
   if (job.lifecycle !== 'ecotaxa' && job.terminal) {

@@ -3,7 +3,7 @@
  * (parsing) where the API's model defines `from_dict` / `from_json`. See each file's header for
  * its mapping decisions, and phase.ts for how a job of one lifecycle shows in another's enum.
  */
-import type { Job } from '../engine/job.ts';
+import type { AnyJob } from '../engine/job-types.ts';
 import { InvalidInputError } from '../errors.ts';
 import { toEcotaxaJobModel, type EcotaxaJobModel } from './ecotaxa.ts';
 import { toQiskitDict, type QiskitJobStatusDict, type QiskitViewOptions } from './qiskit.ts';
@@ -18,7 +18,10 @@ export * from './rime.ts';
 export * from './synapse.ts';
 export * from './uws.ts';
 export * from './qiskit.ts';
-export { ownerAsUserId, isoInstant, isIsoInstant } from './wire.ts';
+export { ownerAsUserId, isoInstant, isIsoInstant, withoutPaths } from './wire.ts';
+// The types the wire models and views are written in, so `phaseline/views` is usable on its own.
+export type { Json, JobError } from '../../machines/common.ts';
+export type { AnyJob, Job } from '../engine/job-types.ts';
 
 /** The wire model each view returns (UWS: Safir's JSON `Job`; its XML has its own functions). */
 export interface ViewModels {
@@ -48,9 +51,9 @@ type OptionalOptionsView = { [V in ViewName]: undefined extends ViewOptions[V] ?
  * @param options that view's options
  * @returns the view's wire model (plain JSON-safe data)
  */
-export function toView<V extends OptionalOptionsView>(job: Job, view: V, options?: ViewOptions[V]): ViewModels[V];
-export function toView<V extends ViewName>(job: Job, view: V, options: ViewOptions[V]): ViewModels[V];
-export function toView(job: Job, view: ViewName, options?: ViewOptions[ViewName]): ViewModels[ViewName] {
+export function toView<V extends OptionalOptionsView>(job: AnyJob, view: V, options?: ViewOptions[V]): ViewModels[V];
+export function toView<V extends ViewName>(job: AnyJob, view: V, options: ViewOptions[V]): ViewModels[V];
+export function toView(job: AnyJob, view: ViewName, options?: ViewOptions[ViewName]): ViewModels[ViewName] {
   switch (view) {
     case 'ecotaxa':
       return toEcotaxaJobModel(job);

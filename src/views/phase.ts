@@ -11,7 +11,7 @@ import { QISKIT_STATUSES, type QiskitStatus } from '../../machines/qiskit.ts';
 import { RIME_STATUSES, type RimeStatus } from '../../machines/rime.ts';
 import { SYNAPSE_STATES, type SynapseJobState } from '../../machines/synapse.ts';
 import { UWS_PHASES, type UwsPhase } from '../../machines/uws.ts';
-import type { Job } from '../engine/job.ts';
+import type { Job } from '../engine/job-types.ts';
 import { InvalidInputError } from '../errors.ts';
 
 export type ViewName = 'ecotaxa' | 'rime' | 'synapse' | 'uws' | 'qiskit';

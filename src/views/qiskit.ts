@@ -1,5 +1,5 @@
 /**
- * Qiskit `qiskit.providers.models.JobStatus` (lifecycles.md §5.2): `to_dict()` is
+ * Qiskit `qiskit.providers.models.JobStatus` (a provider's job status model): `to_dict()` is
  * `{ job_id, status, status_msg, **extras }` and `from_dict(d)` is `JobStatus(**d)`.
  *
  * Mapping decisions:
@@ -13,7 +13,7 @@
  */
 import type { Json } from '../../machines/common.ts';
 import { QISKIT_STATUSES, QISKIT_STATUS_MESSAGES, type QiskitStatus } from '../../machines/qiskit.ts';
-import type { Job } from '../engine/job.ts';
+import type { AnyJob } from '../engine/job-types.ts';
 import { InvalidInputError } from '../errors.ts';
 import { viewState } from './phase.ts';
 import { WireReader } from './wire.ts';
@@ -33,7 +33,7 @@ export interface QiskitViewOptions {
 
 const CORE_KEYS = ['job_id', 'status', 'status_msg'] as const;
 
-export function toQiskitDict(job: Job, options: QiskitViewOptions = {}): QiskitJobStatusDict {
+export function toQiskitDict(job: AnyJob, options: QiskitViewOptions = {}): QiskitJobStatusDict {
   const status = viewState(job, 'qiskit');
   const extras = options.extras ?? {};
   for (const key of CORE_KEYS) {

@@ -1,5 +1,7 @@
 /**
- * Robust Intelligence RIME `JobMetadata` (`ri.apiclient`; lifecycles.md §2). JSON keys are camelCase.
+ * Robust Intelligence RIME `JobMetadata` (the generated `ri.apiclient` model of a job's metadata,
+ * whose status runs REQUESTED → PENDING → RUNNING → SUCCEEDED | FAILED | CANCELLED). JSON keys are
+ * camelCase.
  *
  * Mapping decisions:
  * - `jobId` is the job id as a string. `jobType` is the job's type when it is one of RIME's
@@ -18,7 +20,7 @@
  */
 import type { Json } from '../../machines/common.ts';
 import { RIME_STATUSES, type RimeStatus } from '../../machines/rime.ts';
-import type { Job } from '../engine/job.ts';
+import type { AnyJob, Job } from '../engine/job-types.ts';
 import { viewState } from './phase.ts';
 import { WireReader, compact, isoInstant, lastError, parseJsonText } from './wire.ts';
 
@@ -62,7 +64,7 @@ export interface RimeViewOptions {
   view?: RimeJobView;
 }
 
-export function toRimeJobMetadata(job: Job, options: RimeViewOptions): RimeJobMetadata {
+export function toRimeJobMetadata(job: AnyJob, options: RimeViewOptions): RimeJobMetadata {
   const full = (options.view ?? 'JOB_VIEW_BASIC') === 'JOB_VIEW_FULL';
   const status = viewState(job, 'rime');
   const { percent, current, total, message } = job.progress;

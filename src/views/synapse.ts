@@ -1,5 +1,6 @@
 /**
- * Synapse `AsynchronousJobStatus` (Synapse-Repository-Services JSON schema; lifecycles.md §3).
+ * Synapse `AsynchronousJobStatus` (the Synapse-Repository-Services JSON schema of an asynchronous
+ * job's status, whose jobState is PROCESSING, FAILED or COMPLETE).
  * JSON keys are the schema's camelCase (`runtimeMS`, not the Python client's `runtimeMs`).
  *
  * Mapping decisions:
@@ -15,7 +16,8 @@
  * - `requestBody` is the job's params and `responseBody` its result once COMPLETE (Phaseline has
  *   no `concreteType`; the bodies are the stored JSON as it is).
  * - A FAILED job carries its last error: `exception` (the error's class name), `errorMessage`,
- *   `errorDetails` (stack). A cancelled job of another lifecycle, which ends FAILED here, gets
+ *   `errorDetails` (the stack, as Synapse's field holds; server file paths cut to file names, as
+ *   in the message: `withoutPaths`). A cancelled job of another lifecycle, which ends FAILED here, gets
  *   Synapse-lifecycle wording: exception `JobCanceledException`, "The job was cancelled"; one that
  *   succeeded gets progressMessage "Complete".
  * - `callersContext` is always null in Synapse's answers, so it is left out, like every field
@@ -25,7 +27,7 @@
 import { createHash } from 'node:crypto';
 import type { Json } from '../../machines/common.ts';
 import type { SynapseJobState } from '../../machines/synapse.ts';
-import type { Job } from '../engine/job.ts';
+import type { AnyJob, Job } from '../engine/job-types.ts';
 import { viewState } from './phase.ts';
 import { compact, isoInstant, lastError, ownerAsUserId } from './wire.ts';
 
@@ -67,7 +69,7 @@ export function synapseEtag(job: Pick<Job, 'id' | 'stateVersion'>): string {
   return uuidV5(`job:${job.id}:state-version:${job.stateVersion}`);
 }
 
-export function toSynapseJobStatus(job: Job): SynapseAsynchronousJobStatus {
+export function toSynapseJobStatus(job: AnyJob): SynapseAsynchronousJobStatus {
   const jobState = viewState(job, 'synapse');
   const foreign = job.lifecycle !== 'synapse';
   const error = jobState === 'FAILED' ? lastError(job) : undefined;

@@ -2,7 +2,8 @@
  * IVOA UWS 1.1: Safir's `Job` JSON model (lsst-sqre/safir `safir.uws`, the Wobbly serialized form)
  * and the standard's XML documents (UWS-1.1.xsd: `uws:job`, `uws:jobs`, `uws:parameters`,
  * `uws:results`) plus the single-value text resources (`/phase`, `/executionduration`,
- * `/destruction`, `/quote`, `/error`, `/owner`). lifecycles.md §4.
+ * `/destruction`, `/quote`, `/error`, `/owner`), as the IVOA UWS 1.1 recommendation
+ * (REC-20161024) defines them.
  *
  * Mapping decisions:
  * - Phase: a UWS job's stored phase; a job of another lifecycle through `VIEW_STATES.uws`
@@ -26,8 +27,10 @@
  *   XSD requires it, even empty).
  * - Errors: a job that failed shows its last error: Safir `JobError{type, code, message, detail}`
  *   with type = the error's kind (default fatal), code = its class name (default `Error`),
- *   detail = its stack. The XML `errorSummary` is Safir's: message `"{code}: {message}"`,
- *   `hasDetail` when there is a stack; `/error` is that line, then a blank line and the stack.
+ *   detail = its stack (Safir's detail may carry a traceback), with server file paths cut to file
+ *   names, as in the message (`withoutPaths`). The XML `errorSummary` is Safir's: message
+ *   `"{code}: {message}"`, `hasDetail` when there is a stack; `/error` is that line, then a blank
+ *   line and the stack.
  * - Safir JSON: `service` defaults to the job's type; `message_id` is always null (Phaseline has no
  *   arq queue); `owner` and `destruction_time` are required by Safir but may be null here
  *   (anonymous job, no destruction time).
@@ -37,7 +40,7 @@
 import { create } from 'xmlbuilder2';
 import type { Json } from '../../machines/common.ts';
 import { UWS_PHASES, type UwsPhase } from '../../machines/uws.ts';
-import type { Job } from '../engine/job.ts';
+import type { AnyJob, Job } from '../engine/job-types.ts';
 import { viewState } from './phase.ts';
 import { WireReader, isPlainObject, isoInstant, isoInstantOrNull, lastError, parseJsonText } from './wire.ts';
 
@@ -117,7 +120,7 @@ function base(options: UwsViewOptions): string {
   return options.baseUrl.replace(/\/+$/, '');
 }
 
-export function uwsPhase(job: Job): UwsPhase {
+export function uwsPhase(job: AnyJob): UwsPhase {
   return viewState(job, 'uws');
 }
 
@@ -132,7 +135,7 @@ export function uwsJsonParameters(job: Pick<Job, 'params'>): { [key: string]: Js
 /** Text XML 1.0 can carry: its legal characters (no other control characters, no lone surrogates). */
 const XML_SAFE_TEXT = /^[\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]*$/u;
 
-export function uwsParameters(job: Job, options: UwsViewOptions): UwsParameter[] {
+export function uwsParameters(job: AnyJob, options: UwsViewOptions): UwsParameter[] {
   return Object.entries(uwsJsonParameters(job)).map(([id, value]) => {
     const text = typeof value === 'string' ? value : JSON.stringify(value);
     return XML_SAFE_TEXT.test(text)
@@ -155,7 +158,7 @@ function asResultList(result: Json | null): UwsResult[] | null {
   return list;
 }
 
-export function uwsResults(job: Job, options: UwsViewOptions): UwsResult[] {
+export function uwsResults(job: AnyJob, options: UwsViewOptions): UwsResult[] {
   if (job.result === null) return [];
   return asResultList(job.result) ?? [{ id: 'result', href: `${base(options)}/${job.id}/results/result` }];
 }
@@ -217,13 +220,13 @@ export function uwsResultHref(job: Pick<Job, 'id'>, result: UwsResult, options: 
 }
 
 /** The job's errors in Safir's form: its last error when it failed, else none. */
-export function uwsErrors(job: Job): SafirJobError[] {
+export function uwsErrors(job: AnyJob): SafirJobError[] {
   const error = job.outcome === 'failed' ? lastError(job) : undefined;
   if (!error) return [];
   return [{ type: error.kind ?? 'fatal', code: error.name ?? 'Error', message: error.message, detail: error.stack ?? null }];
 }
 
-function executionSeconds(job: Job): number {
+function executionSeconds(job: AnyJob): number {
   return Math.min(XS_INT_MAX, Math.max(0, Math.trunc(job.executionDuration)));
 }
 
@@ -231,7 +234,7 @@ function executionSeconds(job: Job): number {
 // Safir JSON
 // ---------------------------------------------------------------------------------------------
 
-export function toSafirJob(job: Job, options: UwsViewOptions): SafirJob {
+export function toSafirJob(job: AnyJob, options: UwsViewOptions): SafirJob {
   const seconds = executionSeconds(job);
   return {
     json_parameters: uwsJsonParameters(job),
@@ -330,7 +333,7 @@ function document(): XMLBuilder {
  * would come out as an undefined entity. Escaping every `&` first gives `&amp;...`, which it then
  * keeps as it is, and a character reference written here passes through the same way: a CR as
  * `&#13;` (a parser folds a raw CR LF into LF). The parsed text is exactly the input
- * (views.xml.test.ts reads values back with xmllint to check).
+ * (views.xml.test.ts reads values back with xmllint's XPath to check).
  */
 function esc(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/\r/g, '&#13;');
@@ -365,14 +368,14 @@ function nillable(parent: XMLBuilder, name: string, value: string | null): void 
 }
 
 /** `uws:parameter` children, added to a `uws:parameters` element. */
-function addParameters(el: XMLBuilder, job: Job, options: UwsViewOptions): void {
+function addParameters(el: XMLBuilder, job: AnyJob, options: UwsViewOptions): void {
   for (const p of uwsParameters(job, options)) {
     el.ele(UWS_NS, 'uws:parameter').att('id', escAttr(p.id)).att('byReference', String(p.byReference)).txt(esc(p.value));
   }
 }
 
 /** `uws:result` children, added to a `uws:results` element. */
-function addResults(el: XMLBuilder, job: Job, options: UwsViewOptions): void {
+function addResults(el: XMLBuilder, job: AnyJob, options: UwsViewOptions): void {
   for (const r of uwsResults(job, options)) {
     const result = el.ele(UWS_NS, 'uws:result').att('id', escAttr(r.id)).att(XLINK_NS, 'xlink:href', escAttr(uwsResultHref(job, r, options)));
     if (r.size !== undefined) result.att('size', String(r.size));
@@ -381,7 +384,7 @@ function addResults(el: XMLBuilder, job: Job, options: UwsViewOptions): void {
 }
 
 /** `GET /{jobs}/{job-id}`: the `uws:job` document (XSD `JobSummary`, elements in its order). */
-export function toUwsJobXml(job: Job, options: UwsViewOptions): string {
+export function toUwsJobXml(job: AnyJob, options: UwsViewOptions): string {
   const doc = document();
   const el = root(doc, 'job', { xlink: true, xsi: true }).att('version', '1.1');
   text(el, 'jobId', String(job.id));
@@ -408,7 +411,7 @@ export function toUwsJobXml(job: Job, options: UwsViewOptions): string {
 }
 
 /** `GET /{jobs}`: the `uws:jobs` list, one `uws:jobref` per job with `xlink:href` = `{base}/{id}`, in the order given. */
-export function toUwsJobListXml(jobs: readonly Job[], options: UwsViewOptions): string {
+export function toUwsJobListXml(jobs: readonly AnyJob[], options: UwsViewOptions): string {
   const doc = document();
   const el = root(doc, 'jobs', { xlink: true, xsi: true }).att('version', '1.1');
   for (const job of jobs) {
@@ -422,14 +425,14 @@ export function toUwsJobListXml(jobs: readonly Job[], options: UwsViewOptions): 
 }
 
 /** `GET /{jobs}/{job-id}/parameters`: the `uws:parameters` document. */
-export function toUwsParametersXml(job: Job, options: UwsViewOptions): string {
+export function toUwsParametersXml(job: AnyJob, options: UwsViewOptions): string {
   const doc = document();
   addParameters(root(doc, 'parameters'), job, options);
   return end(doc);
 }
 
 /** `GET /{jobs}/{job-id}/results`: the `uws:results` document. */
-export function toUwsResultsXml(job: Job, options: UwsViewOptions): string {
+export function toUwsResultsXml(job: AnyJob, options: UwsViewOptions): string {
   const doc = document();
   addResults(root(doc, 'results', { xlink: true }), job, options);
   return end(doc);
@@ -443,7 +446,7 @@ export type UwsTextResource = 'phase' | 'executionduration' | 'destruction' | 'q
  * blank line and the detail when there is one; empty when the job has not failed); the owner
  * (empty for an anonymous job).
  */
-export function uwsTextResource(job: Job, resource: UwsTextResource): string {
+export function uwsTextResource(job: AnyJob, resource: UwsTextResource): string {
   switch (resource) {
     case 'phase':
       return uwsPhase(job);

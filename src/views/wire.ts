@@ -3,7 +3,7 @@
  * view shows, and a strict reader for parsing wire models back (`from_dict` / `from_json`).
  */
 import type { Json, JobError } from '../../machines/common.ts';
-import type { Job } from '../engine/job.ts';
+import type { Job } from '../engine/job-types.ts';
 import { InvalidInputError } from '../errors.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -14,8 +14,8 @@ import { InvalidInputError } from '../errors.ts';
 const MAX_INSTANT = 253402300799999;
 
 /**
- * A stored instant (UTC milliseconds) as ISO 8601 with `T`, milliseconds and `Z`
- * (lifecycles.md §7: "views print ISO 8601 with Z"). Years outside 0000..9999 have no plain
+ * A stored instant (UTC milliseconds) as ISO 8601 with `T`, milliseconds and `Z`, as
+ * every view prints instants. Years outside 0000..9999 have no plain
  * ISO 8601 / xs:dateTime spelling, so they are refused rather than printed as `+010000-...`.
  */
 export function isoInstant(ms: number, field = 'instant'): string {
@@ -44,14 +44,36 @@ export function ownerAsUserId(owner: string | null): number | string | null {
   return owner;
 }
 
-/** The last error the job recorded, if any. */
-export function lastError(job: Pick<Job, 'errors'>): JobError | undefined {
-  return job.errors.at(-1);
+/**
+ * A server file path, up to and including its last separator: `/srv/app/src/`, `file:///srv/app/`,
+ * `C:\app\`, or the root of a file at the top (`/x.js:1:2`). It must start a word (after a space,
+ * bracket, quote or `@`), so URLs (`https://host/a/b`) and fractions (`1/2`) are left alone.
+ */
+const SERVER_PATH = /(^|[\s([{@'"`=,])(?:file:\/\/\/?|[A-Za-z]:[\\/]|[\\/])(?:(?:[^\s()'"`\\/]*[\\/])+|(?=[^\s()'"`\\/]+:\d))/gm;
+
+/**
+ * Text without the directories of server file paths: each path is cut to its file name, so a
+ * stack frame `at run (/srv/app/job.ts:3:9)` reads `at run (job.ts:3:9)`. Errors are captured
+ * from exceptions, whose messages and stacks name files on the server; clients see the names only.
+ */
+export function withoutPaths(text: string): string {
+  return text.replace(SERVER_PATH, '$1');
 }
 
-/** The errors of the job's current (latest) attempt, oldest first. */
+/** A recorded error as a view shows it: message and stack {@link withoutPaths}. */
+function shown(error: JobError): JobError {
+  return { ...error, message: withoutPaths(error.message), ...(error.stack === undefined ? {} : { stack: withoutPaths(error.stack) }) };
+}
+
+/** The last error the job recorded, if any (as views show it: without server paths). */
+export function lastError(job: Pick<Job, 'errors'>): JobError | undefined {
+  const error = job.errors.at(-1);
+  return error && shown(error);
+}
+
+/** The errors of the job's current (latest) attempt, oldest first (without server paths). */
 export function lastAttemptErrors(job: Pick<Job, 'errors' | 'attempt'>): JobError[] {
-  return job.errors.filter((e) => e.attempt === job.attempt);
+  return job.errors.filter((e) => e.attempt === job.attempt).map(shown);
 }
 
 /** Copies an object without its `undefined` members, so absent optional fields are really absent. */

@@ -19,6 +19,8 @@ export interface Client {
   del(path: string, init?: RequestInit): Promise<Response>;
   /** GET a UWS XML resource: expects 200 and XML, validates it against the XSD, returns the text. */
   xml(path: string, init?: RequestInit & { timeoutMs?: number }): Promise<string>;
+  /** As {@link Client.xml}, plus when the body had arrived (before validation, which takes a while). */
+  xmlAt(path: string, init?: RequestInit & { timeoutMs?: number }): Promise<{ xml: string; receivedAt: number }>;
   /** GET a text/plain resource: expects 200, returns the text. */
   text(path: string, init?: RequestInit): Promise<string>;
   /** POST /uws (form); expects 303 to the new job and returns its id. */
@@ -41,11 +43,15 @@ export function client(origin: string, defaults: { headers?: Record<string, stri
     post: (path, fields = {}, init) => request(path, { ...init, method: 'POST', body: init?.body ?? form(fields) }),
     del: (path, init) => request(path, { ...init, method: 'DELETE' }),
     async xml(path, init) {
+      return (await self.xmlAt(path, init)).xml;
+    },
+    async xmlAt(path, init) {
       const response = await self.get(path, init);
       const body = await response.text();
+      const receivedAt = Date.now();
       if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${body}`);
       if (!/xml/.test(response.headers.get('content-type') ?? '')) throw new Error(`GET ${path}: content-type ${response.headers.get('content-type')}`);
-      return assertValidUws(body);
+      return { xml: await assertValidUws(body), receivedAt };
     },
     async text(path, init) {
       const response = await self.get(path, init);
