@@ -151,11 +151,7 @@ export function isPhaselineError<C extends PhaselineErrorCode>(
   error: unknown,
   code?: C,
 ): error is PhaselineError & { code: C } {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as { code?: unknown }).code === 'string' &&
-    (code === undefined || (error as { code: string }).code === code) &&
-    error instanceof Error
-  );
+  // Not "any error with a string code": SQLite's and Node's errors have codes too (SQLITE_CORRUPT,
+  // ENOENT), and must not pass for a refusal of Phaseline's.
+  return error instanceof PhaselineError && (code === undefined || error.code === code);
 }

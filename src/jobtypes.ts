@@ -32,6 +32,11 @@ export interface Backoff {
   jitter?: boolean;
 }
 
+/**
+ * A job type. Parameters and result may be ordinary interfaces; their values must survive JSON
+ * (no `Date`, `Map`, functions or `undefined` inside): the engine checks them when they are stored
+ * and refuses others with INVALID_INPUT.
+ */
 export interface JobTypeDefinition<Params = Json, Result = Json> {
   name: string;
   /** The lifecycle machine: `ecotaxa`, `uws`, `rime`, `synapse`, `qiskit`, or one registered by the app. */
@@ -40,7 +45,7 @@ export interface JobTypeDefinition<Params = Json, Result = Json> {
   validate?: ParamsValidator<Params>;
   /** Default 0; higher runs first. */
   priority?: number;
-  /** Attempts in all, the first included. Default 3. */
+  /** Attempts in all, the first included. Default 3, or 1 on a lifecycle that never retries. */
   attempts?: number;
   backoff?: Backoff;
   /** Seconds an attempt may run; 0 (default) is unlimited. */
@@ -63,7 +68,7 @@ export function defineJobType<Params = Json, Result = Json>(
   if (!definition.name) throw new InvalidInputError('name', 'a job type needs a name');
   const attempts = definition.attempts ?? 3;
   if (!Number.isSafeInteger(attempts) || attempts < 1) throw new InvalidInputError('attempts', 'must be an integer of at least 1');
-  return {
+  const made: JobType<Params, Result> = {
     name: definition.name,
     lifecycle: definition.lifecycle,
     validate: definition.validate,
@@ -73,6 +78,16 @@ export function defineJobType<Params = Json, Result = Json>(
     executionDuration: definition.executionDuration ?? 0,
     handler: definition.handler,
   };
+  if (definition.attempts === undefined || defaultedAttempts.has(definition)) defaultedAttempts.add(made);
+  return made;
+}
+
+/** Job types whose `attempts` nobody chose: registration may lower them to what the lifecycle can do. */
+const defaultedAttempts = new WeakSet<object>();
+
+/** Whether the type's `attempts` is the default rather than the definition's own. */
+export function attemptsDefaulted(type: object): boolean {
+  return defaultedAttempts.has(type);
 }
 
 /** Run a type's validator; throws {@link InvalidInputError} with the validator's own message. */

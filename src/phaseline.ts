@@ -19,7 +19,7 @@ import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../
 import { ClosedError, InvalidInputError, JobNotFoundError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
-import { defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
+import { attemptsDefaulted, defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
 import { replayJob } from './replay/replay.ts';
 import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
@@ -121,10 +121,11 @@ export class Phaseline {
    * lifecycle that never sends a failed attempt back to the queue.
    */
   register<P = Json, R = Json>(type: JobType<P, R> | JobTypeDefinition<P, R>): JobType<P, R> {
-    const made = defineJobType<P, R>(type);
+    let made = defineJobType<P, R>(type);
     const lifecycle = this.#engine.lifecycles.latest(made.lifecycle);
     if (made.attempts > 1 && canRetry(lifecycle) === false) {
-      throw new InvalidInputError(
+      if (attemptsDefaulted(made)) made = { ...made, attempts: 1 }; // nobody asked for retries
+      else throw new InvalidInputError(
         `attempts of ${made.name}`,
         `lifecycle ${lifecycle.name} never retries a failed attempt (no FAIL transition guarded by willRetry back to a queued state); set attempts: 1 or give the lifecycle one`,
       );
@@ -222,7 +223,12 @@ export class Phaseline {
    * machine, and refuses (INVALID_INPUT) a job of another lifecycle.
    */
   async send<L extends keyof LifecycleEvents>(id: number, event: SendableEvent<L>, options: SendOptions & { lifecycle: L }): Promise<Job>;
-  async send(id: number, event: EventObject & Record<string, unknown>, options?: SendOptions): Promise<Job>;
+  /** Any event; a lifecycle of your own may be named (checked at run time only), a built-in one takes the overload above. */
+  async send<L extends string = never>(
+    id: number,
+    event: EventObject & Record<string, unknown>,
+    options?: SendOptions & { lifecycle?: L extends keyof LifecycleEvents ? never : L },
+  ): Promise<Job>;
   async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions & { lifecycle?: string } = {}): Promise<Job> {
     this.#assertOpen('send');
     const { lifecycle, ...sendOptions } = options;

@@ -115,4 +115,19 @@ describe('phaseline CLI and the database file', () => {
     expect(phaseline(['--db', db, 'replay', '1'])).toEqual({ code: 0, out: 'replayed 1 jobs, 0 diverged\n', err: '' });
     expect(phaseline(['--db', db, 'show', '42', '--json'])).toEqual({ code: 2, out: '', err: 'phaseline: No job with id 42\n' });
   });
+  it('a Phaseline database damaged inside: one line, exit 70 (not the 1 of a refusal), no stack frame', async () => {
+    const file = join(dir, 'damaged.db');
+    const p = createPhaseline({ file });
+    p.register({ name: 'n', lifecycle: 'rime', handler: async () => null });
+    await p.enqueueMany('n', Array.from({ length: 400 }, (_, i) => ({ params: { text: 'x'.repeat(200), i } })));
+    await p.close();
+    // Overwrite pages past the schema's with garbage: the header and sqlite_master stay readable.
+    const bytes = readFileSync(file);
+    for (let at = 16 * 4096; at < bytes.length; at++) bytes[at] = (at * 31) & 0xff;
+    writeFileSync(file, bytes);
+    const run = phaseline(['--db', file, 'jobs']);
+    expect(run.code, run.err).toBe(70);
+    expect(isOneLineError(run), run.err).toBe(true);
+    expect(run.err).toMatch(/unexpected error: .*(malformed|corrupt)/i);
+  });
 });

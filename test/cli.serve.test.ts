@@ -3,7 +3,7 @@
  * is given (401 without it), a busy port in one line with exit 2, a clean exit on SIGTERM, and
  * jobs of a user lifecycle changed over HTTP once `--lifecycles` loads it.
  */
-import { writeFileSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,8 +71,8 @@ describe('phaseline serve', () => {
     const open = serve([]);
     const line = await open.firstLine;
     expect(line).toMatch(/^phaseline: listening on http:\/\/127\.0\.0\.1:\d+ \(loopback only, no authentication\)/);
-    // Without the module the server cannot move a note job.
-    expect((await fetch(`${baseOf(line)}/api/jobs/1`, { method: 'DELETE' })).status).toBe(400);
+    // Without the module the server cannot move a note job: its misconfiguration, a 503, not a client error.
+    expect((await fetch(`${baseOf(line)}/api/jobs/1`, { method: 'DELETE' })).status).toBe(503);
     open.child.kill('SIGTERM');
     expect((await open.exited).code).toBe(0);
 
@@ -93,11 +93,13 @@ describe('phaseline serve', () => {
     expect((await server.exited).code).toBe(0);
   });
 
-  it('a busy port, a missing token file or an empty token: one line, exit 2', async () => {
+  it('a busy port, a missing token file, an empty token or one with spaces: one line, exit 2', async () => {
     const taken = await listening();
     try {
       const port = (taken.address() as { port: number }).port;
-      const busy = phaseline(['--db', db, 'serve', '--port', String(port)]);
+      const fresh = join(dir, 'never-created.db');
+      const busy = phaseline(['--db', fresh, 'serve', '--port', String(port)]);
+      expect(existsSync(fresh)).toBe(false); // the port is taken before the database is created
       expect(busy.code).toBe(2);
       expect(isOneLineError(busy), busy.err).toBe(true);
       expect(busy.err).toBe(`phaseline: cannot listen on 127.0.0.1:${port}: the port is already in use (choose another with --port)\n`);
@@ -109,6 +111,9 @@ describe('phaseline serve', () => {
     expect(noFile).toMatchObject({ code: 2, err: `phaseline: --token-file ${join(dir, 'nope')}: no such file\n`, out: '' });
     const empty = phaseline(['--db', db, 'serve', '--port', '0'], { PHASELINE_TOKEN: ' ' });
     expect(empty).toMatchObject({ code: 2, err: 'phaseline: PHASELINE_TOKEN: the token is empty\n', out: '' });
+    const spaced = phaseline(['--db', db, 'serve', '--port', '0'], { PHASELINE_TOKEN: 'two words' });
+    expect(spaced).toMatchObject({ code: 2, out: '' });
+    expect(spaced.err).toMatch(/^phaseline: PHASELINE_TOKEN: a bearer token is one word/);
     expect(phaseline(['--db', db, 'serve', '--port', '70000']).code).toBe(2);
   });
 });

@@ -136,10 +136,18 @@ describe('openDatabase', () => {
   });
 
   it('finds the migrations by looking upward from the module, as from dist/src/db after a build', async () => {
-    // A copy of the module in a package-like tree, first without, then with a migrations folder.
-    const pkg = scratch();
+    // A copy of the module in a package-like tree inside a host app that has migrations of its
+    // own: first without a migrations folder of the package's (the host's must not be taken),
+    // then with one.
+    const host = scratch();
+    mkdirSync(join(host, 'migrations', 'meta'), { recursive: true });
+    writeFileSync(join(host, 'migrations', 'meta', '_journal.json'), JSON.stringify({ entries: [{ when: 1 }] }));
+    const pkg = join(host, 'node_modules', 'phaseline');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'phaseline', version: '0.0.0' }));
     cpSync(join(REPO, 'src', 'db'), join(pkg, 'dist', 'src', 'db'), { recursive: true });
     cpSync(join(REPO, 'src', 'errors.ts'), join(pkg, 'dist', 'src', 'errors.ts'));
+    cpSync(join(REPO, 'src', 'package-root.ts'), join(pkg, 'dist', 'src', 'package-root.ts'));
     symlinkSync(join(REPO, 'node_modules'), join(pkg, 'node_modules'));
     const built = (await import(join(pkg, 'dist', 'src', 'db', 'open.ts'))) as typeof import('../src/db/open.ts');
     const file = join(pkg, 'jobs.db');

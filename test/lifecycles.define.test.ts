@@ -122,6 +122,9 @@ describe('registration refuses, with what is wrong', () => {
     expect(refusal(() => phaseline.register(defineJobType({ name: 'o', lifecycle: 'once', attempts: 3, handler: async () => null }))).message).toMatch(/never retries a failed attempt/);
     expect(phaseline.jobTypes()).toEqual([]);
     phaseline.register(defineJobType({ name: 'o', lifecycle: 'once', attempts: 1, handler: async () => null }));
+    // attempts left to its default: one on a lifecycle that cannot retry, instead of a refusal.
+    expect(phaseline.register(defineJobType({ name: 'o2', lifecycle: 'once', handler: async () => null })).attempts).toBe(1);
+    expect(phaseline.register({ name: 'o3', lifecycle: 'once', handler: async () => null }).attempts).toBe(1);
     // Every built-in lifecycle retries.
     for (const name of Object.keys(builtInLifecycles)) phaseline.register(defineJobType({ name: `b.${name}`, lifecycle: name, attempts: 3, handler: async () => null }));
     await phaseline.close();
@@ -155,6 +158,8 @@ describe('send with the lifecycle named', () => {
     await expect(phaseline.send(ecotaxaJob, { type: 'REPLY' }, { lifecycle: 'ecotaxa' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     const before = await phaseline.history(ecotaxaJob);
     await expect(phaseline.send(ecotaxaJob, { type: 'RUN' }, { lifecycle: 'uws' })).rejects.toThrow(/job \d+ is a ecotaxa job, not uws/);
+    // A lifecycle of one's own can be named too (checked at run time).
+    await expect(phaseline.send(ecotaxaJob, { type: 'RUN' }, { lifecycle: 'review' })).rejects.toThrow(/not review/);
     expect(await phaseline.history(ecotaxaJob)).toEqual(before);
     await phaseline.close();
   });

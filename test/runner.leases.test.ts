@@ -71,4 +71,12 @@ describe('LeaseWatch', () => {
     expect(newLeaseId(30_000)).toMatch(/^[0-9a-f-]{36}\.30000$/);
     for (const id of ['L1', 'lease.', 'lease.0', 'lease.-5', 'lease.2e3', 'a.b']) expect(leaseDurationOf(id), id).toBeNull();
   });
+  test('shortestMs: the shortest lease among the records last seen (what paces the scan), else the fallback', () => {
+    const watch = new LeaseWatch(600_000, () => 0);
+    expect(watch.shortestMs).toBe(600_000);
+    watch.expired([row(1, newLeaseId(5_000), 1), row(2, newLeaseId(90_000), 1)]);
+    expect(watch.shortestMs).toBe(5_000);
+    watch.expired([row(2, newLeaseId(90_000), 1)]); // job 1 stopped running: forgotten
+    expect(watch.shortestMs).toBe(90_000);
+  });
 });

@@ -142,6 +142,7 @@ describe('runner options that feed a timer are checked at start', () => {
     ['heartbeatMs equal to leaseMs', { heartbeatMs: 1000, leaseMs: 1000 }, 'heartbeatMs'],
     ['leaseMs 0', { leaseMs: 0 }, 'leaseMs'],
     ['leaseMs 1.5', { leaseMs: 1.5 }, 'leaseMs'],
+    ['leaseMs 1 (no heartbeat fits inside it)', { leaseMs: 1 }, 'leaseMs'],
     ['leaseMs Infinity', { leaseMs: Number.POSITIVE_INFINITY }, 'leaseMs'],
     ['progressIntervalMs 2^31', { progressIntervalMs: MAX_TIMER_MS + 1 }, 'progressIntervalMs'],
     ['cancelGraceMs Infinity', { cancelGraceMs: Number.POSITIVE_INFINITY }, 'cancelGraceMs'],

@@ -1,10 +1,12 @@
 /**
  * Every failure reaches the user as one line on stderr and a stable exit code: 2 for bad or
- * missing input (usage, a missing database, job or lifecycle), 1 for a refusal or a divergence.
+ * missing input (usage, a missing database, job or lifecycle), 1 for a refusal or a divergence,
+ * 70 (sysexits' EX_SOFTWARE) for a failure nobody expected (a damaged file, an I/O error), so that a
+ * script never reads a broken store as a refusal.
  */
 import { isPhaselineError, type PhaselineErrorCode } from '../errors.ts';
 
-export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, refused: 1, usage: 2, internal: 70 } as const;
 
 /** A failure of the CLI's own (a lifecycles module, a port), with its exit code. */
 export class CliError extends Error {
@@ -23,7 +25,7 @@ const REFUSED = new Set<PhaselineErrorCode>(['ILLEGAL_TRANSITION', 'STALE_VERSIO
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CliError) return error.exitCode;
   if (isPhaselineError(error)) return REFUSED.has(error.code) ? EXIT.refused : EXIT.usage;
-  return EXIT.refused;
+  return EXIT.internal;
 }
 
 /** The line to print: the error's message, and what to do about it where the CLI knows. */

@@ -21,7 +21,8 @@ const EXIT_CODES = `
 Exit codes:
   0  done
   1  refused (e.g. an event the job's state does not accept) or replay found a divergence
-  2  usage error or missing input (database, job, lifecycle, file)`;
+  2  usage error or missing input (database, job, lifecycle, file)
+  70 an unexpected failure (a damaged database, an I/O error)`;
 
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
@@ -152,11 +153,8 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(async (options: { host: string; port: number; tokenFile?: string }, command: Command) => {
       const token = readToken(options.tokenFile); // before the database is opened or created
       const { serve } = await import('./serve.ts');
-      const run = act(true, async (p) => {
-        await serve(p, { host: options.host, port: options.port, token });
-        return EXIT.ok;
-      });
-      await run(command);
+      await serve(() => open(command.optsWithGlobals<GlobalOptions>(), true), { host: options.host, port: options.port, token });
+      setCode(EXIT.ok);
     });
 
   return program;

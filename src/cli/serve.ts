@@ -20,26 +20,41 @@ export interface ServeOptions {
   token: string | null;
 }
 
-/** Serves until SIGINT or SIGTERM, then stops taking requests; the caller closes Phaseline. */
-export async function serve(phaseline: Phaseline, options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+/**
+ * Serves until SIGINT or SIGTERM, then stops taking requests and closes Phaseline. The port comes
+ * first and the database second: a server that cannot listen creates no database and runs no jobs.
+ */
+export async function serve(open: () => Promise<Phaseline>, options: ServeOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   // Handlers before anything else: a signal that arrives while the server starts still stops it cleanly.
   const stopped = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  for (const type of demoJobTypes) phaseline.register(type);
-  const app = createHttpApp(phaseline, {
-    uwsJobType: 'uws.cutout',
-    ...(options.token !== null ? { authenticate: bearerAuthenticator(options.token) } : {}),
-  });
-  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  let fetch: (request: Request) => Response | Promise<Response> = () => new Response('Starting\n', { status: 503, headers: { 'Retry-After': '1' } });
+  const server = createAdaptorServer({ fetch: (request: Request) => fetch(request) }) as Server;
   const address = await listen(server, options.host, options.port);
-  // Workers only once the port is ours: a server that cannot listen runs no jobs.
-  phaseline.start({ concurrency: 4 });
-  out.write(`phaseline: listening on ${urlOf(address)} (${access(address, options.token !== null)}); UWS at /uws, EcoTaxa at /api/jobs, views at /jobs/{id}?view=...\n`);
-  await stopped;
-  server.close();
-  server.closeAllConnections(); // blocking WAITs and keep-alive sockets would hold the process open
+  let phaseline: Phaseline;
+  try {
+    phaseline = await open();
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  try {
+    for (const type of demoJobTypes) phaseline.register(type);
+    const app = createHttpApp(phaseline, {
+      uwsJobType: 'uws.cutout',
+      ...(options.token !== null ? { authenticate: bearerAuthenticator(options.token) } : {}),
+    });
+    fetch = (request) => app.fetch(request);
+    phaseline.start({ concurrency: 4 });
+    out.write(`phaseline: listening on ${urlOf(address)} (${access(address, options.token !== null)}); UWS at /uws, EcoTaxa at /api/jobs, views at /jobs/{id}?view=...\n`);
+    await stopped;
+    server.close();
+    server.closeAllConnections(); // blocking WAITs and keep-alive sockets would hold the process open
+  } finally {
+    await phaseline.close();
+  }
 }
 
 function listen(server: Server, host: string, port: number): Promise<AddressInfo> {

@@ -24,6 +24,9 @@ export function readToken(file: string | undefined, env: NodeJS.ProcessEnv = pro
   }
   // An empty token would be a mistake that leaves the server open: refuse it.
   if (token === '') throw new CliError(`${source}: the token is empty`);
+  // A bearer token is one word (RFC 6750's token68): one with spaces could never be sent, and the
+  // server would refuse every request.
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new CliError(`${source}: a bearer token is one word of letters, digits and -._~+/ (then =)`);
   return token;
 }
 

@@ -7,8 +7,8 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NotAPhaselineDatabaseError, StoreUnavailableError } from '../errors.ts';
+import { packageRoot } from '../package-root.ts';
 import type { OpenOptions } from './options.ts';
 import * as schema from './schema.ts';
 
@@ -133,20 +133,17 @@ interface Migrations {
 let migrations: Migrations | undefined;
 
 /**
- * The migrations folder: the first `migrations/meta/_journal.json` above this module, so that it
- * is found from src/db (sources) and from dist/src/db (the build) alike.
+ * The migrations folder of Phaseline's own package (from src/db and from dist/src/db alike); never
+ * one above it, which would be the host app's.
  */
 function findMigrations(file: string): Migrations {
   if (migrations) return migrations;
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const journal = join(dir, 'migrations', 'meta', '_journal.json');
-    if (existsSync(journal)) {
-      const first = (JSON.parse(readFileSync(journal, 'utf8')) as { entries?: Array<{ when?: unknown }> }).entries?.[0]?.when;
-      if (typeof first !== 'number') throw new StoreUnavailableError(file, 'no-migrations', `${journal} lists no migration`);
-      return (migrations = { folder: join(dir, 'migrations'), first });
-    }
-    if (dirname(dir) === dir) throw new StoreUnavailableError(file, 'no-migrations');
-  }
+  const root = packageRoot(import.meta.url);
+  const journal = root ? join(root.dir, 'migrations', 'meta', '_journal.json') : null;
+  if (!journal || !existsSync(journal)) throw new StoreUnavailableError(file, 'no-migrations');
+  const first = (JSON.parse(readFileSync(journal, 'utf8')) as { entries?: Array<{ when?: unknown }> }).entries?.[0]?.when;
+  if (typeof first !== 'number') throw new StoreUnavailableError(file, 'no-migrations', `${journal} lists no migration`);
+  return (migrations = { folder: join(root!.dir, 'migrations'), first });
 }
 
 /**

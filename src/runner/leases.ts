@@ -81,6 +81,13 @@ export class LeaseWatch {
     return expired;
   }
 
+  /** The shortest lease duration among the records last seen, or the fallback when none was. */
+  get shortestMs(): number {
+    let shortest = this.#fallbackMs;
+    for (const record of this.#seen.values()) shortest = Math.min(shortest, record.durationMs);
+    return shortest;
+  }
+
   /** Forget every record (a restarted observer knows nothing). */
   reset(): void {
     this.#seen = new Map();

@@ -370,9 +370,10 @@ export class Runner implements Workers {
 
   /** Recover expired leases (judged by {@link LeaseWatch}, on no other host's clock), then destruction and retention. */
   #maintain(tick: number, now: number): void {
-    // The scan reads every running job: a tenth of a lease apart is often enough (a recovery comes
-    // at most that much later) and costs a fraction of a scan per poll.
-    if (tick - this.#lastLeaseScan >= this.#opts.leaseMs / 10) {
+    // The scan reads every running job: a tenth of the shortest lease seen apart is often enough (a
+    // recovery comes at most that much later, also of a holder whose lease is shorter than ours)
+    // and costs a fraction of a scan per poll.
+    if (tick - this.#lastLeaseScan >= this.#leases.shortestMs / 10) {
       this.#lastLeaseScan = tick;
       this.#recover();
     }
@@ -412,7 +413,8 @@ const DETACHED = Symbol('detached');
  */
 function resolveOptions(options: RunnerOptions): Required<Omit<RunnerOptions, 'workerId' | 'sweep'>> & { sweep: SweepOptions } {
   const leaseMs = options.leaseMs ?? 30_000;
-  integer('leaseMs', leaseMs, 1, Number.MAX_SAFE_INTEGER); // named in lease ids (leases.ts)
+  // An integer, as lease ids name it (leases.ts); at least 2 ms, so a heartbeat fits inside it.
+  integer('leaseMs', leaseMs, 2, Number.MAX_SAFE_INTEGER);
   const resolved = {
     concurrency: options.concurrency ?? 1,
     pollIntervalMs: options.pollIntervalMs ?? 1000,
