@@ -200,10 +200,17 @@ const TMP = tmpdir();
 /** A stack frame naming an absolute file: `at /x`, `at f (/x`, `at f (file:///x`. */
 const FRAME = /\bat (?:[^\n]*\()?(?:file:\/\/)?\//;
 
+/**
+ * Any absolute file path with a directory, wherever the server keeps its files: `/d/`, `file:///d/`,
+ * `C:\d\` (also JSON-escaped), `C:/d/`, starting a word or after `:` (`cwd:/d/`). URLs (`https://h/d/`) do not count.
+ */
+const ABSOLUTE_PATH = /(?:^|[\s([{@'"`=,:])(?:file:\/\/\/?|[A-Za-z]:[\\/]+|[\\/](?![\\/]))[^\s\\/()'"`<>]+[\\/]/m;
+
 function expectClean(what: string, answer: { status: number; body: string }): void {
   expect(answer.status, `${what}: ${answer.body}`).toBeLessThan(500);
   expect(answer.body.includes(ROOT) || answer.body.includes(`${TMP}/phaseline`), `${what} names a server path: ${answer.body}`).toBe(false);
   expect(answer.body, what).not.toMatch(FRAME);
+  expect(answer.body, `${what} names an absolute path`).not.toMatch(ABSOLUTE_PATH);
 }
 
 const snapshot = async (id: number) => JSON.stringify([await h.phaseline.get(id), await h.phaseline.history(id)]);

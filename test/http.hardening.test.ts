@@ -2,8 +2,8 @@
  * Hardening of the HTTP layer, each through the real server (test/helpers/http-harness.ts):
  * another owner's job answers exactly as a missing one; bodies that are not forms, or are broken
  * forms, are refused (415, 400) with nothing written; `__proto__` is a parameter like any other;
- * no server file path reaches a client; a malformed id is a 400; and a connection the server
- * says it keeps open stays usable.
+ * no server file path reaches a client; a malformed id is a 400; a 413 closes its connection,
+ * and a connection the server keeps open stays usable.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -12,8 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineLifecycle } from '../machines/index.ts';
 import { createHttpApp, type Caller } from '../src/http/index.ts';
+import { defineJobType } from '../src/jobtypes.ts';
 import { createPhaseline } from '../src/phaseline.ts';
+import { withoutPaths } from '../src/views/index.ts';
 import { client, type Client } from './helpers/http-client.ts';
 import { rawConnection } from './helpers/http-raw.ts';
 import { startHarness, waitForState, type Harness } from './helpers/http-harness.ts';
@@ -210,6 +213,53 @@ describe('no server file path reaches a client', () => {
     expect(await alice.text(`/uws/${uws}/error`)).toMatch(/^Error: kaboom in job \d+\n\nError: kaboom in job \d+\n\s+at /);
   });
 
+  // Directories with spaces, after a colon, as file:// URLs and Windows drive paths.
+  const LEAKY = [
+    'at run (/home/John Smith/app/job.ts:3:9)',
+    'at /home/John Smith/app/job.ts:3:9',
+    'at run (file:///home/John%20Smith/app/job.js:3:9)',
+    'at run (C:\\Users\\John Smith\\app\\job.ts:3:9)',
+    "ENOENT: no such file or directory, open '/home/John Smith/app/data.json'",
+    'spawn failed, cwd:/srv/app/x',
+    'config at C:/srv/app/settings.json',
+  ];
+
+  it('directories with spaces, after a colon, file:// URLs and drive paths are cut to the file name', async () => {
+    expect(LEAKY.map(withoutPaths)).toEqual([
+      'at run (job.ts:3:9)',
+      'at job.ts:3:9',
+      'at run (job.js:3:9)',
+      'at run (job.ts:3:9)',
+      "ENOENT: no such file or directory, open 'data.json'",
+      'spawn failed, cwd:x',
+      'config at settings.json',
+    ]);
+    // URLs and fractions are not paths.
+    expect(withoutPaths('see https://example.org/a/b, //cdn/x/y and 1/2')).toBe('see https://example.org/a/b, //cdn/x/y and 1/2');
+    // And through the server: a job failing with these in its message and stack.
+    h.phaseline.register({
+      name: 'test.leaky',
+      lifecycle: 'synapse',
+      attempts: 1,
+      handler: () => {
+        const error = new Error(LEAKY.join('; '));
+        error.stack = `Error: ${error.message}\n    ${LEAKY.join('\n    ')}`;
+        throw error;
+      },
+    });
+    const id = await h.phaseline.enqueue('test.leaky', {}, { owner: 'alice' });
+    await waitForState(h.phaseline, id, 'FAILED');
+    expect((await h.phaseline.get(id)).errors.at(-1)!.stack).toContain('/home/John Smith/'); // the control
+    const bodies: string[] = [];
+    for (const view of ['', '?view=uws', '?view=synapse', '?view=rime', '?view=qiskit', '?view=ecotaxa']) {
+      const body = await (await alice.get(`/jobs/${id}${view}`)).text();
+      expect(body, view).not.toMatch(/John|Smith|Users|\/srv|srv\/|app[\\/]/);
+      bodies.push(body);
+    }
+    expect(bodies.join('\n')).toContain('job.ts:3:9'); // the frames are still shown
+
+  });
+
   it('a server-side failure (a closed engine) is 503 without its message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'phaseline-closed-'));
     const phaseline = createPhaseline({ file: join(dir, 'jobs.db') });
@@ -230,6 +280,47 @@ describe('no server file path reaches a client', () => {
   });
 });
 
+describe('a stored job whose lifecycle the server has not loaded', () => {
+  it('is 503 with a neutral body (a server misconfiguration), while an unknown job type stays 400', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'phaseline-lifecycle-'));
+    const file = join(dir, 'jobs.db');
+    const chore = defineLifecycle({
+      name: 'chore', version: 1, initial: 'queued',
+      states: {
+        queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' }, CANCEL: { target: 'dropped', actions: 'apply' } } },
+        working: { tags: ['running'], on: { SUCCEED: { target: 'done', actions: 'apply' } } },
+        done: { type: 'final', tags: ['terminal', 'succeeded'] },
+        dropped: { type: 'final', tags: ['terminal', 'cancelled'] },
+      },
+    });
+    const writer = createPhaseline({ file, lifecycles: [chore] });
+    writer.register(defineJobType({ name: 'chore.sweep', lifecycle: 'chore', attempts: 1, handler: async () => ({}) }));
+    const id = await writer.enqueue('chore.sweep', {});
+    await writer.close(0);
+    const phaseline = createPhaseline({ file }); // without the chore lifecycle
+    const app = createHttpApp(phaseline);
+    const errors = console.error;
+    console.error = () => {}; // the server logs it for its operator; not for this output
+    try {
+      for (const [method, path] of [['DELETE', `/api/jobs/${id}`], ['GET', `/api/jobs/${id}/restart`]] as const) {
+        const response = await app.fetch(new Request(`http://x${path}`, { method }));
+        expect(response.status, path).toBe(503);
+        expect(await response.text(), path).toBe('UNKNOWN_LIFECYCLE: Service unavailable\n');
+      }
+      // Nothing was written.
+      expect((await phaseline.history(id)).map((e) => e.type)).toEqual(['CREATE']);
+      // A client asking for a job of a type the server does not have is the client's 400.
+      const create = await app.fetch(new Request('http://x/uws', { method: 'POST' }));
+      expect(create.status).toBe(400);
+      expect(await create.text()).toMatch(/^UNKNOWN_JOB_TYPE: /);
+    } finally {
+      console.error = errors;
+      await phaseline.close(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('malformed job ids', () => {
   it('are 400 "malformed" on every family, whoever asks and whether or not a job 1 exists', async () => {
     await alice.create({ mode: 'quick' }); // so that job 1 exists and 1e0, 0x1, 01 would name it
@@ -244,23 +335,13 @@ describe('malformed job ids', () => {
   });
 });
 
-describe('connections the server keeps open stay usable', () => {
+describe('connections: closed when the server says close, usable when it keeps them', () => {
   const port = () => Number(new URL(h.origin).port);
-  /** A POST whose body arrives in two pieces, `pauseMs` apart. */
-  const slowPost = (path: string, body: string, length = body.length) =>
-    `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
+  /** The head of a form POST of `body` (the test sends the body itself, in pieces). */
+  const slowPost = (path: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`;
 
-  /** After `first`, the connection either says `close` and closes, or answers the next request. */
-  async function usableOrClosed(conn: Awaited<ReturnType<typeof rawConnection>>, first: { headers: Record<string, string> }): Promise<void> {
-    if (first.headers.connection?.toLowerCase() === 'close') {
-      await conn.closed;
-      return;
-    }
-    conn.write('GET /uws?LAST=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice\r\n\r\n');
-    expect((await conn.response()).status).toBe(200);
-  }
-
-  it('after a 413 (body over the limit, still arriving)', async () => {
+  it('after a 413 (body over the limit, still arriving) the server says Connection: close and closes', async () => {
     const conn = await rawConnection(port());
     const body = `n=${'x'.repeat(5000)}`;
     conn.write(slowPost('/uws', body) + body.slice(0, 100));
@@ -268,7 +349,9 @@ describe('connections the server keeps open stay usable', () => {
     conn.write(body.slice(100));
     const first = await conn.response();
     expect(first.status).toBe(413);
-    await usableOrClosed(conn, first);
+    // The rest of the body was never read, so the connection cannot carry another request.
+    expect(first.headers.connection?.toLowerCase()).toBe('close');
+    await Promise.race([conn.closed, new Promise((_, reject) => setTimeout(() => reject(new Error('socket still open')), 3000))]);
     conn.destroy();
   });
 
@@ -280,7 +363,10 @@ describe('connections the server keeps open stay usable', () => {
     conn.write(body.slice(3));
     const first = await conn.response();
     expect(first.status).toBe(404);
-    await usableOrClosed(conn, first);
+    // The whole body was read before the answer: the connection is kept, and carries the next request.
+    expect(first.headers.connection?.toLowerCase()).not.toBe('close');
+    conn.write('GET /uws?LAST=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice\r\n\r\n');
+    expect((await conn.response()).status).toBe(200);
     conn.destroy();
   });
 });

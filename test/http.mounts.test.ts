@@ -13,7 +13,7 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpApp } from '../src/http/app.ts';
-import { createNodeHandler, fastifyPhaseline } from '../src/http/index.ts';
+import { createNodeHandler, fastifyPhaseline, keepRawBody } from '../src/http/index.ts';
 import { client, form } from './helpers/http-client.ts';
 import { startHarness, waitFor, waitForState, type Harness } from './helpers/http-harness.ts';
 import { jobrefHrefs, uwsParameters, uwsResultRefs } from './helpers/http-xml.ts';
@@ -134,6 +134,23 @@ describe('Express', () => {
     // The text body is rebuilt as it came, so the app sees (and refuses) text, not nothing.
     const refused = await c.post('/uws', {}, { body: 'mode=quick', headers: { 'content-type': 'text/plain' } });
     expect(refused.status).toBe(415);
+  });
+
+  it('after express.urlencoded({ extended: true, verify: keepRawBody }): every name as sent, __proto__ and a[] included', async () => {
+    const body = new URLSearchParams([['mode', 'quick'], ['__proto__', 'x'], ['a[]', '1'], ['a[]', '2']]);
+    const kept = express();
+    kept.use(express.urlencoded({ extended: true, verify: keepRawBody }));
+    kept.use(PREFIX, createNodeHandler(h.phaseline, { uwsJobType: 'test.uws' }));
+    const id = await client(`${await listen(kept)}${PREFIX}`).create({}, { body });
+    const params = (await h.phaseline.get(id)).params as Record<string, unknown>;
+    expect(Object.hasOwn(params, '__proto__')).toBe(true);
+    expect(Object.entries(params)).toEqual([['mode', 'quick'], ['__proto__', 'x'], ['a[]', ['1', '2']]]);
+    // The control: rebuilt from req.body, the parser's losses show (why keepRawBody exists).
+    const rebuilt = express();
+    rebuilt.use(express.urlencoded({ extended: true }));
+    rebuilt.use(PREFIX, createNodeHandler(h.phaseline, { uwsJobType: 'test.uws' }));
+    const lossy = await client(`${await listen(rebuilt)}${PREFIX}`).create({}, { body });
+    expect((await h.phaseline.get(lossy)).params).toEqual({ mode: 'quick', a: ['1', '2'] });
   });
 
   it('after a multipart parser that left the fields in req.body (as multer does)', async () => {

@@ -10,6 +10,7 @@ import { assign, setup, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { builtInLifecycles, defineLifecycle, reduceJob, type JobContext, type Lifecycle } from '../machines/index.ts';
 import { createPhaseline, defineJobType, InvalidInputError, type Phaseline } from '../src/index.ts';
+import { createHttpApp } from '../src/http/index.ts';
 import { tempDir } from './support/sqlite.ts';
 
 const states = {
@@ -161,6 +162,27 @@ describe('send with the lifecycle named', () => {
     // A lifecycle of one's own can be named too (checked at run time).
     await expect(phaseline.send(ecotaxaJob, { type: 'RUN' }, { lifecycle: 'review' })).rejects.toThrow(/not review/);
     expect(await phaseline.history(ecotaxaJob)).toEqual(before);
+    await phaseline.close();
+  });
+});
+
+describe('a job of one\'s own lifecycle over HTTP', () => {
+  it('GET /jobs/{id} shows it as Phaseline models it (no seed view speaks its lifecycle); a seed view is still there when asked for', async () => {
+    const phaseline = createPhaseline({ file: ':memory:', lifecycles: [chore] });
+    phaseline.register(defineJobType({ name: 'chore.fail', lifecycle: 'chore', attempts: 1, handler: async () => { throw new Error(`broke in ${process.cwd()}/x.ts`); } }));
+    const id = await phaseline.enqueue('chore.fail', { n: 1 });
+    phaseline.start({ pollIntervalMs: 5 });
+    await ended(phaseline, id);
+    const app = createHttpApp(phaseline);
+    const own = await app.fetch(new Request(`http://localhost/jobs/${id}`));
+    expect(own.status).toBe(200);
+    const body = (await own.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ id, lifecycle: 'chore', state: 'broken', outcome: 'failed' });
+    expect(body).not.toHaveProperty('lease');
+    expect(JSON.stringify(body)).not.toContain(process.cwd()); // the error keeps the file name only
+    expect(JSON.stringify(body)).toContain('x.ts');
+    const asSynapse = await app.fetch(new Request(`http://localhost/jobs/${id}?view=synapse`));
+    expect(((await asSynapse.json()) as { jobState: string }).jobState).toBe('FAILED');
     await phaseline.close();
   });
 });

@@ -16,9 +16,9 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { getPathNoStrict } from 'hono/utils/url';
 import type { Job } from '../engine/job-types.ts';
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError, isPhaselineError } from '../errors.ts';
 import type { Phaseline } from '../phaseline.ts';
-import { VIEW_NAMES, toView, type ViewName } from '../views/index.ts';
+import { VIEW_NAMES, toPhaselineJob, toView, type ViewName } from '../views/index.ts';
 import { ecotaxaRoutes } from './ecotaxa.ts';
 import { problem, statusOf } from './errors.ts';
 import { mountPathOf, normalizeBasePath } from './mount.ts';
@@ -123,14 +123,18 @@ export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): 
   });
   app.onError((error, c) => {
     const status = statusOf(error);
-    if (status === 500) console.error('phaseline http:', error);
+    // A 500, or a lifecycle missing from the server's configuration: the operator must see it.
+    if (status === 500 || isPhaselineError(error, 'UNKNOWN_LIFECYCLE')) console.error('phaseline http:', error);
     return problem(c, status, error);
   });
   app.route('/uws', uwsRoutes(context));
   app.route('/api/jobs', ecotaxaRoutes(context));
   app.get('/jobs/:id', async (c) => {
     const job = await context.jobFor(c.get('caller'), c.req.param('id'));
-    const view = (c.req.query('view') ?? job.lifecycle) as ViewName;
+    const asked = c.req.query('view');
+    // A lifecycle of the app's own has no seed view: by default it is shown as Phaseline's job.
+    if (asked === undefined && !(VIEW_NAMES as readonly string[]).includes(job.lifecycle)) return c.json(toPhaselineJob(job));
+    const view = (asked ?? job.lifecycle) as ViewName;
     if (!(VIEW_NAMES as readonly string[]).includes(view)) {
       return c.text(`Unknown view ${JSON.stringify(view.slice(0, 40))}; one of ${VIEW_NAMES.join(', ')}\n`, 400);
     }

@@ -11,7 +11,9 @@ const STATUS: Record<PhaselineErrorCode, ContentfulStatusCode> = {
   ILLEGAL_TRANSITION: 403,
   STALE_VERSION: 409,
   INVALID_INPUT: 400,
-  UNKNOWN_LIFECYCLE: 400,
+  // A stored job whose machine this server has not loaded: the server's misconfiguration, not
+  // the client's fault (no client request names a lifecycle; an unknown job type stays a 400).
+  UNKNOWN_LIFECYCLE: 503,
   UNKNOWN_JOB_TYPE: 400,
   LEASE_LOST: 409,
   CLOSED: 503,

@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Phaseline } from '../phaseline.ts';
 import { createHttpApp, type HttpOptions } from './app.ts';
-import { MOUNT_PATH } from './mount.ts';
+import { copyResponseHeaders, MOUNT_PATH, requestHeaders } from './mount.ts';
 import type { FetchApp } from './node.ts';
 
 export type FastifyPhaselineOptions = HttpOptions & {
@@ -71,11 +71,7 @@ export async function fastifyPhaseline(fastify: FastifyInstanceLike, options: Fa
       if (!reply.raw.writableFinished) controller.abort();
     });
     const host = typeof request.headers.host === 'string' && request.headers.host !== '' ? request.headers.host : 'localhost';
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(request.headers)) {
-      if (value === undefined || name.startsWith(':')) continue;
-      for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-    }
+    const headers = requestHeaders(request.headers);
     const method = request.method.toUpperCase();
     const body = method === 'GET' || method === 'HEAD' ? undefined : rawBody(request.body);
     if (body !== undefined) headers.delete('transfer-encoding');
@@ -87,9 +83,7 @@ export async function fastifyPhaseline(fastify: FastifyInstanceLike, options: Fa
     }
     const response = await app.fetch(fetchRequest, { [MOUNT_PATH]: mount });
     reply.code(response.status);
-    const cookies = response.headers.getSetCookie();
-    for (const [name, value] of response.headers) if (name !== 'set-cookie') reply.header(name, value);
-    if (cookies.length) reply.header('set-cookie', cookies);
+    copyResponseHeaders(response.headers, (name, value) => reply.header(name, value));
     return reply.send(Buffer.from(await response.arrayBuffer()));
   };
   fastify.route({ method: METHODS, url: '/', handler });

@@ -6,7 +6,7 @@ export { createHttpApp, parseJobId, type AppEnv, type Caller, type HttpOptions }
 export { HttpProblem, NO_SUCH_JOB } from './errors.ts';
 export { MOUNT_PATH } from './mount.ts';
 export {
-  createNodeHandler, mountPath, toNodeHandler, writeResponse,
+  createNodeHandler, keepRawBody, mountPath, toNodeHandler, writeResponse,
   type FetchApp, type NodeHandler, type NodeHandlerOptions, type NodeRequestLike, type NodeResponseLike,
 } from './node.ts';
 export {

@@ -29,3 +29,23 @@ export function mountPathOf(env: unknown): string {
     return '';
   }
 }
+
+/** A node request's headers (repeated ones as repeated values) as fetch Headers; HTTP/2 pseudo-headers left out. */
+export function requestHeaders(headers: Record<string, string | string[] | undefined>): Headers {
+  const out = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.append(name, v);
+  }
+  return out;
+}
+
+/**
+ * A response's headers onto a host's `set(name, value)`. Set-Cookie goes as one array: fetch
+ * Headers join repeated headers with commas, which would merge cookies into one.
+ */
+export function copyResponseHeaders(headers: Headers, set: (name: string, value: string | string[]) => unknown): void {
+  for (const [name, value] of headers) if (name !== 'set-cookie') set(name, value);
+  const cookies = headers.getSetCookie();
+  if (cookies.length) set('set-cookie', cookies);
+}

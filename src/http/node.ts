@@ -2,7 +2,8 @@
  * The app as a node:http handler and Express/connect middleware: `app.use('/jobs-api',
  * createNodeHandler(phaseline))`. It honours the mount (links carry `/jobs-api`) and works after a
  * body parser (`express.urlencoded()`, `express.json()`, `express.raw()`, `express.text()`), which
- * has already read the request stream: the body is rebuilt from `req.body`.
+ * has already read the request stream: the body is rebuilt from `req.body`, or passed on as sent
+ * when the parser kept it ({@link keepRawBody}).
  *
  * Typed structurally, so nothing here needs Express installed.
  */
@@ -10,7 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Phaseline } from '../phaseline.ts';
 import { createHttpApp, type HttpOptions } from './app.ts';
-import { MOUNT_PATH } from './mount.ts';
+import { copyResponseHeaders, MOUNT_PATH, requestHeaders } from './mount.ts';
 
 /** Anything with a fetch handler that reads the mount path from `env` (what createHttpApp returns). */
 export interface FetchApp {
@@ -33,6 +34,8 @@ export interface NodeRequestLike extends AsyncIterable<unknown> {
   protocol?: string;
   /** What a body parser made of the body, if one ran. */
   body?: unknown;
+  /** The bytes the parser read, kept by {@link keepRawBody} (or a host's own `verify`). */
+  rawBody?: unknown;
 }
 
 /** The parts of a node:http ServerResponse the adapter writes. */
@@ -42,8 +45,9 @@ export interface NodeResponseLike {
   setHeader(name: string, value: string | string[]): unknown;
   write(chunk: Uint8Array): boolean;
   end(chunk?: Uint8Array): unknown;
-  once(event: 'close' | 'drain', listener: () => void): unknown;
+  once(event: 'close' | 'drain' | 'error', listener: () => void): unknown;
   writableFinished?: boolean;
+  destroyed?: boolean;
 }
 
 export type NodeHandler = (req: NodeRequestLike, res: NodeResponseLike, next?: (error?: unknown) => void) => Promise<void>;
@@ -110,11 +114,7 @@ function toRequest(req: NodeRequestLike, signal: AbortSignal, options: NodeHandl
   const host = typeof req.headers.host === 'string' && req.headers.host !== '' ? `${scheme}://${req.headers.host}` : (options.fallbackOrigin ?? 'http://localhost');
   const url = new URL(req.originalUrl ?? req.url ?? '/', host);
   const method = (req.method ?? 'GET').toUpperCase();
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name.startsWith(':')) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
+  const headers = requestHeaders(req.headers);
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
   if (method !== 'GET' && method !== 'HEAD') {
     const parsed = parsedBody(req, headers);
@@ -133,14 +133,26 @@ function toRequest(req: NodeRequestLike, signal: AbortSignal, options: NodeHandl
 }
 
 /**
- * The body again, from what a body parser left in `req.body`: a Buffer or string as it was; an
- * urlencoded or multipart object as a form of that type (arrays as repeated names, nested objects
- * of `extended: true` as `a[b]`); a JSON value as JSON. Undefined when no parser ran (the stream
- * is still there).
+ * body-parser's `verify` option that keeps the bytes it read, so the app gets the body exactly
+ * as sent: `express.urlencoded({ extended: true, verify: keepRawBody })`. Without it a form is
+ * rebuilt from `req.body`, and Express's parser (qs) has dropped `__proto__` names and, with
+ * `extended: true`, renamed `a[]` to `a`.
+ */
+export function keepRawBody(req: object, _res: unknown, buffer: Uint8Array): void {
+  (req as NodeRequestLike).rawBody = buffer;
+}
+
+/**
+ * The body again, after a parser read the stream: the raw bytes if kept ({@link keepRawBody}),
+ * else rebuilt from `req.body`: a Buffer or string as it was; an urlencoded or multipart object
+ * as a form of that type (arrays as repeated names, nested objects of `extended: true` as
+ * `a[b]`); a JSON value as JSON. Undefined when no parser ran (the stream is still there).
  */
 function parsedBody(req: NodeRequestLike, headers: Headers): { body: Uint8Array | string | FormData; contentType?: string } | undefined {
   const body = req.body;
-  if (body === undefined || !req.readableEnded) return undefined;
+  if (!req.readableEnded) return undefined;
+  if (req.rawBody instanceof Uint8Array) return { body: new Uint8Array(req.rawBody) };
+  if (body === undefined) return undefined;
   if (body instanceof Uint8Array) return { body: new Uint8Array(body) };
   if (typeof body === 'string') return { body };
   const type = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
@@ -173,18 +185,40 @@ function appendForm(form: URLSearchParams, prefix: string, value: unknown): void
   }
 }
 
-/** Status, headers (each Set-Cookie on its own) and body of `response`, onto `res`. */
+/**
+ * Status, headers (each Set-Cookie on its own) and body of `response`, onto `res`. If the client
+ * goes away first, writing stops and the body is cancelled: a full socket would never drain.
+ */
 export async function writeResponse(response: Response, res: NodeResponseLike): Promise<void> {
   res.statusCode = response.status;
-  const cookies = response.headers.getSetCookie();
-  for (const [name, value] of response.headers) if (name !== 'set-cookie') res.setHeader(name, value);
-  if (cookies.length) res.setHeader('set-cookie', cookies);
+  copyResponseHeaders(response.headers, (name, value) => res.setHeader(name, value));
   if (!response.body) {
     res.end();
     return;
   }
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+  const reader = response.body.getReader();
+  let gone = res.destroyed === true;
+  let wake = () => {};
+  const stop = () => {
+    gone = true;
+    wake();
+    reader.cancel().catch(() => {});
+  };
+  if (gone) return stop();
+  res.once('close', () => {
+    if (!res.writableFinished) stop();
+  });
+  res.once('error', stop);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done || gone) break;
+    if (!res.write(value) && !gone) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        res.once('drain', resolve);
+      });
+    }
+    if (gone) return;
   }
-  res.end();
+  if (!gone) res.end();
 }

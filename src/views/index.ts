@@ -18,7 +18,7 @@ export * from './rime.ts';
 export * from './synapse.ts';
 export * from './uws.ts';
 export * from './qiskit.ts';
-export { ownerAsUserId, isoInstant, isIsoInstant, withoutPaths } from './wire.ts';
+export { ownerAsUserId, isoInstant, isIsoInstant, toPhaselineJob, withoutPaths } from './wire.ts';
 // The types the wire models and views are written in, so `phaseline/views` is usable on its own.
 export type { Json, JobError } from '../../machines/common.ts';
 export type { AnyJob, Job } from '../engine/job-types.ts';

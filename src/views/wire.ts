@@ -3,7 +3,7 @@
  * view shows, and a strict reader for parsing wire models back (`from_dict` / `from_json`).
  */
 import type { Json, JobError } from '../../machines/common.ts';
-import type { Job } from '../engine/job-types.ts';
+import type { AnyJob, Job } from '../engine/job-types.ts';
 import { InvalidInputError } from '../errors.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,12 +44,26 @@ export function ownerAsUserId(owner: string | null): number | string | null {
   return owner;
 }
 
+/** How an absolute server path starts: `/`, `\`, `file://`, `file:///` or a drive `C:\`, `C:/`. */
+const ROOT = String.raw`(?:file:\/\/\/?|[A-Za-z]:[\\/]|[\\/])`;
+
 /**
- * A server file path, up to and including its last separator: `/srv/app/src/`, `file:///srv/app/`,
- * `C:\app\`, or the root of a file at the top (`/x.js:1:2`). It must start a word (after a space,
- * bracket, quote or `@`), so URLs (`https://host/a/b`) and fractions (`1/2`) are left alone.
+ * Server file paths, up to and including their last separator, in three shapes:
+ * - a stack frame's file, whose directories may hold spaces: `(/home/J S/app/job.ts:3:9)`,
+ *   `at /a b/x.ts:1:2`;
+ * - a quoted path, which may hold spaces: `'/home/J S/data.json'`;
+ * - any other path, up to a space: after a space, bracket, quote, `@`, `=`, `,` or `:`
+ *   (`cwd:/srv/app/x`). A lone `/` must not be followed by another, so URLs (`https://host/a`,
+ *   `//host/a`) and fractions (`1/2`) are left alone.
+ * Paths with spaces are capped at 512 characters, so a long line cannot make the search quadratic.
  */
-const SERVER_PATH = /(^|[\s([{@'"`=,])(?:file:\/\/\/?|[A-Za-z]:[\\/]|[\\/])(?:(?:[^\s()'"`\\/]*[\\/])+|(?=[^\s()'"`\\/]+:\d))/gm;
+const SERVER_PATHS = [
+  new RegExp(String.raw`(\(|\bat )${ROOT}[^\n()]{0,512}[\\/](?=[^\\/\n()]*:\d+(?::\d+)?\)?$)`, 'gm'),
+  // Mid-line, the first separator whose (space-free) file name reaches `:line`: not the last on the line.
+  new RegExp(String.raw`(\(|\bat )${ROOT}[^\n]{0,512}?[\\/](?=[^\\/\s()]*:\d)`, 'g'),
+  new RegExp(String.raw`(['"\x60])${ROOT}[^'"\x60\n]{0,512}[\\/](?=[^\\/'"\x60\n]*\1)`, 'g'),
+  new RegExp(String.raw`(^|[\s([{@'"\x60=,:])(?:file:\/\/\/?|[A-Za-z]:[\\/]|[\\/](?![\\/]))(?:(?:[^\s()'"\x60\\/]*[\\/])+|(?=[^\s()'"\x60\\/]+:\d))`, 'gm'),
+];
 
 /**
  * Text without the directories of server file paths: each path is cut to its file name, so a
@@ -57,12 +71,21 @@ const SERVER_PATH = /(^|[\s([{@'"`=,])(?:file:\/\/\/?|[A-Za-z]:[\\/]|[\\/])(?:(?
  * from exceptions, whose messages and stacks name files on the server; clients see the names only.
  */
 export function withoutPaths(text: string): string {
-  return text.replace(SERVER_PATH, '$1');
+  return SERVER_PATHS.reduce((out, pattern) => out.replace(pattern, '$1'), text);
 }
 
 /** A recorded error as a view shows it: message and stack {@link withoutPaths}. */
 function shown(error: JobError): JobError {
   return { ...error, message: withoutPaths(error.message), ...(error.stack === undefined ? {} : { stack: withoutPaths(error.stack) }) };
+}
+
+/**
+ * A job as Phaseline itself models it: the view of a job whose lifecycle no seed API speaks (a
+ * lifecycle of the app's own). Errors without server paths; no lease, which is bookkeeping.
+ */
+export function toPhaselineJob(job: AnyJob): Omit<AnyJob, 'lease'> {
+  const { lease: _lease, ...rest } = job;
+  return { ...rest, errors: job.errors.map(shown) };
 }
 
 /** The last error the job recorded, if any (as views show it: without server paths). */
