@@ -117,7 +117,9 @@ function parseJson(text: string, field: string): Json {
   try {
     return JSON.parse(text) as Json;
   } catch (error) {
-    throw new InvalidInputError(field, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+    // A bare word is the usual slip: the shell ate the quotes of a JSON string.
+    const hint = /^[A-Za-z_][\w-]*$/.test(text) ? `; a string must be quoted for the shell too: '"${text}"'` : '';
+    throw new InvalidInputError(field, `not JSON (${error instanceof Error ? error.message : String(error)})${hint}`);
   }
 }
 

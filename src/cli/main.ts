@@ -51,7 +51,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: phaseline help COMMAND)')
     .option('--db <file>', 'SQLite database', './phaseline.db')
-    .option('--lifecycles <file>', 'JS module exporting lifecycles of your own ({ name, version, machine })')
+    .option('--lifecycles <file>', 'JS module exporting lifecycles of your own ({ name, version, machine }); it is imported, so give a module that only defines them, not your app')
     .addHelpText('after', EXIT_CODES)
     .exitOverride()
     .configureOutput({
@@ -75,7 +75,7 @@ function buildProgram(setCode: (code: number) => void): Command {
 
   program
     .command('jobs')
-    .description('list jobs, oldest first (UWS filters: --phase repeatable, --after, --last)')
+    .description('list jobs, oldest first (--phase takes a state as the job\'s lifecycle spells it, e.g. EXECUTING or JOB_STATUS_RUNNING)')
     .option('--phase <state>', 'only jobs in this state, e.g. EXECUTING (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--after <instant>', 'only jobs created after this ISO 8601 instant', parseInstant)
     .option('--last <n>', 'only the N most recently created', parseCount)
