@@ -28,10 +28,8 @@ const states = {
   dropped: { type: 'final', tags: ['terminal', 'cancelled'] },
 };
 
-const chore = defineLifecycle({
-  name: 'chore', version: 1, initial: 'queued', states,
-  actions: { stamp: ({ context }) => ({ progress: { ...context.progress, message: 'stamped' } }) },
-});
+const actions = { stamp: ({ context }: { context: JobContext }) => ({ progress: { ...context.progress, message: 'stamped' } }) };
+const chore = defineLifecycle({ name: 'chore', version: 1, initial: 'queued', states, actions });
 
 function refusal(make: () => unknown): InvalidInputError {
   try {
@@ -87,10 +85,26 @@ describe('registration refuses, with what is wrong', () => {
     expect(error.message).toMatch(/initialContext\(input\)/);
   });
 
+  it('an action or guard name that nothing implements (XState would skip the one and throw mid-run on the other)', () => {
+    const typo = defineLifecycle({
+      name: 'typo', version: 1, initial: 'queued',
+      states: {
+        ...states,
+        queued: { tags: ['queued'], entry: 'greet', on: { CLAIM: { target: 'working', actions: ['apply', 'aply'] } } },
+        working: { tags: ['running'], on: { SUCCEED: { target: 'done', actions: 'apply' }, FAIL: [{ guard: 'willretry', target: 'queued', actions: 'apply' }, { target: 'broken', actions: 'apply' }] } },
+      },
+    });
+    const error = refusal(() => createPhaseline({ file: ':memory:', lifecycles: [typo] }));
+    expect(error.message).toMatch(/state queued names the action "greet", which is not implemented/);
+    expect(error.message).toMatch(/CLAIM in queued names the action "aply", which is not implemented/);
+    expect(error.message).toMatch(/FAIL in working names the guard "willretry", which is not implemented/);
+    expect(error.message).toMatch(/known actions: apply; guards: willRetry, keepsParams, cancelRequested/);
+  });
+
   it('a built-in name, unless replacing it is asked for', () => {
-    const mine = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states });
+    const mine = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states, actions });
     expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [mine] })).message).toMatch(/uws is a built-in lifecycle.*replaceBuiltIn/);
-    const replaced = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states, replaceBuiltIn: true });
+    const replaced = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states, actions, replaceBuiltIn: true });
     const phaseline = createPhaseline({ file: ':memory:', lifecycles: [replaced] });
     phaseline.register(defineJobType({ name: 'u', lifecycle: 'uws', handler: async () => null }));
     return phaseline.enqueue('u', {}).then(async (id) => {
@@ -100,10 +114,10 @@ describe('registration refuses, with what is wrong', () => {
   });
 
   it('a name and version registered twice', () => {
-    const again = defineLifecycle({ name: 'chore', version: 1, initial: 'queued', states });
+    const again = defineLifecycle({ name: 'chore', version: 1, initial: 'queued', states, actions });
     expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [chore, again] })).message).toMatch(/version 1 is registered already/);
     // A new version beside the old one is how a machine changes.
-    const next = defineLifecycle({ name: 'chore', version: 2, initial: 'queued', states });
+    const next = defineLifecycle({ name: 'chore', version: 2, initial: 'queued', states, actions });
     void createPhaseline({ file: ':memory:', lifecycles: [chore, next] }).close();
   });
 

@@ -28,6 +28,7 @@ export function checkLifecycle(lifecycle: Lifecycle): void {
     throw new InvalidInputError(where, 'needs an XState v5 machine (createMachine or setup().createMachine), or use defineLifecycle');
   }
   checkTagContract(lifecycle);
+  checkNamedImplementations(lifecycle);
   let snapshot;
   try {
     snapshot = firstSnapshot(machine, SAMPLE_INPUT);
@@ -49,6 +50,55 @@ export function checkLifecycle(lifecycle: Lifecycle): void {
       throw new InvalidInputError(where, `start event ${JSON.stringify(type)} is not accepted by a new job (state ${JSON.stringify(snapshot.value)})`);
     }
     snapshot = nextSnapshot(machine, snapshot, { type, at: 0 });
+  }
+}
+
+interface NodeWithTransitions {
+  key: string;
+  parent?: NodeWithTransitions;
+  states: Record<string, NodeWithTransitions>;
+  transitions: Map<string, Array<{ actions: unknown[]; guard?: unknown }>>;
+  entry: unknown[];
+  exit: unknown[];
+}
+
+/** The name an action or guard is referred to by, when it is one (not an inline function or XState's own). */
+function nameOf(reference: unknown): string | null {
+  const name = typeof reference === 'string' ? reference : (reference as { type?: unknown } | null)?.type;
+  return typeof name === 'string' && !name.startsWith('xstate.') ? name : null;
+}
+
+/**
+ * Every action and guard a state names must be implemented: XState skips a misspelled action
+ * (`'aply'`) without a word and throws at the first event that meets a misspelled guard, which
+ * would strand a job mid-run. Refused at registration instead, with the names and where they are.
+ */
+function checkNamedImplementations(lifecycle: Lifecycle): void {
+  const machine = lifecycle.machine as AnyStateMachine;
+  const { actions = {}, guards = {} } = (machine as unknown as { implementations?: { actions?: object; guards?: object } }).implementations ?? {};
+  const problems: string[] = [];
+  const visit = (node: NodeWithTransitions): void => {
+    const where = statePath(node as unknown as StateNodeLike) || '(root)';
+    for (const action of [...node.entry, ...node.exit]) {
+      const name = nameOf(action);
+      if (name !== null && !(name in actions)) problems.push(`state ${where} names the action ${JSON.stringify(name)}, which is not implemented`);
+    }
+    for (const [event, transitions] of node.transitions) {
+      for (const transition of transitions) {
+        for (const action of transition.actions) {
+          const name = nameOf(action);
+          if (name !== null && !(name in actions)) problems.push(`${event} in ${where} names the action ${JSON.stringify(name)}, which is not implemented`);
+        }
+        const guard = nameOf(transition.guard);
+        if (guard !== null && !(guard in guards)) problems.push(`${event} in ${where} names the guard ${JSON.stringify(guard)}, which is not implemented`);
+      }
+    }
+    for (const child of Object.values(node.states)) visit(child);
+  };
+  visit(machine.root as unknown as NodeWithTransitions);
+  if (problems.length > 0) {
+    const known = `known actions: ${Object.keys(actions).join(', ') || 'none'}; guards: ${Object.keys(guards).join(', ') || 'none'}`;
+    throw new InvalidInputError(`lifecycle ${lifecycle.name}`, `${problems.join('; ')} (${known})`);
   }
 }
 
