@@ -27,8 +27,9 @@ export class PhaselineError extends Error {
 }
 
 export class JobNotFoundError extends PhaselineError {
-  constructor(readonly jobId: number) {
-    super('JOB_NOT_FOUND', `No job with id ${jobId}`);
+  /** @param ofType the job type asked for, when the job must be of one */
+  constructor(readonly jobId: number, ofType?: string) {
+    super('JOB_NOT_FOUND', ofType === undefined ? `No job with id ${jobId}` : `No job with id ${jobId} of type ${ofType}`);
     this.name = 'JobNotFoundError';
   }
 }

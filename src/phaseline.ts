@@ -130,6 +130,9 @@ export class Phaseline {
         `lifecycle ${lifecycle.name} never retries a failed attempt (no FAIL transition guarded by willRetry back to a queued state); set attempts: 1 or give the lifecycle one`,
       );
     }
+    // A second type of one name would silently take over the first's jobs.
+    const taken = this.#types.get(made.name);
+    if (taken && (taken.handler as unknown) !== made.handler) throw new InvalidInputError(`job type ${made.name}`, 'is registered already');
     this.#types.set(made.name, made as unknown as JobType<Json, Json>);
     return made;
   }
@@ -202,7 +205,7 @@ export class Phaseline {
   async get<T extends AnyJobType = JobType<Json, Json>>(id: number, options: GetOptions<T> = {}): Promise<Job<ParamsOf<T>, ResultOf<T>>> {
     this.#assertOpen('get');
     const row = this.#engine.get(id, options.owner === undefined ? {} : { owner: options.owner });
-    if (options.type && row.type !== options.type.name) throw new JobNotFoundError(id);
+    if (options.type && row.type !== options.type.name) throw new JobNotFoundError(id, options.type.name);
     return toJob<ParamsOf<T>, ResultOf<T>>(row);
   }
 

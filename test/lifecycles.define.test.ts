@@ -154,7 +154,11 @@ describe('get through a job type', () => {
     const id = await phaseline.enqueue(resize, { url: 'abc' });
     const job = await phaseline.get(id, { type: resize });
     expect(job.params.url).toBe('abc');
-    await expect(phaseline.get(id, { type: other })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await expect(phaseline.get(id, { type: other })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND', message: `No job with id ${id} of type other` });
+    // One name, one type: a second registration of another handler is refused; the same type again is fine.
+    expect(() => phaseline.register(defineJobType({ name: 'resize', lifecycle: 'qiskit', handler: async () => null }))).toThrow(/job type resize.*registered already/);
+    expect(() => phaseline.register(resize)).not.toThrow();
+    expect(phaseline.jobTypes().filter((t) => t.name === 'resize')).toHaveLength(1);
     await phaseline.close();
   });
 });
