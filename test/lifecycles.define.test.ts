@@ -163,6 +163,17 @@ describe('get through a job type', () => {
   });
 });
 
+describe('values that are not JSON', () => {
+  it('a Date in the parameters is refused at enqueue, saying what it is and what to store instead; nothing is written', async () => {
+    const phaseline = createPhaseline({ file: ':memory:' });
+    phaseline.register(defineJobType<{ when: unknown }>({ name: 'at', lifecycle: 'rime', handler: async () => null }));
+    await expect(phaseline.enqueue('at', { when: new Date(0) })).rejects.toThrow(/params\.when: must be JSON: a Date is not a plain object \(store the instant as an ISO string/);
+    await expect(phaseline.enqueue('at', { when: new Map() })).rejects.toThrow(/a Map is not a plain object$/);
+    expect(await phaseline.list()).toEqual([]);
+    await phaseline.close();
+  });
+});
+
 describe('send with the lifecycle named', () => {
   it('type-checks the event against that lifecycle (tsc --noEmit checks the @ts-expect-error lines) and refuses a job of another', async () => {
     const phaseline = createPhaseline({ file: ':memory:' });

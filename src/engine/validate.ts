@@ -20,7 +20,11 @@ export function assertJson(value: unknown, field: string, depth = 0): asserts va
   }
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) throw new InvalidInputError(field, 'must be a plain JSON object');
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = (value as object).constructor?.name;
+      const hint = value instanceof Date ? ' (store the instant as an ISO string or a number of ms)' : '';
+      throw new InvalidInputError(field, `must be JSON: ${kind ? `a ${kind}` : 'an object with a prototype'} is not a plain object${hint}`);
+    }
     for (const [key, item] of Object.entries(value)) {
       if (item === undefined) continue; // JSON drops it, as JSON.stringify does
       assertJson(item, `${field}.${key}`, depth + 1);
