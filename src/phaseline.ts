@@ -143,6 +143,11 @@ export class Phaseline {
     return type;
   }
 
+  /** The lifecycles this instance knows, built-in and the app's own, every version. */
+  lifecycles(): Lifecycle[] {
+    return this.#engine.lifecycles.all();
+  }
+
   /** The registered job types. */
   jobTypes(): JobType<Json, Json>[] {
     return [...this.#types.values()];

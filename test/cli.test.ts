@@ -51,6 +51,10 @@ describe('phaseline CLI', () => {
     expect(all.map((j) => j.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(json<Array<{ state: string }>>('jobs', '--phase', 'DONE', '--phase', 'ERROR').map((j) => j.state).sort()).toEqual(['DONE', 'ERROR']);
     expect(json<unknown[]>('jobs', '--owner', 'nobody')).toEqual([]);
+    // A state no lifecycle has is a usage error, not an empty list.
+    const unknown = phaseline('jobs', '--phase', 'FINISHED');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^phaseline: --phase FINISHED: no loaded lifecycle has such a state \(states: .*EXECUTING.*JOB_STATUS_RUNNING/);
   });
 
   it('tables fit the terminal: a failed job shows its error, actors are short, long cells end in an ellipsis', () => {

@@ -19,6 +19,12 @@ export interface JobsOptions {
 }
 
 export async function jobsCommand(p: Phaseline, options: JobsOptions): Promise<number> {
+  // A state no lifecycle has would list nothing, silently: refuse it as the HTTP API does.
+  const known = new Set(p.lifecycles().flatMap((l) => Object.keys((l.machine.root as { states: object }).states)));
+  const unknown = options.phase.filter((state) => !known.has(state));
+  if (unknown.length > 0) {
+    throw new CliError(`--phase ${unknown.join(', ')}: no loaded lifecycle has such a state (states: ${[...known].join(' ')})`);
+  }
   const jobs = await p.list({
     ...(options.phase.length > 0 ? { states: options.phase } : {}),
     ...(options.after !== undefined ? { after: options.after } : {}),
