@@ -10,6 +10,7 @@ import type { EventObject } from 'xstate';
 import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
 import { openDatabase } from './db/open.ts';
 import type { OpenOptions } from './db/options.ts';
+import { SqliteStore } from './db/sqlite-store.ts';
 import { Engine } from './engine/engine.ts';
 import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
@@ -77,7 +78,7 @@ export type ParamsOf<T> = T extends JobType<infer P, infer _R> ? P : never;
 export type ResultOf<T> = T extends JobType<infer _P, infer R> ? R : never;
 
 export class Phaseline {
-  readonly #engine: Engine;
+  readonly #engine: Engine<SqliteStore>;
   readonly #types = new Map<string, JobType<Json, Json>>();
   readonly #emitter = new TypedEmitter();
   #runner: Runner | null = null;
@@ -87,7 +88,7 @@ export class Phaseline {
   constructor(options: PhaselineOptions = {}) {
     const database = openDatabase(options.file ?? './phaseline.db', options);
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
-    this.#engine = new Engine(database, {
+    this.#engine = new Engine(new SqliteStore(database), {
       lifecycles,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
@@ -297,7 +298,7 @@ export class Phaseline {
     if (this.#closed) return;
     await this.stop(graceMs);
     this.#closed = true;
-    this.#engine.database.sqlite.close();
+    this.#engine.store.close();
   }
 
   #assertOpen(operation: string): void {

@@ -170,17 +170,11 @@ export class Runner implements Workers {
   #claim(limit: number): Job[] {
     const types = [...this.#types.keys()];
     if (types.length === 0 || limit <= 0) return [];
-    const engine = this.#engine;
-    return engine.transaction(() => {
-      const now = engine.clock();
-      const claimed: Job[] = [];
-      for (const row of engine.claimable(now, limit, types)) {
-        const leaseId = newLeaseId(this.#opts.leaseMs);
-        const lease = { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId };
-        claimed.push(toJob(engine.claim(row, { lease, actor: `${this.workerId}/${leaseId}` })));
-      }
-      return claimed;
-    });
+    const leaseFor = (now: number) => {
+      const leaseId = newLeaseId(this.#opts.leaseMs);
+      return { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId, actor: `${this.workerId}/${leaseId}` };
+    };
+    return this.#engine.claimDue(limit, types, leaseFor).map((row) => toJob(row));
   }
 
   #begin(job: Job): void {
@@ -223,10 +217,11 @@ export class Runner implements Workers {
     const context = createHandlerContext(job, attempt.abort, port);
     let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
     try {
-      if (this.#engine.accepts(job.id, 'VALIDATED', job)) {
-        // Qiskit's VALIDATING: check the parameters against the type's validator before running.
+      const validated = this.#engine.validationEvent(job);
+      if (validated !== null) {
+        // A claim into a state tagged validating (Qiskit VALIDATING): the type's validator first.
         validateParams(type, job.params);
-        port.send({ type: 'VALIDATED' });
+        port.send({ type: validated });
       }
       const result = await Promise.race([type.handler(context), detached.then(() => DETACHED)]);
       if (result === DETACHED) return;
