@@ -4,7 +4,7 @@
  * for its database (PostgreSQL) fits behind the same promises.
  *
  * Its declarations name no store or driver type (the engine is private), so a consumer's
- * type-check never reaches into better-sqlite3 or Drizzle.
+ * type-check never reaches into the SQLite driver or Drizzle.
  */
 import type { EventObject } from 'xstate';
 import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
