@@ -25,6 +25,7 @@ import { replayAllThreads } from './replay/parallel.ts';
 import { replayJob } from './replay/replay.ts';
 import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
 import type { RunnerOptions, Workers } from './runner/options.ts';
+import { enginePort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
 
 export interface PhaselineOptions extends OpenOptions {
@@ -276,7 +277,7 @@ export class Phaseline {
   start(options: RunnerOptions = {}): Workers {
     this.#assertOpen('start');
     if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
-    this.#runner = new Runner(this.#engine, this.#types, this.#emitter, options);
+    this.#runner = new Runner(enginePort(this.#engine), this.#types, this.#emitter, options);
     this.#runner.start();
     return this.#runner;
   }
