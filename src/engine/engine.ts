@@ -199,6 +199,11 @@ export class Engine<S extends Store = SyncStore> {
     return this.#store.run('autocommit', script) as Out<S, T>;
   }
 
+  /** `fn` of a result: at once on a synchronous store, when it settles on an asynchronous one. */
+  #then<A, B>(result: Out<S, A>, fn: (value: A) => B): Out<S, B> {
+    return (result instanceof Promise ? result.then(fn) : fn(result as A)) as Out<S, B>;
+  }
+
   #commit(unit: Unit): void {
     for (const [id, entry] of unit.cache) putLatest(this.#cache, id, entry, this.#cacheSize);
     for (const effect of unit.effects) effect();
@@ -357,8 +362,7 @@ export class Engine<S extends Store = SyncStore> {
   }
 
   get(jobId: number, options: { owner?: string | null } = {}): Out<S, JobRow> {
-    return this.#autocommit(function* (tx) {
-      const row = yield* tx.readRow(jobId);
+    return this.#then(this.#autocommit((tx) => tx.readRow(jobId)), (row) => {
       if (!row) throw new JobNotFoundError(jobId);
       if (options.owner !== undefined && row.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
       return row;
