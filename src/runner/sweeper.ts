@@ -26,7 +26,7 @@ export function sweep(engine: Engine, now: number, options: SweepOptions, report
         engine.send(due.id, { type: 'CANCEL', reason: 'destruction' }, { actor: ACTOR });
         ended = engine.get(due.id).endedAt !== null;
       }
-      const { archiveEvent } = engine.lifecycles.get(due.lifecycle, due.lifecycleVersion);
+      const archiveEvent = archiveEventOf(engine, due.lifecycle, due.lifecycleVersion);
       if (archiveEvent !== undefined && (options.destroy ?? 'archive') === 'archive') {
         if (ended) engine.send(due.id, { type: archiveEvent }, { actor: ACTOR });
       } else if (ended) {
@@ -43,4 +43,14 @@ export function sweep(engine: Engine, now: number, options: SweepOptions, report
     remove.push(...engine.endedBefore(now - retention, [...kept], batch));
   }
   engine.deleteJobs(remove);
+}
+
+/** The lifecycle's archive event; none for a lifecycle no longer registered, whose ended jobs are deleted as before. */
+function archiveEventOf(engine: Engine, name: string, version: number): string | undefined {
+  try {
+    return engine.lifecycles.get(name, version).archiveEvent;
+  } catch (error) {
+    if (isPhaselineError(error, 'UNKNOWN_LIFECYCLE')) return undefined;
+    throw error;
+  }
 }
