@@ -11,7 +11,7 @@ import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
 import { openDatabase } from './db/open.ts';
 import type { OpenOptions } from './db/options.ts';
 import { SqliteStore } from './db/sqlite-store.ts';
-import { Engine } from './engine/engine.ts';
+import { Engine, type CreateOptions } from './engine/engine.ts';
 import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
@@ -164,11 +164,17 @@ export class Phaseline {
   /** Enqueue many jobs of one type in one transaction: all are written, or none. */
   async enqueueMany<P>(type: JobType<P, any> | string, items: ReadonlyArray<{ params: P } & EnqueueOptions>): Promise<number[]> {
     this.#assertOpen('enqueueMany');
-    return this.#engine.transaction(() => items.map(({ params, ...options }) => this.#create(type, params, options).id));
+    const rows = this.#engine.createMany(items.map(({ params, ...options }) => this.#createOptions(type, params, options)));
+    return rows.map((row) => row.id);
   }
 
   #create<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): { id: number } {
     this.#assertOpen('enqueue');
+    return this.#engine.create(this.#createOptions(typeOrName, params, options));
+  }
+
+  /** What the engine creates for an enqueue: parameters validated, defaults from the type. */
+  #createOptions<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): CreateOptions {
     const type = this.jobType(typeof typeOrName === 'string' ? typeOrName : typeOrName.name);
     const valid = validateParams(type, params);
     const now = this.#engine.clock();
@@ -184,7 +190,7 @@ export class Phaseline {
       destruction: options.destruction ?? null,
       quote: options.quote ?? null,
     };
-    return this.#engine.create({
+    return {
       lifecycle: type.lifecycle,
       type: type.name,
       input,
@@ -192,7 +198,7 @@ export class Phaseline {
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
       ...(options.start !== undefined ? { start: options.start } : {}),
-    });
+    };
   }
 
   /**

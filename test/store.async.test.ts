@@ -26,10 +26,19 @@ async function script(engine: Engine<any>) {
   await engine.send(claimed[0]!.id, { type: 'SUCCEED', result: { ok: true } }, { fence: { leaseId: 'lease-1.30000' } });
   const refused = await (async () => engine.send(a.id, { type: 'RESUME' }))().then(() => 'accepted', (error) => error.code);
   const accepts = await engine.accepts(a.id, 'CLAIM');
+  const [d, e] = await engine.createMany([uws(4), uws(5)]);
+  // A batch: one send refused (a lease it does not hold), one accepted, then a claim of the freed slot.
+  const refusals: string[] = [];
+  const fenced = (jobId: number, leaseId: string) => () => ({ jobId, event: { type: 'SUCCEED', result: null }, options: { fence: { leaseId } } });
+  const next = await engine.sendEachThenClaim(
+    [fenced(a.id, 'someone-else'), fenced(a.id, 'lease-1.30000')],
+    (send: { jobId: number }, error: unknown) => refusals.push(`${send.jobId} ${(error as { code: string }).code}`),
+    () => ({ limit: 1, types: ['job'], leaseFor }),
+  );
   await engine.deleteJobs([c.id]);
   const jobs = await engine.list();
   const histories = await Promise.all(jobs.map((job: { id: number }) => engine.history(job.id)));
-  return { again: again.id === a.id, claimed: claimed.map((row: { id: number }) => row.id), refused, accepts, gone: await engine.find(c.id), jobs, histories };
+  return { again: again.id === a.id, claimed: claimed.map((row: { id: number }) => row.id), refused, accepts, refusals, next: next.map((row: { id: number }) => row.id), batch: [d!.id, e!.id], gone: await engine.find(c.id), jobs, histories };
 }
 
 describe('an asynchronous store', () => {
@@ -43,7 +52,10 @@ describe('an asynchronous store', () => {
     const expected = await script(sync);
     const actual = await script(engine);
     expect(actual).toEqual(expected);
-    expect(expected).toMatchObject({ again: true, claimed: [2, 1], refused: 'ILLEGAL_TRANSITION', accepts: false, gone: undefined });
+    expect(expected).toMatchObject({
+      again: true, claimed: [2, 1], refused: 'ILLEGAL_TRANSITION', accepts: false, gone: undefined,
+      refusals: ['1 LEASE_LOST'], next: [3], batch: [4, 5],
+    });
     expect(store.counts.awaited).toBeGreaterThanOrEqual(store.counts.ops);
   });
 

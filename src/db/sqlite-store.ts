@@ -142,6 +142,11 @@ export class SqliteStore implements SyncStore, StoreTx {
     return this.#stmts.selectEventsBetween.all({ from: fromId, to: toId });
   }
 
+  *savepoint<T>(script: Script<T>): Generator<never, T> {
+    // Inside an open transaction, better-sqlite3 makes a nested transaction function a savepoint.
+    return this.#transaction(script) as T;
+  }
+
   *deleteJobs(ids: readonly number[]): Generator<never, number> {
     if (ids.length === 0) return 0;
     // The foreign key's ON DELETE CASCADE takes the history with each job.

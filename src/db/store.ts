@@ -94,6 +94,8 @@ export interface StoreTx {
   historyBetween(fromId: number, toId: number): Op<JobEventRow[]>;
   /** Delete jobs and their history; returns how many jobs were deleted. */
   deleteJobs(ids: readonly number[]): Op<number>;
+  /** Run a script as a savepoint of the open transaction: when it throws, only its own writes are undone. */
+  savepoint<T>(script: Script<T>): Op<T>;
 }
 
 export interface Store {

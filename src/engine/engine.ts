@@ -81,6 +81,13 @@ export interface ClaimLease extends LeaseColumns {
   actor: string;
 }
 
+/** A send held for a batch ({@link Engine.sendEachThenClaim}). */
+export interface QueuedSend {
+  jobId: number;
+  event: EventObject & Record<string, unknown>;
+  options: SendOptions;
+}
+
 /** A job as the engine last wrote it: its live snapshot and its row, at one version. */
 interface LiveJob {
   version: number;
@@ -211,6 +218,22 @@ export class Engine<S extends Store = SyncStore> {
 
   /** Create a job: its CREATE event, then the lifecycle's start events, in one transaction. */
   create(options: CreateOptions): Out<S, JobRow> {
+    const { lifecycle, input } = this.#prepareCreate(options);
+    return this.#write((tx, unit) => this.#createScript(tx, unit, lifecycle, input, options));
+  }
+
+  /** Create many jobs in one transaction: all are written, or none. */
+  createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
+    const prepared = items.map((options) => ({ options, ...this.#prepareCreate(options) }));
+    return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
+      const rows: JobRow[] = [];
+      for (const { options, lifecycle, input } of prepared) rows.push(yield* this.#createScript(tx, unit, lifecycle, input, options));
+      return rows;
+    }.bind(this));
+  }
+
+  /** Check a creation's options before any transaction begins. */
+  #prepareCreate(options: CreateOptions): { lifecycle: Lifecycle; input: JobInput } {
     const lifecycle = this.lifecycles.latest(options.lifecycle);
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
@@ -219,7 +242,7 @@ export class Engine<S extends Store = SyncStore> {
       const value = options[field];
       if (value != null) assertText(value, field);
     }
-    return this.#write((tx, unit) => this.#createScript(tx, unit, lifecycle, input, options));
+    return { lifecycle, input };
   }
 
   *#createScript(tx: StoreTx, unit: Unit, lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Script<JobRow> {
@@ -317,6 +340,43 @@ export class Engine<S extends Store = SyncStore> {
     if (!(yield* tx.writeTransition(row, live.row, stored))) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     this.#afterCommit(unit, row, after, stored);
     return row;
+  }
+
+  /**
+   * One transaction: each send in its own savepoint (a refused one, given to `onRefused`, undoes
+   * only itself), then, when `claimAfter` asks for it, a claim of due jobs (the runner's final
+   * writes and the claim for the slots they free: one commit for many jobs).
+   */
+  sendEachThenClaim(
+    sends: ReadonlyArray<() => QueuedSend>,
+    onRefused: (send: QueuedSend, error: unknown) => void,
+    claimAfter: () => { limit: number; types: readonly string[]; leaseFor: (now: number) => ClaimLease },
+  ): Out<S, JobRow[]> {
+    return this.#write((tx, unit) => this.#sendEachScript(tx, unit, sends, onRefused, claimAfter));
+  }
+
+  *#sendEachScript(
+    tx: StoreTx,
+    unit: Unit,
+    sends: ReadonlyArray<() => QueuedSend>,
+    onRefused: (send: QueuedSend, error: unknown) => void,
+    claimAfter: () => { limit: number; types: readonly string[]; leaseFor: (now: number) => ClaimLease },
+  ): Script<JobRow[]> {
+    for (const make of sends) {
+      const send = make();
+      const mark = unit.effects.length;
+      try {
+        validateEvent(send.event);
+        yield* tx.savepoint(this.#sendScript(tx, unit, send.jobId, send.event, send.options));
+      } catch (error) {
+        // Its savepoint was rolled back: so are its effects (forgetting cached entries is always safe).
+        unit.effects.length = mark;
+        unit.cache.clear();
+        onRefused(send, error);
+      }
+    }
+    const { limit, types, leaseFor } = claimAfter();
+    return types.length === 0 || limit <= 0 ? [] : yield* this.#claimScript(tx, unit, limit, types, leaseFor);
   }
 
   /** Whether the job's machine would accept an event of this type now (no write). */

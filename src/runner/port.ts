@@ -5,7 +5,7 @@
  * that turns these calls into engine operations.
  */
 import type { Json } from '../../machines/common.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { Engine, QueuedSend } from '../engine/engine.ts';
 import { toJob, type Job } from '../engine/job.ts';
 import type { LeaseRecord } from './leases.ts';
 import type { SweepOptions } from './options.ts';
@@ -95,20 +95,15 @@ export function enginePort(engine: Engine): RunnerPort {
     clock: () => engine.clock(),
     claim,
     write: (write) => toJob(fenced(write)),
-    finish: (writes, report, claimAfter) =>
-      engine.transaction(() => {
-        for (const make of writes) {
-          const write = make();
-          try {
-            fenced(write);
-          } catch (error) {
-            // Each write is its own savepoint: a refused one undoes only itself.
-            report(write, error);
-          }
-        }
-        const next = claimAfter();
-        return claim(next.limit, next.types, next.leaseFor);
-      }),
+    finish: (writes, report, claimAfter) => {
+      type Queued = QueuedSend & { write: AttemptWrite };
+      const queued = writes.map((make) => (): Queued => {
+        const write = make();
+        return { jobId: write.jobId, event: write.event, options: { fence: { leaseId: write.leaseId }, actor: write.actor }, write };
+      });
+      const rows = engine.sendEachThenClaim(queued, (send, error) => report((send as Queued).write, error), claimAfter);
+      return rows.map((row) => toJob<Json, Json>(row));
+    },
     accepts: (jobId, type, known) => engine.accepts(jobId, type, known),
     validationEvent: (job) => engine.validationEvent(job),
     heartbeat: (jobId, leaseId, expiresAt) => {

@@ -27,8 +27,24 @@ export class AsyncSqliteStore implements Store {
     const counts = this.counts;
     const this_ = this;
     // Each operation waits for a later turn, then runs the SQLite one.
+    const { sqlite } = this.inner.database;
+    let savepoints = 0;
+    // A savepoint around a script of this store's own (waiting) operations.
+    const savepoint = function* <T>(script: Script<T>): Op<T> {
+      const name = `s${++savepoints}`;
+      sqlite.exec(`SAVEPOINT ${name}`);
+      try {
+        const value = yield* script;
+        sqlite.exec(`RELEASE ${name}`);
+        return value;
+      } catch (error) {
+        sqlite.exec(`ROLLBACK TO ${name}; RELEASE ${name}`);
+        throw error;
+      }
+    };
     this.#tx = new Proxy({} as StoreTx, {
       get: (_target, name: keyof StoreTx) =>
+        name === 'savepoint' ? savepoint :
         function* (...args: unknown[]): Op<unknown> {
           counts.ops++;
           if (this_.failNext === name) {
