@@ -442,6 +442,18 @@ export class Engine<S extends Store = SyncStore> {
     return this.#autocommit((tx) => tx.jobsAfter(afterId, limit));
   }
 
+  /**
+   * A page of jobs with ids above `afterId` (at most `limit`, none above `toId`) and all their
+   * events, by job then sequence, read in one read transaction so that both come from one moment.
+   */
+  pageWithHistory(afterId: number, limit: number, toId: number): Out<S, { jobs: JobRow[]; events: JobEventRow[] }> {
+    return this.#store.run('read', function* (tx) {
+      const jobs = (yield* tx.jobsAfter(afterId, limit)).filter((job) => job.id <= toId);
+      const events = jobs.length > 0 ? yield* tx.historyBetween(jobs[0]!.id, jobs.at(-1)!.id) : [];
+      return { jobs, events };
+    }) as Out<S, { jobs: JobRow[]; events: JobEventRow[] }>;
+  }
+
   /** The lowest and highest job ids, or null when there is no job. */
   idRange(): Out<S, { min: number; max: number } | null> {
     return this.#autocommit((tx) => tx.idRange());
