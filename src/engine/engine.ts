@@ -144,7 +144,8 @@ export class Engine<S extends Store = SyncStore> {
   /**
    * Run `fn` in one immediate (write-locking) transaction; nested calls become savepoints.
    * Caches and observers see the work only once the outermost transaction has committed.
-   * Synchronous stores only: `fn` calls the engine's methods, which return their values there.
+   * Synchronous stores only (`fn` calls the engine's methods, which return their values there), for
+   * tests and tools; the facade and the runner use scripts that batch (createMany, sendEachThenClaim).
    */
   transaction<T>(this: Engine<SyncStore>, fn: () => T): T {
     if (this.#open !== null) return this.#write(function* () {
@@ -162,16 +163,6 @@ export class Engine<S extends Store = SyncStore> {
     }
     this.#commit(unit);
     return result;
-  }
-
-  /**
-   * Run `fn` in one read transaction (inside an open transaction: in that one), so that several
-   * reads see the database at one moment while writers go on. Synchronous stores only.
-   */
-  read<T>(this: Engine<SyncStore>, fn: () => T): T {
-    return this.#store.run('read', function* () {
-      return fn();
-    });
   }
 
   /** Run a write script; its unit commits with the outermost transaction. */
