@@ -5,7 +5,9 @@
  * - `queued`: a worker may claim the job;
  * - `running`: a handler runs it (under a lease);
  * - `waiting`: it needs a reply or a resume (EcoTaxa A, UWS HELD/SUSPENDED);
- * - `terminal` with exactly one of `succeeded`, `failed`, `cancelled`.
+ * - `terminal` with exactly one of `succeeded`, `failed`, `cancelled`;
+ * - `archived` (terminal): destruction has archived the job, keeping its record (UWS ARCHIVED);
+ * - `validating` (running): the runner checks the parameters before the handler runs (Qiskit VALIDATING).
  *
  * Machines are pure. Every event carries `at` (UTC milliseconds), stamped by the
  * engine, so a transition is a function of (snapshot, event) and replay is exact.
@@ -17,7 +19,7 @@ import type { AnyStateMachine, EventObject } from 'xstate';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export const ENGINE_TAGS = ['queued', 'running', 'waiting', 'terminal', 'succeeded', 'failed', 'cancelled'] as const;
+export const ENGINE_TAGS = ['queued', 'running', 'waiting', 'terminal', 'succeeded', 'failed', 'cancelled', 'archived', 'validating'] as const;
 export type EngineTag = (typeof ENGINE_TAGS)[number];
 export const OUTCOME_TAGS = ['succeeded', 'failed', 'cancelled'] as const;
 export type Outcome = (typeof OUTCOME_TAGS)[number];
@@ -330,6 +332,23 @@ export interface Lifecycle<TMachine extends AnyStateMachine = AnyStateMachine> {
   machine: TMachine;
   /** Events sent right after creation, in the same transaction (UWS `RUN` for PHASE=RUN, RIME `ADMIT`). */
   startEvents?: readonly string[];
+  /**
+   * The event that archives an ended job once its destruction instant has come (UWS `ARCHIVE`): it
+   * must lead to a top-level state tagged `archived`, where destruction leaves the job and its
+   * record. Without one (or with the sweep's `destroy: 'delete'`), destruction deletes the job.
+   */
+  archiveEvent?: string;
+  /**
+   * Whether finished jobs are deleted the sweep's `retentionMs` after they ended. Default true;
+   * UWS sets false: its records stay until their destruction instant.
+   */
+  retention?: boolean;
+  /**
+   * The event the runner sends, once the job type's validator has accepted the parameters, to a
+   * job that a claim left in a state tagged `validating` (Qiskit `VALIDATED`). A validator that
+   * refuses fails the attempt instead, before the handler runs.
+   */
+  validatedEvent?: string;
   /** Register under a built-in lifecycle's name (`uws`, ...), replacing it; refused otherwise. */
   replaceBuiltIn?: boolean;
 }

@@ -22,6 +22,10 @@
  * });
  * ```
  *
+ * A lifecycle can also archive at destruction (`archiveEvent`, into a state tagged `archived`),
+ * keep finished jobs past the sweep's retention (`retention: false`), and have the runner
+ * validate the parameters before the handler runs (`validatedEvent`, from a state tagged `validating`).
+ *
  * Actions you can name: `apply` (the shared reducer: every accepted event should run it) and your
  * own `actions`. Guards: `willRetry`, `keepsParams`, `cancelRequested` and your own `guards`.
  */
@@ -51,6 +55,12 @@ export interface LifecycleDefinition {
   states: Record<string, unknown>;
   /** Events sent right after creation, in the creating transaction (as UWS sends `RUN`). */
   startEvents?: readonly string[];
+  /** The event that archives an ended job at its destruction instant, into a top-level state tagged `archived` (as UWS `ARCHIVE`); without it destruction deletes the job. */
+  archiveEvent?: string;
+  /** False keeps finished jobs until their destruction instant instead of deleting them `retentionMs` after they ended. Default true. */
+  retention?: boolean;
+  /** The event the runner sends, once the parameters pass the job type's validator, to a job in a state tagged `validating`. */
+  validatedEvent?: string;
   /** Your own actions: each returns the context fields it changes. Run them after `apply`. */
   actions?: Record<string, (args: LifecycleArgs) => Partial<JobContext>>;
   /** Your own guards. */
@@ -85,6 +95,9 @@ export function defineLifecycle(definition: LifecycleDefinition): Lifecycle {
     version: definition.version,
     machine: machine as unknown as AnyStateMachine,
     ...(definition.startEvents ? { startEvents: definition.startEvents } : {}),
+    ...(definition.archiveEvent !== undefined ? { archiveEvent: definition.archiveEvent } : {}),
+    ...(definition.retention !== undefined ? { retention: definition.retention } : {}),
+    ...(definition.validatedEvent !== undefined ? { validatedEvent: definition.validatedEvent } : {}),
     ...(definition.replaceBuiltIn ? { replaceBuiltIn: true } : {}),
   };
 }

@@ -61,7 +61,7 @@ export const qiskitMachine = setup({
   states: {
     INITIALIZING: { on: { QUEUE: { target: 'QUEUED', actions: 'apply' }, CANCEL: cancelled, FAIL: error, SET: set } },
     QUEUED: { tags: ['queued'], on: { CLAIM: { target: 'VALIDATING', actions: 'apply' }, CANCEL: cancelled, SET: set } },
-    VALIDATING: { tags: ['running'], on: { VALIDATED: { target: 'RUNNING', actions: 'apply' }, ...working } },
+    VALIDATING: { tags: ['running', 'validating'], on: { VALIDATED: { target: 'RUNNING', actions: 'apply' }, ...working } },
     RUNNING: {
       tags: ['running'],
       on: {
@@ -78,4 +78,10 @@ export const qiskitMachine = setup({
   },
 });
 
-export const qiskit: Lifecycle<typeof qiskitMachine> = { name: 'qiskit', version: 1, machine: qiskitMachine, startEvents: ['QUEUE'] };
+export const qiskit: Lifecycle<typeof qiskitMachine> = {
+  name: 'qiskit',
+  version: 1,
+  machine: qiskitMachine,
+  startEvents: ['QUEUE'],
+  validatedEvent: 'VALIDATED',
+};

@@ -110,7 +110,7 @@ export const uwsMachine = setup({
       on: { ARCHIVE: { target: 'ARCHIVED.aborted', actions: 'apply' }, SET: set },
     },
     ARCHIVED: {
-      tags: ['terminal'],
+      tags: ['terminal', 'archived'],
       initial: 'completed',
       states: {
         completed: { tags: ['succeeded'], type: 'final' },
@@ -121,4 +121,12 @@ export const uwsMachine = setup({
   },
 });
 
-export const uws: Lifecycle<typeof uwsMachine> = { name: 'uws', version: 1, machine: uwsMachine, startEvents: ['RUN'] };
+export const uws: Lifecycle<typeof uwsMachine> = {
+  name: 'uws',
+  version: 1,
+  machine: uwsMachine,
+  startEvents: ['RUN'],
+  // UWS 1.1: destruction archives (results dropped, record kept), and records stay until then.
+  archiveEvent: 'ARCHIVE',
+  retention: false,
+};

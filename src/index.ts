@@ -3,7 +3,7 @@
  * `phaseline/http`, the wire models `phaseline/views`, the built-in machines also `phaseline/machines`.
  *
  * Every type named here comes from a module that names no store or driver type, so a consumer's
- * type-check never reaches into better-sqlite3 or Drizzle.
+ * type-check never reaches into the SQLite driver or Drizzle.
  */
 export {
   Phaseline, createPhaseline,

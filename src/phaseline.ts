@@ -4,13 +4,14 @@
  * for its database (PostgreSQL) fits behind the same promises.
  *
  * Its declarations name no store or driver type (the engine is private), so a consumer's
- * type-check never reaches into better-sqlite3 or Drizzle.
+ * type-check never reaches into the SQLite driver or Drizzle.
  */
 import type { EventObject } from 'xstate';
 import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
 import { openDatabase } from './db/open.ts';
 import type { OpenOptions } from './db/options.ts';
-import { Engine } from './engine/engine.ts';
+import { SqliteStore } from './db/sqlite-store.ts';
+import { Engine, type CreateOptions } from './engine/engine.ts';
 import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
@@ -24,6 +25,7 @@ import { replayAllThreads } from './replay/parallel.ts';
 import { replayJob } from './replay/replay.ts';
 import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
 import type { RunnerOptions, Workers } from './runner/options.ts';
+import { enginePort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
 
 export interface PhaselineOptions extends OpenOptions {
@@ -77,7 +79,7 @@ export type ParamsOf<T> = T extends JobType<infer P, infer _R> ? P : never;
 export type ResultOf<T> = T extends JobType<infer _P, infer R> ? R : never;
 
 export class Phaseline {
-  readonly #engine: Engine;
+  readonly #engine: Engine<SqliteStore>;
   readonly #types = new Map<string, JobType<Json, Json>>();
   readonly #emitter = new TypedEmitter();
   #runner: Runner | null = null;
@@ -88,7 +90,7 @@ export class Phaseline {
     // Lifecycles first: a wrong one is refused before a database file is created for it.
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
     const database = openDatabase(options.file ?? './phaseline.db', options);
-    this.#engine = new Engine(database, {
+    this.#engine = new Engine(new SqliteStore(database), {
       lifecycles,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
@@ -172,11 +174,17 @@ export class Phaseline {
   /** Enqueue many jobs of one type in one transaction: all are written, or none. */
   async enqueueMany<P>(type: JobType<P, any> | string, items: ReadonlyArray<{ params: P } & EnqueueOptions>): Promise<number[]> {
     this.#assertOpen('enqueueMany');
-    return this.#engine.transaction(() => items.map(({ params, ...options }) => this.#create(type, params, options).id));
+    const rows = this.#engine.createMany(items.map(({ params, ...options }) => this.#createOptions(type, params, options)));
+    return rows.map((row) => row.id);
   }
 
   #create<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): { id: number } {
     this.#assertOpen('enqueue');
+    return this.#engine.create(this.#createOptions(typeOrName, params, options));
+  }
+
+  /** What the engine creates for an enqueue: parameters validated, defaults from the type. */
+  #createOptions<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): CreateOptions {
     const type = this.jobType(typeof typeOrName === 'string' ? typeOrName : typeOrName.name);
     const valid = validateParams(type, params);
     const now = this.#engine.clock();
@@ -192,7 +200,7 @@ export class Phaseline {
       destruction: options.destruction ?? null,
       quote: options.quote ?? null,
     };
-    return this.#engine.create({
+    return {
       lifecycle: type.lifecycle,
       type: type.name,
       input,
@@ -200,7 +208,7 @@ export class Phaseline {
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
       ...(options.start !== undefined ? { start: options.start } : {}),
-    });
+    };
   }
 
   /**
@@ -290,7 +298,7 @@ export class Phaseline {
   start(options: RunnerOptions = {}): Workers {
     this.#assertOpen('start');
     if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
-    this.#runner = new Runner(this.#engine, this.#types, this.#emitter, options);
+    this.#runner = new Runner(enginePort(this.#engine), this.#types, this.#emitter, options);
     this.#runner.start();
     return this.#runner;
   }
@@ -312,7 +320,7 @@ export class Phaseline {
     if (this.#closed) return;
     await this.stop(graceMs);
     this.#closed = true;
-    this.#engine.database.sqlite.close();
+    this.#engine.store.close();
   }
 
   #assertOpen(operation: string): void {

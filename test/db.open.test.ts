@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type OpenOptions } from '../src/db/open.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { isPhaselineError, NotAPhaselineDatabaseError, StoreUnavailableError } from '../src/errors.ts';
 import { tempDir } from './support/sqlite.ts';
@@ -126,7 +127,7 @@ describe('openDatabase', () => {
     writeFileSync(empty, '');
     for (const file of [join(d, 'new.db'), empty]) {
       const database = openDatabase(file);
-      const id = new Engine(database).create({ lifecycle: 'uws', type: 'cone', input: { params: null } }).id;
+      const id = new Engine(new SqliteStore(database)).create({ lifecycle: 'uws', type: 'cone', input: { params: null } }).id;
       database.sqlite.close();
       const again = openDatabase(file, { create: false });
       expect(again.sqlite.prepare('SELECT id FROM jobs').pluck().all()).toEqual([id]);

@@ -2,12 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { claimableQuery } from '../src/db/statements.ts';
 
 describe('claim query plan', () => {
   it('uses jobs_claim in claim order, with or without a type filter, and no sort', () => {
     const db = openDatabase(':memory:');
-    const engine = new Engine(db);
+    const engine = new Engine(new SqliteStore(db));
     for (let i = 0; i < 50; i++) engine.create({ lifecycle: 'rime', type: i % 2 ? 'a' : 'b', input: { params: null, priority: i % 3 } });
     db.sqlite.exec('ANALYZE');
     // The engine's own claim queries, as Drizzle builds them.

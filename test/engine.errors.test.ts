@@ -9,6 +9,7 @@ import type { JobInput } from '../machines/common.ts';
 import { openDatabase, type OpenDatabase } from '../src/db/open.ts';
 import type { JobRow } from '../src/db/schema.ts';
 import { Engine, type CreateOptions, type SendOptions } from '../src/engine/engine.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import {
   IllegalTransitionError, InvalidInputError, isPhaselineError, JobNotFoundError, LeaseLostError, StaleVersionError,
   UnknownLifecycleError, WrongOwnerError, type PhaselineError, type PhaselineErrorCode,
@@ -24,7 +25,7 @@ let now = 1_700_000_000_000;
 beforeAll(() => {
   dir = tempDir('errors');
   database = openDatabase(join(dir, 'jobs.db'));
-  engine = new Engine(database, { clock: () => (now += 1_000) });
+  engine = new Engine(new SqliteStore(database), { clock: () => (now += 1_000) });
 });
 afterAll(() => {
   database?.sqlite.close();
@@ -350,7 +351,7 @@ describe('nested transactions', () => {
 
   it('and leaves no cached snapshot that another process’s write could make current', () => {
     const job = newJob();
-    const other = new Engine(openDatabase(database.file), { clock: () => (now += 1_000) });
+    const other = new Engine(new SqliteStore(openDatabase(database.file)), { clock: () => (now += 1_000) });
     try {
       engine.transaction(() => {
         try {
@@ -367,7 +368,7 @@ describe('nested transactions', () => {
       expect(error.state).toBe('E.killed');
       expect(replayJob(engine, job.id).divergences).toEqual([]);
     } finally {
-      other.database.sqlite.close();
+      other.store.database.sqlite.close();
     }
   });
 });

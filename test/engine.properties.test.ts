@@ -19,6 +19,7 @@ import { ECOTAXA_STATES, QISKIT_STATUSES, RIME_STATUSES, SYNAPSE_STATES, UWS_PHA
 import { openDatabase, type OpenDatabase } from '../src/db/open.ts';
 import type { JobEventRow, JobRow } from '../src/db/schema.ts';
 import { Engine, type SendOptions } from '../src/engine/engine.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { isPhaselineError, type PhaselineErrorCode } from '../src/errors.ts';
 import { replayJob } from '../src/replay/replay.ts';
 import { stepsArb, type GeneratedEvent, type Step } from './support/commands.ts';
@@ -147,8 +148,8 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
     dir = tempDir(`properties-${name}`);
     database = openDatabase(join(dir, `${name}.db`));
     engines = {
-      cached: new Engine(database, { clock: () => now }),
-      restoring: new Engine(database, { clock: () => now, snapshotCacheSize: 0 }),
+      cached: new Engine(new SqliteStore(database), { clock: () => now }),
+      restoring: new Engine(new SqliteStore(database), { clock: () => now, snapshotCacheSize: 0 }),
     };
     console.log(`[engine.properties] ${name}: seed=${SEED} numRuns=${RUNS} (PHASELINE_SEED, PHASELINE_PROPERTY_RUNS)`);
   });

@@ -15,6 +15,7 @@ import {
 } from '../machines/common.ts';
 import { openDatabase } from '../src/db/open.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { checkTagContract, LifecycleRegistry } from '../src/engine/lifecycles.ts';
 import { isPhaselineError, type PhaselineError } from '../src/errors.ts';
 import { replayJob } from '../src/replay/replay.ts';
@@ -124,7 +125,7 @@ describe('wire spellings', () => {
     ['synapse', 'PROCESSING', null],
     ['qiskit', 'QUEUED', null],
   ])('%s: a created and started job is in %s', (lifecycle, state, message) => {
-    const engine = new Engine(openDatabase(':memory:'), { clock: () => 1_000 });
+    const engine = new Engine(new SqliteStore(openDatabase(':memory:')), { clock: () => 1_000 });
     const job = engine.create({ lifecycle, type: 't', input: INPUT });
     expect(job.state).toBe(state);
     expect(job.progressMessage).toBe(message);
@@ -138,7 +139,7 @@ describe('wire spellings', () => {
     ['synapse', 'PROCESSING'],
     ['qiskit', 'INITIALIZING'],
   ])('%s: a created job that is not started is in %s', (lifecycle, state) => {
-    const engine = new Engine(openDatabase(':memory:'), { clock: () => 1_000 });
+    const engine = new Engine(new SqliteStore(openDatabase(':memory:')), { clock: () => 1_000 });
     expect(engine.create({ lifecycle, type: 't', input: INPUT, start: false }).state).toBe(state);
   });
 });
@@ -201,10 +202,10 @@ describe.each(Object.entries(TABLES))('%s transition table', (name, table) => {
   });
 
   describe('through the engine', () => {
-    let engine: Engine;
+    let engine: Engine<SqliteStore>;
     let now = 1_000;
     beforeAll(() => {
-      engine = new Engine(openDatabase(':memory:'), { clock: () => (now += 10) });
+      engine = new Engine(new SqliteStore(openDatabase(':memory:')), { clock: () => (now += 10) });
     });
 
     function reach(s: Situation): number {
@@ -229,14 +230,14 @@ describe.each(Object.entries(TABLES))('%s transition table', (name, table) => {
       const s = situation(label);
       const id = reach(s);
       const before = engine.get(id);
-      const raw = [rawJob(engine.database.sqlite, id), rawHistory(engine.database.sqlite, id)];
+      const raw = [rawJob(engine.store.database.sqlite, id), rawHistory(engine.store.database.sqlite, id)];
       const event = SAMPLE_EVENTS[key];
       if (expected === 'refused') {
         const error = caught(() => engine.send(id, event)) as PhaselineError & { state?: string; eventType?: string };
         expect(isPhaselineError(error, 'ILLEGAL_TRANSITION')).toBe(true);
         expect(error.state).toBe(s.path);
         expect(error.eventType).toBe(event.type);
-        expect([rawJob(engine.database.sqlite, id), rawHistory(engine.database.sqlite, id)]).toStrictEqual(raw);
+        expect([rawJob(engine.store.database.sqlite, id), rawHistory(engine.store.database.sqlite, id)]).toStrictEqual(raw);
       } else {
         const row = engine.send(id, event);
         expect(statePath(row.snapshot)).toBe(expected);
@@ -254,7 +255,7 @@ describe.each(Object.entries(TABLES))('%s transition table', (name, table) => {
 
 describe('attempts', () => {
   function run(lifecycle: string, keys: EventKey[]): { attempt: number; percent: number } {
-    const engine = new Engine(openDatabase(':memory:'), { clock: () => 1_000 });
+    const engine = new Engine(new SqliteStore(openDatabase(':memory:')), { clock: () => 1_000 });
     const job = engine.create({ lifecycle, type: 't', input: INPUT, start: false });
     let row = job;
     for (const key of keys) row = engine.send(job.id, SAMPLE_EVENTS[key]);
@@ -329,7 +330,7 @@ describe('a user-defined lifecycle', () => {
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ticket]);
     expect(lifecycles.names()).toEqual(['ecotaxa', 'uws', 'rime', 'synapse', 'qiskit', 'ticket']);
     let now = 10_000;
-    const engine = new Engine(openDatabase(':memory:'), { lifecycles, clock: () => (now += 100) });
+    const engine = new Engine(new SqliteStore(openDatabase(':memory:')), { lifecycles, clock: () => (now += 100) });
 
     const job = engine.create({ lifecycle: 'ticket', type: 'support', input: { params: { subject: 'help' } }, owner: 'bob' });
     expect(job).toMatchObject({ state: 'open', claimable: true, version: 1, startedAt: null, endedAt: null });
@@ -362,7 +363,7 @@ describe('a user-defined lifecycle', () => {
   });
 
   it('is unknown to an engine that did not register it', () => {
-    const engine = new Engine(openDatabase(':memory:'));
+    const engine = new Engine(new SqliteStore(openDatabase(':memory:')));
     expect(caught(() => engine.create({ lifecycle: 'ticket', type: 'support', input: INPUT }))).toMatchObject({ code: 'UNKNOWN_LIFECYCLE' });
   });
 });

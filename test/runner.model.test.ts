@@ -26,6 +26,7 @@ import { describe, expect, it } from 'vitest';
 import { builtInLifecycles } from '../machines/index.ts';
 import { openDatabase, type OpenDatabase } from '../src/db/open.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { LifecycleRegistry } from '../src/engine/lifecycles.ts';
 import { isPhaselineError } from '../src/errors.ts';
 import { replayAll } from '../src/replay/replay.ts';
@@ -683,7 +684,7 @@ function setup(): { model: Model; real: Real } {
     checks: 0,
   };
   const database = openDatabase(':memory:');
-  const engine = new Engine(database, { lifecycles: new LifecycleRegistry(Object.values(builtInLifecycles)), clock: () => model.now });
+  const engine = new Engine(new SqliteStore(database), { lifecycles: new LifecycleRegistry(Object.values(builtInLifecycles)), clock: () => model.now });
   const watches = LEASE_MS.map((ms) => new LeaseWatch(ms, () => model.now));
   return { model, real: { engine, database, watches } };
 }

@@ -47,7 +47,7 @@ async function stopAll(workers: Child[]): Promise<void> {
 }
 
 function openCount(p: Phaseline): number {
-  return (engineOf(p).database.sqlite.prepare('SELECT count(*) AS n FROM jobs WHERE ended_at IS NULL').get() as { n: number }).n;
+  return (engineOf(p).store.database.sqlite.prepare('SELECT count(*) AS n FROM jobs WHERE ended_at IS NULL').get() as { n: number }).n;
 }
 
 describe('runner: several worker processes on one database file', () => {
@@ -113,7 +113,7 @@ describe('runner: several worker processes on one database file', () => {
       // ── The stored jobs and their histories.
       const jobs = await p.list();
       expect(jobs.length).toBe(JOBS);
-      const eventRows = engineOf(p).database.sqlite.prepare('SELECT job_id AS jobId, seq, at, type, actor FROM job_events ORDER BY job_id, seq').all() as Array<Pick<JobEvent, 'jobId' | 'seq' | 'at' | 'type' | 'actor'>>;
+      const eventRows = engineOf(p).store.database.sqlite.prepare('SELECT job_id AS jobId, seq, at, type, actor FROM job_events ORDER BY job_id, seq').all() as Array<Pick<JobEvent, 'jobId' | 'seq' | 'at' | 'type' | 'actor'>>;
       const historyOf = new Map<number, typeof eventRows>();
       for (const e of eventRows) historyOf.set(e.jobId, [...(historyOf.get(e.jobId) ?? []), e]);
       for (const job of jobs) {

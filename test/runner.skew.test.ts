@@ -38,7 +38,7 @@ describe('runner: lease expiry judged by no host\'s clock', () => {
       registerLeaseTypes(p, async () => {
         throw new Error('this process only enqueues');
       });
-      const sqlite = engineOf(p).database.sqlite;
+      const sqlite = engineOf(p).store.database.sqlite;
       const leases = () => sqlite.prepare('SELECT id, running, worker_id, lease_id, lease_expires_at FROM jobs ORDER BY id').all() as LeaseRow[];
       const ids: number[] = [];
       for (let i = 0; i < JOBS; i++) ids.push(await p.enqueue(leaseType(LEASE_LIFECYCLES[i % LEASE_LIFECYCLES.length]!), null));

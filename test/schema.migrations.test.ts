@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { dumpAll, rawJob, tempDir } from './support/sqlite.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -185,7 +186,7 @@ describe('opening a database', () => {
     const first = openDatabase(file);
     const applied = appliedMigrations(first.sqlite);
     const schema = schemaOf(first.sqlite);
-    const engine = new Engine(first, { clock: () => 5_000 });
+    const engine = new Engine(new SqliteStore(first), { clock: () => 5_000 });
     const job = engine.create({ lifecycle: 'uws', type: 'cone', input: { params: { ra: 1 } } });
     engine.send(job.id, { type: 'CLAIM' });
     const row = rawJob(first.sqlite, job.id);
@@ -203,7 +204,7 @@ describe('opening a database', () => {
       expect(schemaOf(third.sqlite)).toEqual(schema);
       expect(rawJob(third.sqlite, job.id)).toEqual(row);
       expect(dumpAll(third.sqlite)).toEqual(everything);
-      expect(new Engine(third).send(job.id, { type: 'SUCCEED', result: null }).state).toBe('COMPLETED');
+      expect(new Engine(new SqliteStore(third)).send(job.id, { type: 'SUCCEED', result: null }).state).toBe('COMPLETED');
     } finally {
       third.sqlite.close();
     }

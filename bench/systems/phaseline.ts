@@ -3,7 +3,7 @@
  * (CREATE, ADMIT, CLAIM, SUCCEED) and three transactions (enqueue, claim, succeed).
  *
  * Everything goes through the public facade except two read-only queries and the history seeding,
- * which use the raw SQLite handle (`engineOf(phaseline).database.sqlite`): the facade has no cheap
+ * which use the raw SQLite handle (`engineOf(phaseline).store.database.sqlite`): the facade has no cheap
  * "is anything queued or running" question and no bulk import (see bench/README.md, API gaps).
  */
 import type Database from 'better-sqlite3';
@@ -37,7 +37,7 @@ class PhaselineHandle implements QueueHandle {
     );
     // Phaseline reports what goes wrong outside a job (a failed claim, SQLITE_BUSY) on `error` only.
     this.#p.on('error', ({ error, where }) => console.error(`phaseline error in ${where}:`, error));
-    this.#sqlite = engineOf(this.#p).database.sqlite;
+    this.#sqlite = engineOf(this.#p).store.database.sqlite;
     // Both walk a partial index (jobs_claim, jobs_lease) and stop at the first row.
     this.#busy = this.#sqlite
       .prepare('SELECT EXISTS (SELECT 1 FROM jobs WHERE claimable = 1) OR EXISTS (SELECT 1 FROM jobs WHERE running = 1)')

@@ -1,27 +1,29 @@
 /**
  * Every query on the hot path, prepared once when the database opens.
  */
-import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, lte, ne, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, lte, not, sql } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import { compileRead, compileWrite, type CompiledWrite } from './compile.ts';
 import type { OpenDatabase, PhaselineDb } from './open.ts';
 import { jobEvents, jobs, type JobEventRow, type JobRow } from './schema.ts';
+import type { DestructionRow, JobHead, LeaseRow, SettledStates } from './store.ts';
+
+export type { JobHead } from './store.ts';
 
 const p = sql.placeholder;
 
-/**
- * What a transition reads of the row before it: identity, version, timestamps and lease. Not the
- * snapshot (a live one is usually cached) nor the JSON columns (the new row derives them from the
- * snapshot), so nothing is parsed on the hot path.
- */
 const c = getTableColumns(jobs);
+/** The columns of a {@link JobHead}. */
 const headColumns = {
   id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, type: c.type, owner: c.owner, runId: c.runId,
   idempotencyKey: c.idempotencyKey, state: c.state, version: c.version, stateVersion: c.stateVersion,
   createdAt: c.createdAt, updatedAt: c.updatedAt, startedAt: c.startedAt, endedAt: c.endedAt,
   leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, workerId: c.workerId,
 };
-export type JobHead = { [K in keyof typeof headColumns]: (typeof jobs.$inferSelect)[K] };
+// Every column of the store's JobHead is read.
+headColumns satisfies Record<keyof JobHead, unknown>;
+const leaseColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, cancelRequested: c.cancelRequested };
+const destructionColumns = { id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
 
 /** The columns a transition writes: all but the id and the identity fixed at creation. */
 const DERIVED = [
@@ -44,8 +46,6 @@ const placeholders = <K extends string>(keys: readonly K[]) =>
 
 export function prepareStatements({ db, sqlite }: OpenDatabase) {
   const eventColumns = getTableColumns(jobEvents);
-  const leaseColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, cancelRequested: c.cancelRequested };
-  const destructionColumns = { id: c.id, lifecycle: c.lifecycle, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
   return {
     insertJob: compileWrite(
       sqlite,
@@ -101,19 +101,10 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
       eventColumns,
     ),
     /** Every running job's lease record, from the partial index `jobs_lease`: as many rows as jobs run now. */
-    selectRunningLeases: compileRead<Pick<JobRow, keyof typeof leaseColumns>>(
+    selectRunningLeases: compileRead<LeaseRow>(
       sqlite,
       db.select(leaseColumns).from(jobs).where(eq(jobs.running, true)),
       leaseColumns,
-    ),
-    selectDueForDestruction: compileRead<Pick<JobRow, keyof typeof destructionColumns>>(
-      sqlite,
-      db
-        .select(destructionColumns)
-        .from(jobs)
-        .where(and(lte(jobs.destructionAt, p('now')), ne(jobs.state, 'ARCHIVED')))
-        .limit(p('limit')),
-      destructionColumns,
     ),
     selectClaimable: compileClaimable({ db, sqlite }),
   };
@@ -172,6 +163,21 @@ export function claimableQuery(db: PhaselineDb, types?: readonly string[]) {
     .where(types ? and(due, inArray(sql`+${jobs.type}`, [...types])) : due)
     .orderBy(desc(jobs.priority), asc(jobs.id))
     .limit(p('limit'));
+}
+
+/**
+ * Jobs whose destruction instant has come, outside the states destruction has settled (UWS
+ * ARCHIVED): which states those are is the lifecycles' to say, so the query is compiled for them.
+ */
+export function compileDueForDestruction({ db, sqlite }: Pick<OpenDatabase, 'db' | 'sqlite'>, settled: readonly SettledStates[]) {
+  const unsettled = settled
+    .filter((s) => s.states.length > 0)
+    .map((s) => not(and(eq(jobs.lifecycle, s.lifecycle), inArray(jobs.state, [...s.states]))!));
+  return compileRead<DestructionRow>(
+    sqlite,
+    db.select(destructionColumns).from(jobs).where(and(lte(jobs.destructionAt, p('now')), ...unsettled)).limit(p('limit')),
+    destructionColumns,
+  );
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;

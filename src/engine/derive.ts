@@ -5,7 +5,7 @@
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { JobContext, Outcome } from '../../machines/common.ts';
 import type { JobRow, StoredSnapshot } from '../db/schema.ts';
-import type { JobHead } from '../db/statements.ts';
+import type { JobHead } from '../db/store.ts';
 
 /** Columns fixed at creation, taken from the CREATE event. */
 export interface JobIdentity {

@@ -1,21 +1,25 @@
 /**
  * The one door for change. `send(jobId, event)` loads the job, applies its machine's pure
  * `transition()`, refuses what the machine does not accept (typed error, nothing written),
- * derives the row from the new snapshot, and writes row and history event in one synchronous
- * SQLite transaction guarded by the row's version.
+ * derives the row from the new snapshot, and writes row and history event in one transaction
+ * guarded by the row's version.
  *
- * Everything here is synchronous, so several transitions can share one commit
- * ({@link Engine.transaction}); the public facade (src/phaseline.ts) puts promises around it.
+ * Each operation is written once, as a transaction script (a generator over the store's
+ * operations, src/db/store.ts) that the store runs in its own transaction: on the SQLite store
+ * synchronously, so several transitions can share one commit ({@link Engine.transaction}) and the
+ * public facade (src/phaseline.ts) puts promises around them; an asynchronous store would run the
+ * same scripts and the engine's methods would return promises ({@link Out}).
+ *
+ * The engine keeps what is not the database's: the machines, the row's derivation, the live
+ * snapshot cache, and the notifications after each commit.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, max, min, notInArray, type SQL } from 'drizzle-orm';
-import type Database from 'better-sqlite3';
-import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
 import { firstSnapshot, machineEvent, nextSnapshot } from './transition.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
-import type { OpenDatabase } from '../db/open.ts';
-import { jobs, type JobEventRow, type JobRow } from '../db/schema.ts';
-import type { CompiledRead } from '../db/compile.ts';
-import { compileClaimable, prepareStatements, type JobHead, type Statements } from '../db/statements.ts';
+import type { JobEventRow, JobRow } from '../db/schema.ts';
+import type {
+  DestructionRow, JobHead, LeaseRow, Out, Script, SettledStates, Store, StoreTx, SyncStore,
+} from '../db/store.ts';
 import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
@@ -61,17 +65,27 @@ export interface CreateOptions {
   actor?: string | null;
 }
 
-
 /** A committed transition, as observers see it. */
 export interface TransitionRecord {
   job: JobRow;
   event: JobEventRow;
 }
 
-
 /** The payload of a job's first event: everything its creation fixed, so replay can rebuild all of it. */
 export interface CreatePayload extends Omit<JobIdentity, 'id'> {
   input: JobInput;
+}
+
+/** The lease a claim records, and the actor it writes in the history. */
+export interface ClaimLease extends LeaseColumns {
+  actor: string;
+}
+
+/** A send held for a batch ({@link Engine.sendEachThenClaim}). */
+export interface QueuedSend {
+  jobId: number;
+  event: EventObject & Record<string, unknown>;
+  options: SendOptions;
 }
 
 /** A job as the engine last wrote it: its live snapshot and its row, at one version. */
@@ -81,42 +95,38 @@ interface LiveJob {
   row: JobRow;
 }
 
-export class Engine {
+/**
+ * What one transaction leaves for after its commit: the live snapshots it wrote, entered into the
+ * cache then (bounded like the cache: a batch of 10,000 creations keeps only its last 1,000), and
+ * its effects (notifications, deletions). Dropped when it rolls back.
+ */
+interface Unit {
+  cache: Map<number, LiveJob>;
+  effects: Array<() => void>;
+}
+
+export class Engine<S extends Store = SyncStore> {
   readonly lifecycles: LifecycleRegistry;
   readonly clock: Clock;
-  readonly #database: OpenDatabase;
-  readonly #stmts: Statements;
+  readonly #store: S;
   readonly #cache = new Map<number, LiveJob>();
   readonly #cacheSize: number;
   readonly #listeners = new Set<(record: TransitionRecord) => void>();
   readonly #deleteListeners = new Set<(ids: readonly number[]) => void>();
-  /** Effects held until the outermost transaction commits: notifications and deletions. */
-  #pending: Array<() => void> = [];
-  /**
-   * Live snapshots written by the open transaction, entered into the cache when it commits. Bounded
-   * like the cache itself: a batch of 10,000 creations keeps only its last 1,000, as the cache would.
-   */
-  #pendingCache = new Map<number, LiveJob>();
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
-  readonly #claimByTypes = new Map<string, CompiledRead<JobRow>>();
-  #depth = 0;
-  /**
-   * One better-sqlite3 transaction function for all calls (building one per call costs about
-   * 9 µs): BEGIN IMMEDIATE when outermost, a savepoint when nested.
-   */
-  readonly #run: ReturnType<Database.Database['transaction']>;
+  readonly #settled = new WeakMap<Lifecycle, readonly string[]>();
+  /** The unit of the open {@link transaction} (synchronous stores only): nested writes join it as savepoints. */
+  #open: Unit | null = null;
 
-  constructor(database: OpenDatabase, options: EngineOptions = {}) {
-    this.#database = database;
-    this.#stmts = prepareStatements(database);
-    this.#run = database.sqlite.transaction((fn: () => unknown) => fn());
+  constructor(store: S, options: EngineOptions = {}) {
+    this.#store = store;
     this.lifecycles = options.lifecycles ?? new LifecycleRegistry();
     this.clock = options.clock ?? Date.now;
     this.#cacheSize = options.snapshotCacheSize ?? 1_000;
   }
 
-  get database(): OpenDatabase {
-    return this.#database;
+  get store(): S {
+    return this.#store;
   }
 
   /** Called after each committed transition, in commit order. */
@@ -125,47 +135,96 @@ export class Engine {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Called after a committed deletion with the ids it removed (a running handler must stop; waiters must wake). */
+  onDelete(listener: (ids: readonly number[]) => void): () => void {
+    this.#deleteListeners.add(listener);
+    return () => this.#deleteListeners.delete(listener);
+  }
+
   /**
    * Run `fn` in one immediate (write-locking) transaction; nested calls become savepoints.
    * Caches and observers see the work only once the outermost transaction has committed.
+   * Synchronous stores only (`fn` calls the engine's methods, which return their values there), for
+   * tests and tools; the facade and the runner use scripts that batch (createMany, sendEachThenClaim).
    */
-  transaction<T>(fn: () => T): T {
-    const outermost = this.#depth === 0;
-    const mark = this.#pending.length;
-    this.#depth++;
+  transaction<T>(this: Engine<SyncStore>, fn: () => T): T {
+    if (this.#open !== null) return this.#write(function* () {
+      return fn();
+    });
+    const unit: Unit = { cache: new Map(), effects: [] };
+    this.#open = unit;
+    let result: T;
     try {
-      const result = (outermost ? this.#run.immediate : this.#run)(fn) as T;
-      if (outermost) this.#flush();
-      return result;
-    } catch (error) {
-      // What this transaction (or savepoint) did was rolled back: so are its effects. The cache is
-      // only a shortcut, so forgetting every pending entry is always safe.
-      this.#pending.length = mark;
-      this.#pendingCache.clear();
-      throw error;
+      result = this.#store.run('write', function* () {
+        return fn();
+      });
     } finally {
-      this.#depth--;
+      this.#open = null;
     }
+    this.#commit(unit);
+    return result;
   }
 
-  /**
-   * Run `fn` in one read transaction (inside an open transaction: in that one), so that several
-   * reads see the database at one moment while writers go on.
-   */
-  read<T>(fn: () => T): T {
-    return this.#depth > 0 ? fn() : (this.#run.deferred(fn) as T);
+  /** Run a write script; its unit commits with the outermost transaction. */
+  #write<T>(script: (tx: StoreTx, unit: Unit) => Script<T>): Out<S, T> {
+    const open = this.#open;
+    if (open !== null) {
+      const mark = open.effects.length;
+      try {
+        return this.#store.run('write', (tx) => script(tx, open)) as Out<S, T>;
+      } catch (error) {
+        // The savepoint was rolled back: so are its effects. The cache is only a shortcut, so
+        // forgetting every pending entry is always safe.
+        open.effects.length = mark;
+        open.cache.clear();
+        throw error;
+      }
+    }
+    const unit: Unit = { cache: new Map(), effects: [] };
+    const result = this.#store.run('write', (tx) => script(tx, unit));
+    if (result instanceof Promise) {
+      return result.then((value: T) => {
+        this.#commit(unit);
+        return value;
+      }) as Out<S, T>;
+    }
+    this.#commit(unit);
+    return result as Out<S, T>;
   }
 
-  #flush(): void {
-    for (const [id, entry] of this.#pendingCache) putLatest(this.#cache, id, entry, this.#cacheSize);
-    this.#pendingCache.clear();
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const effect of pending) effect();
+  /** Run a script that only reads, each statement by itself. */
+  #autocommit<T>(script: (tx: StoreTx) => Script<T>): Out<S, T> {
+    return this.#store.run('autocommit', script) as Out<S, T>;
+  }
+
+  /** `fn` of a result: at once on a synchronous store, when it settles on an asynchronous one. */
+  #then<A, B>(result: Out<S, A>, fn: (value: A) => B): Out<S, B> {
+    return (result instanceof Promise ? result.then(fn) : fn(result as A)) as Out<S, B>;
+  }
+
+  #commit(unit: Unit): void {
+    for (const [id, entry] of unit.cache) putLatest(this.#cache, id, entry, this.#cacheSize);
+    for (const effect of unit.effects) effect();
   }
 
   /** Create a job: its CREATE event, then the lifecycle's start events, in one transaction. */
-  create(options: CreateOptions): JobRow {
+  create(options: CreateOptions): Out<S, JobRow> {
+    const { lifecycle, input } = this.#prepareCreate(options);
+    return this.#write((tx, unit) => this.#createScript(tx, unit, lifecycle, input, options));
+  }
+
+  /** Create many jobs in one transaction: all are written, or none. */
+  createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
+    const prepared = items.map((options) => ({ options, ...this.#prepareCreate(options) }));
+    return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
+      const rows: JobRow[] = [];
+      for (const { options, lifecycle, input } of prepared) rows.push(yield* this.#createScript(tx, unit, lifecycle, input, options));
+      return rows;
+    }.bind(this));
+  }
+
+  /** Check a creation's options before any transaction begins. */
+  #prepareCreate(options: CreateOptions): { lifecycle: Lifecycle; input: JobInput } {
     const lifecycle = this.lifecycles.latest(options.lifecycle);
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
@@ -174,76 +233,84 @@ export class Engine {
       const value = options[field];
       if (value != null) assertText(value, field);
     }
-    return this.transaction(() => {
-      if (options.idempotencyKey != null) {
-        const existing = this.#stmts.selectByIdempotencyKey.get({ type: options.type, key: options.idempotencyKey });
-        if (existing) return existing;
-      }
-      const at = this.clock();
-      const identity: JobIdentity = {
-        id: 0, // known once the row is inserted
-        lifecycle: lifecycle.name,
-        lifecycleVersion: lifecycle.version,
-        type: options.type,
-        owner: options.owner ?? null,
-        runId: options.runId ?? null,
-        idempotencyKey: options.idempotencyKey ?? null,
-      };
-      const { id: _id, ...fixed } = identity;
-      const creation: CreatePayload = { ...fixed, input };
-      // Fold the creation and the start events in memory, then write the row once with all its events.
-      let snapshot = firstSnapshot(lifecycle.machine, input);
-      let row = deriveRow(null, identity, snapshot, at, NO_LEASE);
-      const steps = [{ row, snapshot, type: 'CREATE', payload: { ...creation } as Record<string, unknown>, stateBefore: null as string | null }];
-      for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
-        const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
-        if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
-        const next = deriveRow(row, identity, after, at, NO_LEASE);
-        steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
-        row = next;
-        snapshot = after;
-      }
-      const id = Number(this.#stmts.insertJob.run(row).lastInsertRowid);
-      for (const step of steps) {
-        step.row.id = id;
-        const event = this.#appendEvent(step.row, step.type, at, step.payload, step.stateBefore, options.actor ?? null);
-        this.#afterCommit(step.row, step === steps.at(-1) ? step.snapshot : null, event);
-      }
-      return row;
-    });
+    return { lifecycle, input };
+  }
+
+  *#createScript(tx: StoreTx, unit: Unit, lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Script<JobRow> {
+    if (options.idempotencyKey != null) {
+      const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
+      if (existing) return existing;
+    }
+    const at = this.clock();
+    const identity: JobIdentity = {
+      id: 0, // known once the row is inserted
+      lifecycle: lifecycle.name,
+      lifecycleVersion: lifecycle.version,
+      type: options.type,
+      owner: options.owner ?? null,
+      runId: options.runId ?? null,
+      idempotencyKey: options.idempotencyKey ?? null,
+    };
+    const { id: _id, ...fixed } = identity;
+    const creation: CreatePayload = { ...fixed, input };
+    // Fold the creation and the start events in memory, then write the row once with all its events.
+    let snapshot = firstSnapshot(lifecycle.machine, input);
+    let row = deriveRow(null, identity, snapshot, at, NO_LEASE);
+    const steps = [{ row, snapshot, type: 'CREATE', payload: { ...creation } as Record<string, unknown>, stateBefore: null as string | null }];
+    for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
+      const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
+      if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
+      const next = deriveRow(row, identity, after, at, NO_LEASE);
+      steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
+      row = next;
+      snapshot = after;
+    }
+    const id = yield* tx.insertJob(row);
+    for (const step of steps) {
+      step.row.id = id;
+      const event = eventOf(step.row, step.type, at, step.payload, step.stateBefore, options.actor ?? null);
+      yield* tx.appendEvent(event);
+      this.#afterCommit(unit, step.row, step === steps.at(-1) ? step.snapshot : null, event);
+    }
+    return row;
   }
 
   /** Apply one event to one job. Throws a typed error and writes nothing when it is refused. */
-  send(jobId: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): JobRow {
+  send(jobId: number, event: EventObject & Record<string, unknown>, options: SendOptions = {}): Out<S, JobRow> {
     validateEvent(event);
-    return this.transaction(() => {
-      const prev = this.#stmts.selectHead.get({ id: jobId });
-      if (!prev) throw new JobNotFoundError(jobId);
-      if (options.owner !== undefined && prev.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
-      if (options.expectVersion !== undefined && prev.version !== options.expectVersion) {
-        throw new StaleVersionError(jobId, options.expectVersion, prev.version);
-      }
-      if (
-        options.fence &&
-        (prev.leaseId !== options.fence.leaseId ||
-          (options.fence.leaseExpiresAt !== undefined && prev.leaseExpiresAt !== options.fence.leaseExpiresAt))
-      ) {
-        throw new LeaseLostError(jobId, options.fence.leaseId);
-      }
-      const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
-      return this.#apply(prev, lifecycle, this.#liveOf(prev, lifecycle), event, options, options.actor ?? null);
-    });
+    return this.#write((tx, unit) => this.#sendScript(tx, unit, jobId, event, options));
+  }
+
+  *#sendScript(tx: StoreTx, unit: Unit, jobId: number, event: EventObject & Record<string, unknown>, options: SendOptions): Script<JobRow> {
+    const prev = yield* tx.readHead(jobId);
+    if (!prev) throw new JobNotFoundError(jobId);
+    if (options.owner !== undefined && prev.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
+    if (options.expectVersion !== undefined && prev.version !== options.expectVersion) {
+      throw new StaleVersionError(jobId, options.expectVersion, prev.version);
+    }
+    if (
+      options.fence &&
+      (prev.leaseId !== options.fence.leaseId ||
+        (options.fence.leaseExpiresAt !== undefined && prev.leaseExpiresAt !== options.fence.leaseExpiresAt))
+    ) {
+      throw new LeaseLostError(jobId, options.fence.leaseId);
+    }
+    const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
+    const live = yield* this.#liveOf(tx, unit, prev, lifecycle);
+    return yield* this.#apply(tx, unit, prev, lifecycle, live, event, options, options.actor ?? null);
   }
 
   /** Transition, derive, write row and event: the body of every accepted event. */
-  #apply(
+  *#apply(
+    tx: StoreTx,
+    unit: Unit,
     prev: JobHead,
     lifecycle: Lifecycle,
     live: { snapshot: AnyMachineSnapshot; row: JobRow },
     event: EventObject & Record<string, unknown>,
     options: Pick<SendOptions, 'lease'>,
     actor: string | null,
-  ): JobRow {
+  ): Script<JobRow> {
     // Time never runs backwards along a job's history, whatever the wall clock does.
     const at = Math.max(this.clock(), prev.updatedAt);
     const { type } = event;
@@ -260,77 +327,136 @@ export class Engine {
     }
     // deriveRow keeps the lease only while the job is running.
     const row = deriveRow(prev, prev, after, at, options.lease ?? leaseOf(prev));
-    const { changes } = this.#stmts.updateJob.run(row, live.row);
-    if (changes !== 1) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
-    const stored = this.#appendEvent(row, type, at, payload, prev.state, actor);
-    this.#afterCommit(row, after, stored);
+    const stored = eventOf(row, type, at, payload, prev.state, actor);
+    if (!(yield* tx.writeTransition(row, live.row, stored))) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
+    this.#afterCommit(unit, row, after, stored);
     return row;
   }
 
+  /**
+   * One transaction: each send in its own savepoint (a refused one, given to `onRefused`, undoes
+   * only itself), then, when `claimAfter` asks for it, a claim of due jobs (the runner's final
+   * writes and the claim for the slots they free: one commit for many jobs).
+   */
+  sendEachThenClaim(
+    sends: ReadonlyArray<() => QueuedSend>,
+    onRefused: (send: QueuedSend, error: unknown) => void,
+    claimAfter: () => { limit: number; types: readonly string[]; leaseFor: (now: number) => ClaimLease },
+  ): Out<S, JobRow[]> {
+    return this.#write((tx, unit) => this.#sendEachScript(tx, unit, sends, onRefused, claimAfter));
+  }
+
+  *#sendEachScript(
+    tx: StoreTx,
+    unit: Unit,
+    sends: ReadonlyArray<() => QueuedSend>,
+    onRefused: (send: QueuedSend, error: unknown) => void,
+    claimAfter: () => { limit: number; types: readonly string[]; leaseFor: (now: number) => ClaimLease },
+  ): Script<JobRow[]> {
+    for (const make of sends) {
+      const send = make();
+      const mark = unit.effects.length;
+      try {
+        validateEvent(send.event);
+        yield* tx.savepoint(this.#sendScript(tx, unit, send.jobId, send.event, send.options));
+      } catch (error) {
+        // Its savepoint was rolled back: so are its effects (forgetting cached entries is always safe).
+        unit.effects.length = mark;
+        unit.cache.clear();
+        onRefused(send, error);
+      }
+    }
+    const { limit, types, leaseFor } = claimAfter();
+    return types.length === 0 || limit <= 0 ? [] : yield* this.#claimScript(tx, unit, limit, types, leaseFor);
+  }
+
   /** Whether the job's machine would accept an event of this type now (no write). */
-  accepts(jobId: number, type: string, known?: { lifecycle: string; lifecycleVersion: number }): boolean {
-    // Most lifecycles never accept a given command (VALIDATED is Qiskit's): answer without reading.
+  accepts(jobId: number, type: string, known?: { lifecycle: string; lifecycleVersion: number }): Out<S, boolean> {
+    return this.#autocommit((tx) => this.#acceptsScript(tx, jobId, type, known));
+  }
+
+  *#acceptsScript(tx: StoreTx, jobId: number, type: string, known?: { lifecycle: string; lifecycleVersion: number }): Script<boolean> {
+    // Most lifecycles never accept a given command (CANCEL_DONE after ASK...): answer without reading.
     if (known && !this.#handles(this.lifecycles.get(known.lifecycle, known.lifecycleVersion), type)) return false;
-    const prev = this.#stmts.selectHead.get({ id: jobId });
+    const prev = yield* tx.readHead(jobId);
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
-    const before = this.#liveOf(prev, lifecycle).snapshot;
+    const before = (yield* this.#liveOf(tx, null, prev, lifecycle)).snapshot;
     return nextSnapshot(lifecycle.machine, before, { type, at: prev.updatedAt }) !== before;
+  }
+
+  /**
+   * The event the runner sends once the job type's validator has accepted a claimed job's
+   * parameters, or null: the lifecycle's `validatedEvent` while the job is in a state tagged
+   * `validating` (Qiskit VALIDATED from VALIDATING).
+   */
+  validationEvent(job: { id: number; lifecycle: string; lifecycleVersion: number }): Out<S, string | null> {
+    return this.#autocommit((tx) => this.#validationScript(tx, job));
+  }
+
+  *#validationScript(tx: StoreTx, job: { id: number; lifecycle: string; lifecycleVersion: number }): Script<string | null> {
+    const event = this.lifecycles.get(job.lifecycle, job.lifecycleVersion).validatedEvent;
+    if (event === undefined) return null; // most lifecycles have no validation step: no read
+    const prev = yield* tx.readHead(job.id);
+    if (!prev) throw new JobNotFoundError(job.id);
+    const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
+    const { snapshot } = yield* this.#liveOf(tx, null, prev, lifecycle);
+    return snapshot.hasTag('validating') ? event : null;
   }
 
   /**
    * Write a heartbeat: extend the lease of a running job, fenced by its lease id. Not an event:
    * leases are bookkeeping, so the history holds transitions only.
    */
-  renewLease(jobId: number, leaseId: string, expiresAt: number): boolean {
-    return this.#stmts.renewLease.run({ id: jobId, leaseId, expiresAt }).changes === 1;
+  renewLease(jobId: number, leaseId: string, expiresAt: number): Out<S, boolean> {
+    return this.#autocommit((tx) => tx.renewLease(jobId, leaseId, expiresAt));
   }
 
-  get(jobId: number, options: { owner?: string | null } = {}): JobRow {
-    const row = this.#stmts.selectJob.get({ id: jobId });
-    if (!row) throw new JobNotFoundError(jobId);
-    if (options.owner !== undefined && row.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
-    return row;
+  get(jobId: number, options: { owner?: string | null } = {}): Out<S, JobRow> {
+    return this.#then(this.#autocommit((tx) => tx.readRow(jobId)), (row) => {
+      if (!row) throw new JobNotFoundError(jobId);
+      if (options.owner !== undefined && row.owner !== options.owner) throw new WrongOwnerError(jobId, options.owner);
+      return row;
+    });
   }
 
-  find(jobId: number): JobRow | undefined {
-    return this.#stmts.selectJob.get({ id: jobId });
+  find(jobId: number): Out<S, JobRow | undefined> {
+    return this.#autocommit((tx) => tx.readRow(jobId));
   }
 
-  history(jobId: number): JobEventRow[] {
-    return this.#stmts.selectEvents.all({ id: jobId });
+  history(jobId: number): Out<S, JobEventRow[]> {
+    return this.#autocommit((tx) => tx.history(jobId));
   }
 
   /** Up to `limit` jobs with ids above `afterId`, in id order (for whole-database passes). */
-  jobsAfter(afterId: number, limit: number): JobRow[] {
-    return this.#stmts.selectJobsAfter.all({ after: afterId, limit });
+  jobsAfter(afterId: number, limit: number): Out<S, JobRow[]> {
+    return this.#autocommit((tx) => tx.jobsAfter(afterId, limit));
+  }
+
+  /**
+   * A page of jobs with ids above `afterId` (at most `limit`, none above `toId`) and all their
+   * events, by job then sequence, read in one read transaction so that both come from one moment.
+   */
+  pageWithHistory(afterId: number, limit: number, toId: number): Out<S, { jobs: JobRow[]; events: JobEventRow[] }> {
+    return this.#store.run('read', function* (tx) {
+      const jobs = (yield* tx.jobsAfter(afterId, limit)).filter((job) => job.id <= toId);
+      const events = jobs.length > 0 ? yield* tx.historyBetween(jobs[0]!.id, jobs.at(-1)!.id) : [];
+      return { jobs, events };
+    }) as Out<S, { jobs: JobRow[]; events: JobEventRow[] }>;
   }
 
   /** The lowest and highest job ids, or null when there is no job. */
-  idRange(): { min: number; max: number } | null {
-    const range = this.#database.db.select({ min: min(jobs.id), max: max(jobs.id) }).from(jobs).get();
-    return range?.min == null || range.max == null ? null : { min: range.min, max: range.max };
+  idRange(): Out<S, { min: number; max: number } | null> {
+    return this.#autocommit((tx) => tx.idRange());
   }
 
   /** The events of jobs `fromId..toId`, by job then sequence. */
-  historyBetween(fromId: number, toId: number): JobEventRow[] {
-    return this.#stmts.selectEventsBetween.all({ from: fromId, to: toId });
+  historyBetween(fromId: number, toId: number): Out<S, JobEventRow[]> {
+    return this.#autocommit((tx) => tx.historyBetween(fromId, toId));
   }
 
-  list(filter: ListFilter = {}): JobRow[] {
-    const where: SQL[] = [];
-    if (filter.states?.length) where.push(inArray(jobs.state, filter.states));
-    if (filter.after !== undefined) where.push(gt(jobs.createdAt, filter.after));
-    if (filter.owner !== undefined) where.push(filter.owner === null ? isNull(jobs.owner) : eq(jobs.owner, filter.owner));
-    if (filter.type !== undefined) where.push(eq(jobs.type, filter.type));
-    if (filter.lifecycle !== undefined) where.push(eq(jobs.lifecycle, filter.lifecycle));
-    const query = this.#database.db
-      .select()
-      .from(jobs)
-      .where(and(...where))
-      .orderBy(...(filter.last !== undefined ? [desc(jobs.createdAt), desc(jobs.id)] : [asc(jobs.createdAt), asc(jobs.id)]));
-    const limit = filter.last ?? filter.limit;
-    return limit !== undefined ? query.limit(limit).all() : query.all();
+  list(filter: ListFilter = {}): Out<S, JobRow[]> {
+    return this.#autocommit((tx) => tx.list(filter));
   }
 
   #handles(lifecycle: Lifecycle, type: string): boolean {
@@ -339,108 +465,99 @@ export class Engine {
     return types.has(type);
   }
 
-  /** Claimable jobs that are due, in claim order, optionally of the given types only. */
-  claimable(now: number, limit: number, types?: readonly string[]): JobRow[] {
-    if (!types) return this.#stmts.selectClaimable.all({ now, limit });
-    const key = types.join('\u0000');
-    let stmt = this.#claimByTypes.get(key);
-    if (!stmt) this.#claimByTypes.set(key, (stmt = compileClaimable(this.#database, types)));
-    return stmt.all({ now, limit });
-  }
-
-  /** The ids of {@link claimable} jobs (for tools and tests). */
-  claimableIds(now: number, limit: number, types?: readonly string[]): number[] {
-    return this.claimable(now, limit, types).map((row) => row.id);
+  /** The ids of due claimable jobs in claim order, optionally of the given types only (for tools and tests). */
+  claimableIds(now: number, limit: number, types?: readonly string[]): Out<S, number[]> {
+    return this.#autocommit(function* (tx) {
+      return (yield* tx.claimable(now, limit, types)).map((row) => row.id);
+    });
   }
 
   /**
-   * CLAIM a job whose row {@link claimable} read in the same transaction: what `send(id, CLAIM)`
-   * checks and writes, without reading the row a second time.
+   * One write transaction: pick up to `limit` due jobs of the given types in claim order and CLAIM
+   * each under the lease `leaseFor` gives it, from the rows the pick read (no second read).
    */
-  claim(row: JobRow, options: Pick<SendOptions, 'lease' | 'actor'>): JobRow {
-    if (this.#depth === 0) throw new Error('claim() must run in the transaction that read the row');
-    const lifecycle = this.lifecycles.get(row.lifecycle, row.lifecycleVersion);
-    return this.#apply(row, lifecycle, this.#liveOf(row, lifecycle, row), { type: 'CLAIM' }, options, options.actor ?? null);
+  claimDue(limit: number, types: readonly string[], leaseFor: (now: number) => ClaimLease): Out<S, JobRow[]> {
+    return this.#write((tx, unit) => this.#claimScript(tx, unit, limit, types, leaseFor));
+  }
+
+  *#claimScript(tx: StoreTx, unit: Unit, limit: number, types: readonly string[], leaseFor: (now: number) => ClaimLease): Script<JobRow[]> {
+    const now = this.clock();
+    const claimed: JobRow[] = [];
+    for (const row of yield* tx.claimable(now, limit, types)) {
+      const { actor, ...lease } = leaseFor(now);
+      const lifecycle = this.lifecycles.get(row.lifecycle, row.lifecycleVersion);
+      const live = yield* this.#liveOf(tx, unit, row, lifecycle, row);
+      claimed.push(yield* this.#apply(tx, unit, row, lifecycle, live, { type: 'CLAIM' }, { lease }, actor));
+    }
+    return claimed;
   }
 
   /**
    * The lease record of every running job. Whether a lease has run out is for the runner to judge
    * (src/runner/leases.ts): comparing its expiry with this process's clock would trust two clocks.
    */
-  runningLeases(): Array<Pick<JobRow, 'id' | 'type' | 'attempt' | 'leaseId' | 'leaseExpiresAt' | 'cancelRequested'>> {
-    return this.#stmts.selectRunningLeases.all({});
+  runningLeases(): Out<S, LeaseRow[]> {
+    return this.#autocommit((tx) => tx.runningLeases());
   }
 
-  /** Jobs whose destruction instant has come and that are not archived yet. */
-  dueForDestruction(now: number, limit: number): Array<Pick<JobRow, 'id' | 'lifecycle' | 'state' | 'endedAt' | 'cancelRequested'>> {
-    return this.#stmts.selectDueForDestruction.all({ now, limit });
+  /** Jobs whose destruction instant has come, except those their lifecycle has archived already. */
+  dueForDestruction(now: number, limit: number): Out<S, DestructionRow[]> {
+    const settled = this.#settledStates();
+    return this.#autocommit((tx) => tx.dueForDestruction(now, limit, settled));
+  }
+
+  /** For each lifecycle with archived states, their names: the top-level states tagged `archived`. */
+  #settledStates(): SettledStates[] {
+    const byName = new Map<string, Set<string>>();
+    for (const lifecycle of this.lifecycles.all()) {
+      let states = this.#settled.get(lifecycle);
+      if (!states) this.#settled.set(lifecycle, (states = archivedStates(lifecycle.machine)));
+      if (states.length === 0) continue;
+      let all = byName.get(lifecycle.name);
+      if (!all) byName.set(lifecycle.name, (all = new Set()));
+      for (const state of states) all.add(state);
+    }
+    return [...byName].map(([lifecycle, states]) => ({ lifecycle, states: [...states].sort() })).sort((a, b) => (a.lifecycle < b.lifecycle ? -1 : 1));
   }
 
   /** Finished jobs that ended before `before`, outside the given lifecycles. */
-  endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): number[] {
-    return this.#database.db
-      .select({ id: jobs.id })
-      .from(jobs)
-      .where(and(lt(jobs.endedAt, before), notInArray(jobs.lifecycle, [...exceptLifecycles])))
-      .limit(limit)
-      .all()
-      .map((r) => r.id);
+  endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): Out<S, number[]> {
+    return this.#autocommit((tx) => tx.endedBefore(before, exceptLifecycles, limit));
   }
 
-  /** Delete jobs and, through the foreign key, their history. */
-  deleteJobs(ids: readonly number[]): number {
-    if (ids.length === 0) return 0;
-    return this.transaction(() => {
-      const { changes } = this.#database.db.delete(jobs).where(inArray(jobs.id, [...ids])).run();
-      this.#pending.push(() => {
-        for (const id of ids) this.#cache.delete(id);
-        for (const listener of this.#deleteListeners) {
-          try {
-            listener(ids);
-          } catch (error) {
-            console.error('phaseline: a delete listener threw', error);
-          }
-        }
-      });
-      return changes;
+  /** Delete jobs and their history. */
+  deleteJobs(ids: readonly number[]): Out<S, number> {
+    if (ids.length === 0) return this.#autocommit(function* () {
+      return 0;
     });
+    return this.#write((tx, unit) => this.#deleteScript(tx, unit, ids));
   }
 
-  /** Called after a committed deletion with the ids it removed (a running handler must stop; waiters must wake). */
-  onDelete(listener: (ids: readonly number[]) => void): () => void {
-    this.#deleteListeners.add(listener);
-    return () => this.#deleteListeners.delete(listener);
+  *#deleteScript(tx: StoreTx, unit: Unit, ids: readonly number[]): Script<number> {
+    const changes = yield* tx.deleteJobs(ids);
+    unit.effects.push(() => {
+      for (const id of ids) this.#cache.delete(id);
+      for (const listener of this.#deleteListeners) {
+        try {
+          listener(ids);
+        } catch (error) {
+          console.error('phaseline: a delete listener threw', error);
+        }
+      }
+    });
+    return changes;
   }
 
-  /** The job's live snapshot and row at the head's version: from memory, else restored from the row. */
-  #liveOf(head: JobHead, lifecycle: Lifecycle, read?: JobRow): { snapshot: AnyMachineSnapshot; row: JobRow } {
+  /**
+   * The job's live snapshot and row at the head's version: from memory, else restored from the row.
+   * `unit` null: a read outside any write.
+   */
+  *#liveOf(tx: StoreTx, unit: Unit | null, head: JobHead, lifecycle: Lifecycle, read?: JobRow): Script<{ snapshot: AnyMachineSnapshot; row: JobRow }> {
     // A job written earlier in the open transaction is what the row holds now, inside it.
-    const cached = this.#pendingCache.get(head.id) ?? this.#cache.get(head.id);
+    const cached = unit?.cache.get(head.id) ?? this.#cache.get(head.id);
     if (cached && cached.version === head.version) return cached;
-    const row = read ?? this.#stmts.selectJob.get({ id: head.id })!;
+    const row = read ?? (yield* tx.readRow(head.id))!;
     return { snapshot: restoreSnapshot(lifecycle.machine, row.snapshot, row), row };
-  }
-
-  #appendEvent(
-    row: JobRow,
-    type: string,
-    at: number,
-    payload: Record<string, unknown>,
-    stateBefore: string | null,
-    actor: string | null,
-  ): JobEventRow {
-    const event: JobEventRow = {
-      jobId: row.id,
-      seq: row.version,
-      at,
-      type,
-      payload: Object.keys(payload).length > 0 ? payload : null,
-      stateBefore,
-      stateAfter: row.state,
-      actor,
-    };
-    this.#stmts.insertEvent.run(event);
-    return event;
   }
 
   /**
@@ -449,12 +566,12 @@ export class Engine {
    * events; at most the cache's size for a whole batch), and its notification, only when someone
    * observes transitions.
    */
-  #afterCommit(row: JobRow, snapshot: AnyMachineSnapshot | null, event: JobEventRow): void {
+  #afterCommit(unit: Unit, row: JobRow, snapshot: AnyMachineSnapshot | null, event: JobEventRow): void {
     if (snapshot !== null) {
-      putLatest(this.#pendingCache, row.id, { version: row.version, snapshot, row }, this.#cacheSize);
+      putLatest(unit.cache, row.id, { version: row.version, snapshot, row }, this.#cacheSize);
     }
     if (this.#listeners.size === 0) return;
-    this.#pending.push(() => {
+    unit.effects.push(() => {
       for (const listener of this.#listeners) {
         try {
           listener({ job: row, event });
@@ -465,6 +582,43 @@ export class Engine {
       }
     });
   }
+}
+
+function eventOf(
+  row: JobRow,
+  type: string,
+  at: number,
+  payload: Record<string, unknown>,
+  stateBefore: string | null,
+  actor: string | null,
+): JobEventRow {
+  return {
+    jobId: row.id,
+    seq: row.version,
+    at,
+    type,
+    payload: Object.keys(payload).length > 0 ? payload : null,
+    stateBefore,
+    stateAfter: row.state,
+    actor,
+  };
+}
+
+interface StateNodeLike {
+  key: string;
+  tags: readonly string[];
+  states: Record<string, StateNodeLike>;
+}
+
+/** Top-level states every leaf of which is tagged `archived` (on itself or an ancestor). */
+function archivedStates(machine: AnyStateMachine): string[] {
+  const archived = (node: StateNodeLike, inherited: boolean): boolean => {
+    const here = inherited || node.tags.includes('archived');
+    const children = Object.values(node.states);
+    return children.length === 0 ? here : children.every((child) => archived(child, here));
+  };
+  const root = machine.root as unknown as StateNodeLike;
+  return Object.values(root.states).filter((node) => archived(node, false)).map((node) => node.key);
 }
 
 /** Put an entry last in a map kept in least-recently-written order, dropping the oldest past `size`. */

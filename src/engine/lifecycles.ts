@@ -29,6 +29,7 @@ export function checkLifecycle(lifecycle: Lifecycle): void {
   }
   checkTagContract(lifecycle);
   checkNamedImplementations(lifecycle);
+  checkOwnBehaviour(lifecycle, machine);
   let snapshot;
   try {
     snapshot = firstSnapshot(machine, SAMPLE_INPUT);
@@ -102,6 +103,43 @@ function checkNamedImplementations(lifecycle: Lifecycle): void {
   }
 }
 
+/** The optional fields that give a lifecycle destruction, retention or validation behaviour of its own. */
+function checkOwnBehaviour(lifecycle: Lifecycle, machine: AnyStateMachine): void {
+  const where = `lifecycle ${lifecycle.name}`;
+  const events = new Set<string>(machine.root.events);
+  const tagged = (tag: string) => leaves(machine.root as unknown as StateNodeLike).some(({ tags }) => tags.includes(tag));
+  const { archiveEvent, retention, validatedEvent } = lifecycle;
+  if (retention !== undefined && typeof retention !== 'boolean') throw new InvalidInputError(where, 'retention must be true or false');
+  if (archiveEvent !== undefined) {
+    if (typeof archiveEvent !== 'string' || !events.has(archiveEvent)) {
+      throw new InvalidInputError(where, `archiveEvent ${JSON.stringify(archiveEvent)} is not an event its machine accepts`);
+    }
+    if (!tagged('archived')) throw new InvalidInputError(where, 'has an archiveEvent but no state tagged archived for it to lead to');
+  }
+  if (validatedEvent !== undefined) {
+    if (typeof validatedEvent !== 'string' || !events.has(validatedEvent)) {
+      throw new InvalidInputError(where, `validatedEvent ${JSON.stringify(validatedEvent)} is not an event its machine accepts`);
+    }
+    if (!tagged('validating')) throw new InvalidInputError(where, 'has a validatedEvent but no state tagged validating');
+  } else if (tagged('validating')) {
+    // The runner would run the handler in that state, which the machine does not let finish.
+    throw new InvalidInputError(where, 'has a state tagged validating but no validatedEvent to leave it');
+  }
+}
+
+/** Every leaf state, with the tags it inherits. */
+function leaves(root: StateNodeLike): Array<{ node: StateNodeLike; tags: string[] }> {
+  const found: Array<{ node: StateNodeLike; tags: string[] }> = [];
+  const visit = (node: StateNodeLike, inherited: string[]): void => {
+    const tags = [...inherited, ...node.tags];
+    const children = Object.values(node.states);
+    if (children.length === 0) found.push({ node, tags });
+    for (const child of children) visit(child, tags);
+  };
+  visit(root, []);
+  return found;
+}
+
 /**
  * Whether a failed attempt of a running job can go back to the queue: a claim from the new job's
  * state, then a FAIL that asks for a retry, ends in a `queued` state. A lifecycle with no such path
@@ -151,6 +189,8 @@ export function checkTagContract(lifecycle: Lifecycle): void {
       problems.push(`state ${path} has an outcome tag but is not terminal`);
     }
     if (tags.includes('running') && tags.includes('queued')) problems.push(`state ${path} cannot be both running and queued`);
+    if (tags.includes('archived') && !tags.includes('terminal')) problems.push(`archived state ${path} must be terminal`);
+    if (tags.includes('validating') && !tags.includes('running')) problems.push(`validating state ${path} must be running`);
   };
   const root = (lifecycle.machine as AnyStateMachine).root as unknown as StateNodeLike;
   visit(root, []);

@@ -36,8 +36,8 @@ export async function replayAllThreads(engine: Engine, options: ParallelReplayOp
   const large = range !== null && range.max - range.min + 1 >= THREADS_FROM_JOBS;
   const threads = Math.max(1, Math.floor(options.threads ?? (large ? Math.min(4, availableParallelism()) : 1)));
   const builtIn = new Set<unknown>(Object.values(builtInLifecycles));
-  const { file } = engine.database;
-  if (threads === 1 || file === ':memory:' || file === '' || range === null || !engine.lifecycles.all().every((l) => builtIn.has(l))) {
+  const { file } = engine.store;
+  if (threads === 1 || file === null || range === null || !engine.lifecycles.all().every((l) => builtIn.has(l))) {
     return replayAll(engine);
   }
   let next = range.min;

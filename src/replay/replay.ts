@@ -38,10 +38,7 @@ export function replayRange(engine: Engine, fromId: number, toId: number, onJob?
   // A page of jobs and all their events in two queries (job_events is clustered on job and
   // sequence), read in one read transaction so that both come from the same moment.
   for (let after = fromId - 1; after < toId; ) {
-    const [page, events] = engine.read(() => {
-      const jobs = engine.jobsAfter(after, 500).filter((job) => job.id <= toId);
-      return [jobs, jobs.length > 0 ? engine.historyBetween(jobs[0]!.id, jobs.at(-1)!.id) : []] as const;
-    });
+    const { jobs: page, events } = engine.pageWithHistory(after, 500, toId);
     if (page.length === 0) break;
     const last = page.at(-1)!.id;
     let e = 0;

@@ -32,9 +32,15 @@ export interface RunnerOptions {
 
 /** Destruction and retention, run by every runner's maintenance tick. */
 export interface SweepOptions {
-  /** Delete finished non-UWS jobs this long after they ended; null keeps them. Default 7 days. */
+  /**
+   * Delete finished jobs this long after they ended, except those of lifecycles with
+   * `retention: false` (UWS); null keeps them. Default 7 days.
+   */
   retentionMs?: number | null;
-  /** What destruction does to a UWS job: `archive` (default, UWS 1.1) or `delete` (as Wobbly does). */
+  /**
+   * What destruction does to a job of a lifecycle with an `archiveEvent` (UWS): `archive` (default,
+   * UWS 1.1) or `delete` (as Wobbly does). Jobs of other lifecycles are deleted.
+   */
   destroy?: 'archive' | 'delete';
   /** Rows handled per tick, so one tick never holds the write lock for long. Default 500. */
   batch?: number;

@@ -1,23 +1,26 @@
 /**
  * The embedded worker loop: claim due jobs under a lease, run their handlers, turn each outcome
- * into an event, keep leases alive, and recover the jobs of workers that died.
+ * into an event, keep leases alive, and recover the jobs of workers that died. It acts through the
+ * functions of a {@link RunnerPort} only (src/runner/port.ts), never on the engine or a store;
+ * batching of final writes is src/runner/finals.ts, recovery src/runner/recovery.ts.
  *
  * Every write an attempt makes is fenced by its lease id, so a worker that lost its lease (its job
  * was cancelled, timed out, or recovered elsewhere) can never complete, fail or overwrite the job.
  */
 import { randomUUID } from 'node:crypto';
 import type { Json } from '../../machines/common.ts';
-import type { Engine, TransitionRecord } from '../engine/engine.ts';
-import { toJob, type Job } from '../engine/job.ts';
+import type { Job } from '../engine/job-types.ts';
 import { assertJson } from '../engine/validate.ts';
 import { InvalidInputError, isPhaselineError } from '../errors.ts';
 import type { TypedEmitter } from '../events.ts';
 import { backoffDelay, validateParams, type JobType } from '../jobtypes.ts';
 import { LazyAbort } from './abort.ts';
 import { createHandlerContext, type AttemptPort } from './context.ts';
+import { FinalBatch } from './finals.ts';
 import { LeaseWatch, newLeaseId } from './leases.ts';
 import type { RunnerOptions, SweepOptions, Workers } from './options.ts';
-import { sweep } from './sweeper.ts';
+import type { AttemptWrite, NewLease, Observed, RunnerEvent, RunnerPort, RunState } from './port.ts';
+import { recoverExpired } from './recovery.ts';
 import { longTimeout, MAX_TIMER_MS, type Timer } from './timers.ts';
 
 export type { RunnerOptions } from './options.ts';
@@ -40,7 +43,7 @@ interface Attempt {
 
 export class Runner implements Workers {
   readonly workerId: string;
-  readonly #engine: Engine;
+  readonly #port: RunnerPort;
   readonly #types: Map<string, JobType<Json, Json>>;
   readonly #emitter: TypedEmitter;
   readonly #opts: Required<Omit<RunnerOptions, 'workerId' | 'sweep'>> & { sweep: SweepOptions };
@@ -53,10 +56,10 @@ export class Runner implements Workers {
   #lastMaintenance = -Infinity;
   #lastLeaseScan = -Infinity;
   readonly #leases: LeaseWatch;
-  #finals: Array<{ attempt: Attempt; event: FinalEvent; resolve: () => void }> = [];
+  readonly #finals = new FinalBatch<{ attempt: Attempt; event: FinalEvent }>((finals) => this.#commitFinals(finals));
 
-  constructor(engine: Engine, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
-    this.#engine = engine;
+  constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
+    this.#port = port;
     this.#types = types;
     this.#emitter = emitter;
     this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
@@ -76,8 +79,8 @@ export class Runner implements Workers {
   start(): void {
     if (this.#running) return;
     this.#running = true;
-    const stopObserving = this.#engine.onTransition((record) => this.#observe(record));
-    const stopDeletions = this.#engine.onDelete((ids) => {
+    const stopObserving = this.#port.onTransition((observed) => this.#observe(observed));
+    const stopDeletions = this.#port.onDelete((ids) => {
       for (const id of ids) {
         const attempt = this.#active.get(id);
         if (attempt) this.#end(attempt, 'lost');
@@ -129,7 +132,7 @@ export class Runner implements Workers {
         const tick = performance.now();
         if (tick - this.#lastMaintenance >= this.#opts.pollIntervalMs) {
           this.#lastMaintenance = tick;
-          this.#maintain(tick, this.#engine.clock());
+          this.#maintain(tick, this.#port.clock());
         }
         if (free > 0) {
           const jobs = this.#claim(free);
@@ -168,20 +171,14 @@ export class Runner implements Workers {
 
   /** One write transaction: pick due jobs in claim order and move each to running under a new lease. */
   #claim(limit: number): Job[] {
-    const types = [...this.#types.keys()];
-    if (types.length === 0 || limit <= 0) return [];
-    const engine = this.#engine;
-    return engine.transaction(() => {
-      const now = engine.clock();
-      const claimed: Job[] = [];
-      for (const row of engine.claimable(now, limit, types)) {
-        const leaseId = newLeaseId(this.#opts.leaseMs);
-        const lease = { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId };
-        claimed.push(toJob(engine.claim(row, { lease, actor: `${this.workerId}/${leaseId}` })));
-      }
-      return claimed;
-    });
+    return this.#port.claim(limit, [...this.#types.keys()], this.#leaseFor);
   }
+
+  /** A new lease for a claim at `now`, named after this worker. */
+  readonly #leaseFor = (now: number): NewLease => {
+    const leaseId = newLeaseId(this.#opts.leaseMs);
+    return { leaseId, leaseExpiresAt: now + this.#opts.leaseMs, workerId: this.workerId, actor: `${this.workerId}/${leaseId}` };
+  };
 
   #begin(job: Job): void {
     const type = this.#types.get(job.type)!;
@@ -213,8 +210,8 @@ export class Runner implements Workers {
   async #execute(attempt: Attempt, detached: Promise<void>): Promise<void> {
     const { type, job } = attempt;
     const port: AttemptPort = {
-      send: (event) => toJob(this.#engine.send(job.id, event, { fence: { leaseId: attempt.leaseId }, actor: attempt.actor })),
-      canAsk: () => this.#engine.accepts(job.id, 'ASK', job),
+      send: (event) => this.#port.write(writeOf(attempt, event)),
+      canAsk: () => this.#port.accepts(job.id, 'ASK', job),
       suspend: () => this.#end(attempt, 'suspended'),
       progressIntervalMs: this.#opts.progressIntervalMs,
       // The rate limit measures elapsed time, which a wall clock stepping back would stretch.
@@ -223,10 +220,11 @@ export class Runner implements Workers {
     const context = createHandlerContext(job, attempt.abort, port);
     let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
     try {
-      if (this.#engine.accepts(job.id, 'VALIDATED', job)) {
-        // Qiskit's VALIDATING: check the parameters against the type's validator before running.
+      const validated = this.#port.validationEvent(job);
+      if (validated !== null) {
+        // A claim into a state tagged validating (Qiskit VALIDATING): the type's validator first.
         validateParams(type, job.params);
-        port.send({ type: 'VALIDATED' });
+        port.send({ type: validated });
       }
       const result = await Promise.race([type.handler(context), detached.then(() => DETACHED)]);
       if (result === DETACHED) return;
@@ -257,31 +255,30 @@ export class Runner implements Workers {
    * of the event loop: one transaction (and, at synchronous FULL, one fsync) for many jobs.
    */
   #finish(attempt: Attempt, event: FinalEvent): Promise<void> {
-    return new Promise((resolve) => {
-      this.#finals.push({ attempt, event, resolve });
-      if (this.#finals.length === 1) setImmediate(() => this.#flushFinals());
-    });
+    return this.#finals.add({ attempt, event });
   }
 
-  #flushFinals(): void {
-    const finals = this.#finals;
-    this.#finals = [];
+  #commitFinals(finals: Array<{ attempt: Attempt; event: FinalEvent }>): () => void {
     let next: Job[] = [];
     try {
       // The ending attempts' slots go to the next due jobs in the same transaction (as BullMQ's
       // moveToFinished fetches the next job): one commit per job instead of two.
-      next = this.#engine.transaction(() => {
-        for (const { attempt, event } of finals) this.#write(attempt, typeof event === 'function' ? event() : event);
-        for (const { attempt } of finals) this.#release(attempt);
-        return this.#running ? this.#claim(this.#opts.concurrency - this.#active.size) : [];
-      });
+      next = this.#port.finish(
+        finals.map(({ attempt, event }) => () => writeOf(attempt, typeof event === 'function' ? event() : event)),
+        (write, error) => this.#reportWrite(write, error),
+        () => {
+          for (const { attempt } of finals) this.#release(attempt);
+          return { limit: this.#running ? this.#opts.concurrency - this.#active.size : 0, types: [...this.#types.keys()], leaseFor: this.#leaseFor };
+        },
+      );
     } catch (error) {
       // The batch could not commit (e.g. the database is busy past its timeout): the jobs' leases
       // will expire and recovery retries them.
       this.#emitter.emit('error', { error, where: 'final writes' });
     }
-    for (const { resolve } of finals) resolve();
-    for (const job of next) this.#begin(job);
+    return () => {
+      for (const job of next) this.#begin(job);
+    };
   }
 
   /** Free an attempt's slot (once; a job claimed again meanwhile keeps its new attempt). */
@@ -295,19 +292,24 @@ export class Runner implements Workers {
     const attempts = type?.attempts ?? 3;
     if (attempt >= attempts) return {};
     const delay = type ? backoffDelay(type.backoff, attempt, this.#opts.random) : 1000;
-    return { retryAt: this.#engine.clock() + delay };
+    return { retryAt: this.#port.clock() + delay };
   }
 
   /** A final, fenced write for an attempt; a lost lease or a job already moved on is reported, not thrown. */
-  #write(attempt: Attempt, event: { type: string } & Record<string, unknown>): void {
+  #write(attempt: Attempt, event: RunnerEvent): void {
+    const write = writeOf(attempt, event);
     try {
-      this.#engine.send(attempt.jobId, event, { fence: { leaseId: attempt.leaseId }, actor: attempt.actor });
+      this.#port.write(write);
     } catch (error) {
-      if (isPhaselineError(error, 'LEASE_LOST') || isPhaselineError(error, 'ILLEGAL_TRANSITION')) {
-        this.#emitter.emit('job:lease-lost', { jobId: attempt.jobId, leaseId: attempt.leaseId });
-      } else {
-        this.#emitter.emit('error', { error, where: `job ${attempt.jobId} ${event.type}` });
-      }
+      this.#reportWrite(write, error);
+    }
+  }
+
+  #reportWrite(write: AttemptWrite, error: unknown): void {
+    if (isPhaselineError(error, 'LEASE_LOST') || isPhaselineError(error, 'ILLEGAL_TRANSITION')) {
+      this.#emitter.emit('job:lease-lost', { jobId: write.jobId, leaseId: write.leaseId });
+    } else {
+      this.#emitter.emit('error', { error, where: `job ${write.jobId} ${write.event.type}` });
     }
   }
 
@@ -326,14 +328,14 @@ export class Runner implements Workers {
   }
 
   /** React to a committed transition of a job this runner is running. */
-  #observe({ job, event }: TransitionRecord): void {
+  #observe({ job, actor }: Observed): void {
     const attempt = this.#active.get(job.id);
     if (job.claimable && !attempt) this.nudge();
-    if (!attempt || event.actor === attempt.actor) return;
+    if (!attempt || actor === attempt.actor) return;
     this.#check(attempt, job);
   }
 
-  #check(attempt: Attempt, row: { running: boolean; leaseId: string | null; cancelRequested: boolean }): void {
+  #check(attempt: Attempt, row: RunState): void {
     if (!row.running || row.leaseId !== attempt.leaseId) {
       this.#end(attempt, 'lost');
     } else if (row.cancelRequested && !attempt.reason) {
@@ -350,18 +352,14 @@ export class Runner implements Workers {
 
   /** Heartbeat: renew every active lease; a lease that cannot be renewed was lost. */
   #beat(): void {
-    const expiresAt = this.#engine.clock() + this.#opts.leaseMs;
+    const expiresAt = this.#port.clock() + this.#opts.leaseMs;
     for (const attempt of this.#active.values()) {
       if (attempt.reason && attempt.reason !== 'cancelled') continue;
       try {
-        if (this.#engine.renewLease(attempt.jobId, attempt.leaseId, expiresAt)) {
-          // Cancellation requested from another process shows up here.
-          const row = this.#engine.find(attempt.jobId);
-          if (row?.cancelRequested) this.#check(attempt, row);
-        } else {
-          const row = this.#engine.find(attempt.jobId);
-          this.#check(attempt, row ?? { running: false, leaseId: null, cancelRequested: false });
-        }
+        const { renewed, state } = this.#port.heartbeat(attempt.jobId, attempt.leaseId, expiresAt);
+        if (!renewed) this.#check(attempt, state ?? { running: false, leaseId: null, cancelRequested: false });
+        // Cancellation requested from another process shows up here.
+        else if (state?.cancelRequested) this.#check(attempt, state);
       } catch (error) {
         this.#emitter.emit('error', { error, where: `heartbeat of job ${attempt.jobId}` });
       }
@@ -370,37 +368,20 @@ export class Runner implements Workers {
 
   /** Recover expired leases (judged by {@link LeaseWatch}, on no other host's clock), then destruction and retention. */
   #maintain(tick: number, now: number): void {
+    const report = (error: unknown, where: string) => this.#emitter.emit('error', { error, where });
     // The scan reads every running job: a tenth of the shortest lease seen apart is often enough (a
     // recovery comes at most that much later, also of a holder whose lease is shorter than ours)
     // and costs a fraction of a scan per poll.
     if (tick - this.#lastLeaseScan >= this.#leases.shortestMs / 10) {
       this.#lastLeaseScan = tick;
-      this.#recover();
+      recoverExpired(this.#port, this.#leases, {
+        isActive: (id) => this.#active.has(id),
+        retry: (type, attempt) => this.#retry(type, attempt),
+        actor: `${this.workerId}/recovery`,
+        report,
+      });
     }
-    sweep(this.#engine, now, this.#opts.sweep, (error, where) => this.#emitter.emit('error', { error, where }));
-  }
-
-  #recover(): void {
-    let recoveries = 0;
-    for (const row of this.#leases.expired(this.#engine.runningLeases())) {
-      if (this.#active.has(row.id)) continue;
-      if (++recoveries > 100) break; // the rest stay expired for the next tick
-      // Fenced by the record judged: a heartbeat that lands first keeps the job with its holder.
-      const fence = row.leaseId !== null ? { fence: { leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt } } : {};
-      const actor = `${this.workerId}/recovery`;
-      try {
-        if (row.cancelRequested && this.#engine.accepts(row.id, 'CANCEL_DONE')) {
-          this.#engine.send(row.id, { type: 'CANCEL_DONE' }, { ...fence, actor });
-        } else {
-          this.#engine.send(row.id, { type: 'LEASE_LOST', ...this.#retry(row.type, row.attempt) }, { ...fence, actor });
-        }
-      } catch (error) {
-        // Another worker recovered it first, or its worker came back: both are fine.
-        if (!isPhaselineError(error, 'LEASE_LOST') && !isPhaselineError(error, 'STALE_VERSION')) {
-          this.#emitter.emit('error', { error, where: `recovery of job ${row.id}` });
-        }
-      }
-    }
+    this.#port.sweep(now, this.#opts.sweep, report);
   }
 }
 
@@ -451,7 +432,10 @@ function integer(field: string, value: unknown, min: number, max: number): void 
   }
 }
 
-type RunnerEvent = { type: string } & Record<string, unknown>;
+function writeOf(attempt: Attempt, event: RunnerEvent): AttemptWrite {
+  return { jobId: attempt.jobId, leaseId: attempt.leaseId, actor: attempt.actor, event };
+}
+
 /** An attempt's last event, or a function that makes it when it is written. */
 type FinalEvent = RunnerEvent | (() => RunnerEvent);
 

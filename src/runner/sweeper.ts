@@ -1,11 +1,12 @@
 /**
- * Destruction and retention, run by every worker's maintenance tick (the work is idempotent).
+ * Destruction and retention, run by every worker's maintenance tick (the work is idempotent). What
+ * each does to a job is its lifecycle's to say (machines/common.ts `Lifecycle`):
  *
- * - A job whose destruction instant has come is cancelled if it is still active (UWS: ABORT), then
- *   a UWS job is archived (ARCHIVED: results dropped, record kept) or, with `destroy: 'delete'`,
- *   deleted; a job of another lifecycle is deleted once it has ended.
- * - Finished jobs of lifecycles other than UWS are deleted, history with them, `retentionMs` after
- *   they ended (UWS keeps its records until destruction).
+ * - A job whose destruction instant has come is cancelled if it is still active, then, once ended,
+ *   sent its lifecycle's `archiveEvent` (UWS ARCHIVE: results dropped, record kept) or, without
+ *   one or with `destroy: 'delete'`, deleted.
+ * - Finished jobs are deleted, history with them, `retentionMs` after they ended, except those of
+ *   lifecycles with `retention: false` (UWS keeps its records until destruction).
  */
 import type { Engine } from '../engine/engine.ts';
 import { isPhaselineError } from '../errors.ts';
@@ -25,8 +26,9 @@ export function sweep(engine: Engine, now: number, options: SweepOptions, report
         engine.send(due.id, { type: 'CANCEL', reason: 'destruction' }, { actor: ACTOR });
         ended = engine.get(due.id).endedAt !== null;
       }
-      if (due.lifecycle === 'uws' && (options.destroy ?? 'archive') === 'archive') {
-        if (ended) engine.send(due.id, { type: 'ARCHIVE' }, { actor: ACTOR });
+      const archiveEvent = archiveEventOf(engine, due.lifecycle, due.lifecycleVersion);
+      if (archiveEvent !== undefined && (options.destroy ?? 'archive') === 'archive') {
+        if (ended) engine.send(due.id, { type: archiveEvent }, { actor: ACTOR });
       } else if (ended) {
         remove.push(due.id);
       }
@@ -36,6 +38,19 @@ export function sweep(engine: Engine, now: number, options: SweepOptions, report
     }
   }
   const retention = options.retentionMs === undefined ? 7 * 24 * 3600_000 : options.retentionMs;
-  if (retention !== null) remove.push(...engine.endedBefore(now - retention, ['uws'], batch));
+  if (retention !== null) {
+    const kept = new Set(engine.lifecycles.all().filter((l) => l.retention === false).map((l) => l.name));
+    remove.push(...engine.endedBefore(now - retention, [...kept], batch));
+  }
   engine.deleteJobs(remove);
+}
+
+/** The lifecycle's archive event; none for a lifecycle no longer registered, whose ended jobs are deleted as before. */
+function archiveEventOf(engine: Engine, name: string, version: number): string | undefined {
+  try {
+    return engine.lifecycles.get(name, version).archiveEvent;
+  } catch (error) {
+    if (isPhaselineError(error, 'UNKNOWN_LIFECYCLE')) return undefined;
+    throw error;
+  }
 }

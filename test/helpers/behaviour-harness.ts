@@ -83,16 +83,16 @@ export function aborted(signal: AbortSignal): Promise<void> {
 
 /** `SELECT *` of the job's row, bypassing every layer above SQLite. */
 export function rawRow(p: Phaseline, id: number): Record<string, unknown> | undefined {
-  return engineOf(p).database.sqlite.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+  return engineOf(p).store.database.sqlite.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Record<string, unknown> | undefined;
 }
 
 /** `SELECT *` of the job's history rows, in order. */
 export function rawHistory(p: Phaseline, id: number): Array<Record<string, unknown>> {
-  return engineOf(p).database.sqlite.prepare('SELECT * FROM job_events WHERE job_id = ? ORDER BY seq').all(id) as Array<Record<string, unknown>>;
+  return engineOf(p).store.database.sqlite.prepare('SELECT * FROM job_events WHERE job_id = ? ORDER BY seq').all(id) as Array<Record<string, unknown>>;
 }
 
 export function countRows(p: Phaseline, table: 'jobs' | 'job_events' = 'jobs'): number {
-  return (engineOf(p).database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return (engineOf(p).store.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 }
 
 /** Event types of a history, CREATE left out. */

@@ -233,9 +233,9 @@ export const UWS_TABLE = defineTable(builtInLifecycles.uws, {
     COMPLETED: { reach: ['RUN', 'CLAIM', 'SUCCEED'], tags: ['terminal', 'succeeded'] },
     ERROR: { reach: ['RUN', 'CLAIM', 'FAIL'], tags: ['terminal', 'failed'] },
     ABORTED: { reach: ['ABORT'], tags: ['terminal', 'cancelled'] },
-    'ARCHIVED.completed': { reach: ['RUN', 'CLAIM', 'SUCCEED', 'ARCHIVE'], tags: ['terminal', 'succeeded'] },
-    'ARCHIVED.error': { reach: ['RUN', 'CLAIM', 'FAIL', 'ARCHIVE'], tags: ['terminal', 'failed'] },
-    'ARCHIVED.aborted': { reach: ['ABORT', 'ARCHIVE'], tags: ['terminal', 'cancelled'] },
+    'ARCHIVED.completed': { reach: ['RUN', 'CLAIM', 'SUCCEED', 'ARCHIVE'], tags: ['terminal', 'archived', 'succeeded'] },
+    'ARCHIVED.error': { reach: ['RUN', 'CLAIM', 'FAIL', 'ARCHIVE'], tags: ['terminal', 'archived', 'failed'] },
+    'ARCHIVED.aborted': { reach: ['ABORT', 'ARCHIVE'], tags: ['terminal', 'archived', 'cancelled'] },
   },
   matrix: {
     //                   PENDING  QUEUED     EXECUTING  HELD     SUSPENDED  COMPLETED           ERROR           ABORTED           ARCHIVED.completed ARCHIVED.error ARCHIVED.aborted
@@ -372,7 +372,7 @@ export const QISKIT_TABLE = defineTable(builtInLifecycles.qiskit, {
   situations: {
     INITIALIZING: { reach: [], tags: [] },
     QUEUED: { reach: ['QUEUE'], tags: ['queued'] },
-    VALIDATING: { reach: ['QUEUE', 'CLAIM'], tags: ['running'] },
+    VALIDATING: { reach: ['QUEUE', 'CLAIM'], tags: ['running', 'validating'] },
     RUNNING: { reach: ['QUEUE', 'CLAIM', 'VALIDATED'], tags: ['running'] },
     DONE: { reach: ['QUEUE', 'CLAIM', 'VALIDATED', 'SUCCEED'], tags: ['terminal', 'succeeded'] },
     ERROR: { reach: ['QUEUE', 'CLAIM', 'FAIL'], tags: ['terminal', 'failed'] },

@@ -1,0 +1,126 @@
+/**
+ * The store boundary: everything the engine asks of a database, and nothing about how.
+ *
+ * The engine writes each multi-step operation once, as a transaction script: a generator that
+ * calls the operations of a {@link StoreTx} with `yield*` (`const head = yield* tx.readHead(id)`).
+ * Each operation is itself a generator. A synchronous store (SQLite) does its work and returns
+ * without yielding, so a whole script runs to its end in one `next()` call, inside the driver's
+ * synchronous transaction: no promise, no microtask. An asynchronous store (PostgreSQL) yields the
+ * promise of each query; its {@link Store.run} awaits it and passes the value back in. One script,
+ * either kind of store.
+ */
+import type { JobEventRow, JobRow } from './schema.ts';
+
+/** One store operation: a generator that may yield promises (asynchronous stores) and returns `T`. */
+export type Op<T> = Generator<PromiseLike<unknown>, T, unknown>;
+/** A transaction script: store operations composed with `yield*`. */
+export type Script<T> = Op<T>;
+
+/**
+ * What a transition reads of the row before it: identity, version, timestamps and lease. Not the
+ * snapshot (a live one is usually cached) nor the JSON columns (the new row derives them from the
+ * snapshot), so nothing is parsed on the hot path.
+ */
+export type JobHead = Pick<
+  JobRow,
+  | 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'state' | 'version'
+  | 'stateVersion' | 'createdAt' | 'updatedAt' | 'startedAt' | 'endedAt' | 'leaseId' | 'leaseExpiresAt' | 'workerId'
+>;
+
+/** A running job's lease record, as the expired-lease scan reads it. */
+export type LeaseRow = Pick<JobRow, 'id' | 'type' | 'attempt' | 'leaseId' | 'leaseExpiresAt' | 'cancelRequested'>;
+
+/** A job whose destruction instant has come. */
+export type DestructionRow = Pick<JobRow, 'id' | 'lifecycle' | 'lifecycleVersion' | 'state' | 'endedAt' | 'cancelRequested'>;
+
+/** Top-level states of one lifecycle that destruction has already settled (UWS ARCHIVED). */
+export interface SettledStates {
+  lifecycle: string;
+  states: readonly string[];
+}
+
+/** The filter of a listing; `last` takes the newest by creation, newest first. */
+export interface JobQuery {
+  states?: readonly string[];
+  after?: number;
+  last?: number;
+  owner?: string | null;
+  type?: string;
+  lifecycle?: string;
+  limit?: number;
+}
+
+/**
+ * `write`: one write transaction (a nested one is a savepoint: a refused step undoes only itself).
+ * `read`: one read transaction, so several reads see one moment while writers go on.
+ * `autocommit`: no transaction of its own, each statement by itself (one statement, or reads that
+ *   need not agree; inside an open transaction, part of it).
+ */
+export type TxMode = 'write' | 'read' | 'autocommit';
+
+/** The operations a transaction script may use. */
+export interface StoreTx {
+  readHead(id: number): Op<JobHead | undefined>;
+  readRow(id: number): Op<JobRow | undefined>;
+  /** The job of this type created with this idempotency key, if any. */
+  findByIdempotencyKey(type: string, key: string): Op<JobRow | undefined>;
+  /** Insert a new job's row (its `id` is ignored) and return the id it got. */
+  insertJob(row: JobRow): Op<number>;
+  appendEvent(event: JobEventRow): Op<void>;
+  /**
+   * Write `row` over `before` (the row at the version `row` follows) and append its event, guarded
+   * by the version: false, and nothing written, when the stored row is no longer at `before`'s.
+   */
+  writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean>;
+  /** Due claimable jobs, whole rows, in claim order (priority, then id), of the given types when given. */
+  claimable(now: number, limit: number, types?: readonly string[]): Op<JobRow[]>;
+  /**
+   * A heartbeat, fenced by the lease id and only while the job runs. The stored expiry always moves
+   * on, even when the holder's clock stood still, so that observers see a changed record.
+   */
+  renewLease(id: number, leaseId: string, expiresAt: number): Op<boolean>;
+  /** Every running job's lease record. */
+  runningLeases(): Op<LeaseRow[]>;
+  /** Jobs whose destruction instant has come, except those in states destruction has settled. */
+  dueForDestruction(now: number, limit: number, settled: readonly SettledStates[]): Op<DestructionRow[]>;
+  /** Ids of jobs that ended before `before`, outside the given lifecycles. */
+  endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): Op<number[]>;
+  list(query: JobQuery): Op<JobRow[]>;
+  /** Up to `limit` jobs with ids above `afterId`, in id order. */
+  jobsAfter(afterId: number, limit: number): Op<JobRow[]>;
+  idRange(): Op<{ min: number; max: number } | null>;
+  history(id: number): Op<JobEventRow[]>;
+  /** The events of jobs `fromId..toId`, by job then sequence. */
+  historyBetween(fromId: number, toId: number): Op<JobEventRow[]>;
+  /** Delete jobs and their history; returns how many jobs were deleted. */
+  deleteJobs(ids: readonly number[]): Op<number>;
+  /** Run a script as a savepoint of the open transaction: when it throws, only its own writes are undone. */
+  savepoint<T>(script: Script<T>): Op<T>;
+}
+
+export interface Store {
+  /** True when {@link run} returns its result itself, never a promise (SQLite). */
+  readonly synchronous: boolean;
+  /** A file another thread or process can open to read the same data, or null (in memory, or a server). */
+  readonly file: string | null;
+  /** Run a script in a transaction of the given mode; its effects commit when it returns. */
+  run<T>(mode: TxMode, script: (tx: StoreTx) => Script<T>): T | Promise<T>;
+  close(): void | Promise<void>;
+}
+
+/** A store whose scripts run to their end inside {@link run}. */
+export interface SyncStore extends Store {
+  readonly synchronous: true;
+  run<T>(mode: TxMode, script: (tx: StoreTx) => Script<T>): T;
+  close(): void;
+}
+
+/** What an engine method returns on store `S`: the value itself on a synchronous store, else its promise. */
+export type Out<S extends Store, T> = S extends SyncStore ? T : Promise<T>;
+
+/** Run a script of a synchronous store's operations: they never yield, so one `next()` ends it. */
+export function runToEnd<T>(script: Script<T>): T {
+  const step = script.next();
+  if (!step.done) throw new Error('a synchronous store operation yielded: it must return its value directly');
+  return step.value;
+}
