@@ -349,6 +349,10 @@ export interface Lifecycle<TMachine extends AnyStateMachine = AnyStateMachine> {
    * refuses fails the attempt instead, before the handler runs.
    */
   validatedEvent?: string;
-  /** Register under a built-in lifecycle's name (`uws`, ...), replacing it; refused otherwise. */
+  /**
+   * Register under a built-in lifecycle's name (`uws`, ...), replacing it; refused otherwise. The
+   * replacement brings its own `archiveEvent`, `retention` and `validatedEvent`: copy the built-in's
+   * (a UWS replacement without `retention: false` has its finished jobs deleted after retention).
+   */
   replaceBuiltIn?: boolean;
 }

@@ -177,7 +177,7 @@ describe('registration checks of the new fields', () => {
       failed: { type: 'final', tags: ['terminal', 'failed'] },
       dropped: { type: 'final', tags: ['terminal', 'cancelled'] },
     };
-    expect(refusal(withStates(noShelf, { archiveEvent: 'SHELVE', validatedEvent: 'CHECKED' }))).toMatch(/no state tagged archived/);
+    expect(refusal(withStates(noShelf, { archiveEvent: 'SHELVE', validatedEvent: 'CHECKED' }))).toMatch(/no top-level state tagged archived/);
     expect(refusal(withStates(ledgerStates, { archiveEvent: 'STORE', validatedEvent: 'CHECKED' }))).toMatch(/archiveEvent "STORE"/);
   });
 

@@ -101,6 +101,24 @@ describe('registration refuses, with what is wrong', () => {
     expect(error.message).toMatch(/known actions: apply; guards: willRetry, keepsParams, cancelRequested/);
   });
 
+  it('an archiveEvent that destruction could never settle: archived only on part of a state, or a terminal state that refuses it', () => {
+    const shelf = { type: 'final', tags: ['archived'] };
+    const partly = defineLifecycle({
+      name: 'partly', version: 1, initial: 'queued', archiveEvent: 'ARCHIVE', actions,
+      states: { ...states, done: { tags: ['terminal', 'succeeded'], initial: 'fresh', states: { fresh: { on: { ARCHIVE: 'shelved' } }, shelved: shelf } } },
+    });
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [partly] })).message).toMatch(/no top-level state tagged archived/);
+    const leaky = defineLifecycle({
+      name: 'leaky', version: 1, initial: 'queued', archiveEvent: 'ARCHIVE', actions,
+      states: {
+        ...states,
+        done: { type: 'final', tags: ['terminal', 'succeeded'], on: { ARCHIVE: 'shelved' } },
+        shelved: { type: 'final', tags: ['terminal', 'succeeded', 'archived'] },
+      },
+    });
+    expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [leaky] })).message).toMatch(/terminal state broken, dropped does not accept the archiveEvent ARCHIVE/);
+  });
+
   it('a built-in name, unless replacing it is asked for', () => {
     const mine = defineLifecycle({ name: 'uws', version: 1, initial: 'queued', states, actions });
     expect(refusal(() => createPhaseline({ file: ':memory:', lifecycles: [mine] })).message).toMatch(/uws is a built-in lifecycle.*replaceBuiltIn/);

@@ -143,7 +143,9 @@ export class SqliteStore implements SyncStore, StoreTx {
   }
 
   *savepoint<T>(script: Script<T>): Generator<never, T> {
-    // Inside an open transaction, better-sqlite3 makes a nested transaction function a savepoint.
+    // Inside an open transaction, better-sqlite3 makes a nested transaction function a savepoint;
+    // outside one it would quietly open a transaction of its own instead.
+    if (!this.database.sqlite.inTransaction) throw new Error('savepoint() outside a transaction');
     return this.#transaction(script) as T;
   }
 

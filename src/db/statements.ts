@@ -8,7 +8,6 @@ import type { OpenDatabase, PhaselineDb } from './open.ts';
 import { jobEvents, jobs, type JobEventRow, type JobRow } from './schema.ts';
 import type { DestructionRow, JobHead, LeaseRow, SettledStates } from './store.ts';
 
-export type { JobHead } from './store.ts';
 
 const p = sql.placeholder;
 

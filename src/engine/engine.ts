@@ -24,7 +24,7 @@ import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
-import { LifecycleRegistry } from './lifecycles.ts';
+import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import type { Clock, ListFilter, SendOptions as PublicSendOptions } from './types.ts';
 
@@ -182,8 +182,9 @@ export class Engine<S extends Store = SyncStore> {
     }
     const unit: Unit = { cache: new Map(), effects: [] };
     const result = this.#store.run('write', (tx) => script(tx, unit));
-    if (result instanceof Promise) {
-      return result.then((value: T) => {
+    // Asked of the store, not of the value: a driver's thenable must not pass for a result.
+    if (!this.#store.synchronous) {
+      return Promise.resolve(result).then((value: T) => {
         this.#commit(unit);
         return value;
       }) as Out<S, T>;
@@ -199,7 +200,7 @@ export class Engine<S extends Store = SyncStore> {
 
   /** `fn` of a result: at once on a synchronous store, when it settles on an asynchronous one. */
   #then<A, B>(result: Out<S, A>, fn: (value: A) => B): Out<S, B> {
-    return (result instanceof Promise ? result.then(fn) : fn(result as A)) as Out<S, B>;
+    return (this.#store.synchronous ? fn(result as A) : Promise.resolve(result).then(fn)) as Out<S, B>;
   }
 
   #commit(unit: Unit): void {
@@ -428,11 +429,6 @@ export class Engine<S extends Store = SyncStore> {
     return this.#autocommit((tx) => tx.history(jobId));
   }
 
-  /** Up to `limit` jobs with ids above `afterId`, in id order (for whole-database passes). */
-  jobsAfter(afterId: number, limit: number): Out<S, JobRow[]> {
-    return this.#autocommit((tx) => tx.jobsAfter(afterId, limit));
-  }
-
   /**
    * A page of jobs with ids above `afterId` (at most `limit`, none above `toId`) and all their
    * events, by job then sequence, read in one read transaction so that both come from one moment.
@@ -448,11 +444,6 @@ export class Engine<S extends Store = SyncStore> {
   /** The lowest and highest job ids, or null when there is no job. */
   idRange(): Out<S, { min: number; max: number } | null> {
     return this.#autocommit((tx) => tx.idRange());
-  }
-
-  /** The events of jobs `fromId..toId`, by job then sequence. */
-  historyBetween(fromId: number, toId: number): Out<S, JobEventRow[]> {
-    return this.#autocommit((tx) => tx.historyBetween(fromId, toId));
   }
 
   list(filter: ListFilter = {}): Out<S, JobRow[]> {
@@ -602,23 +593,6 @@ function eventOf(
     stateAfter: row.state,
     actor,
   };
-}
-
-interface StateNodeLike {
-  key: string;
-  tags: readonly string[];
-  states: Record<string, StateNodeLike>;
-}
-
-/** Top-level states every leaf of which is tagged `archived` (on itself or an ancestor). */
-function archivedStates(machine: AnyStateMachine): string[] {
-  const archived = (node: StateNodeLike, inherited: boolean): boolean => {
-    const here = inherited || node.tags.includes('archived');
-    const children = Object.values(node.states);
-    return children.length === 0 ? here : children.every((child) => archived(child, here));
-  };
-  const root = machine.root as unknown as StateNodeLike;
-  return Object.values(root.states).filter((node) => archived(node, false)).map((node) => node.key);
 }
 
 /** Put an entry last in a map kept in least-recently-written order, dropping the oldest past `size`. */

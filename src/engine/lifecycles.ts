@@ -114,7 +114,15 @@ function checkOwnBehaviour(lifecycle: Lifecycle, machine: AnyStateMachine): void
     if (typeof archiveEvent !== 'string' || !events.has(archiveEvent)) {
       throw new InvalidInputError(where, `archiveEvent ${JSON.stringify(archiveEvent)} is not an event its machine accepts`);
     }
-    if (!tagged('archived')) throw new InvalidInputError(where, 'has an archiveEvent but no state tagged archived for it to lead to');
+    // Destruction leaves alone the top-level states all of whose leaves are archived; any other
+    // ended job is sent the event, every sweep, until it is accepted.
+    const settled = new Set(archivedStates(machine));
+    if (settled.size === 0) throw new InvalidInputError(where, 'has an archiveEvent but no top-level state tagged archived (on it or on all its children) for it to lead to');
+    const stuck = leaves(machine.root as unknown as StateNodeLike)
+      .filter(({ node, tags }) => tags.includes('terminal') && !settled.has(topLevelKey(node)))
+      .filter(({ node }) => !acceptsUpward(node, archiveEvent))
+      .map(({ node }) => statePath(node));
+    if (stuck.length > 0) throw new InvalidInputError(where, `terminal state ${stuck.join(', ')} does not accept the archiveEvent ${archiveEvent}, so destruction could never settle it`);
   }
   if (validatedEvent !== undefined) {
     if (typeof validatedEvent !== 'string' || !events.has(validatedEvent)) {
@@ -125,6 +133,31 @@ function checkOwnBehaviour(lifecycle: Lifecycle, machine: AnyStateMachine): void
     // The runner would run the handler in that state, which the machine does not let finish.
     throw new InvalidInputError(where, 'has a state tagged validating but no validatedEvent to leave it');
   }
+}
+
+/** Top-level states every leaf of which is tagged `archived` (on itself or an ancestor): what destruction has settled. */
+export function archivedStates(machine: AnyStateMachine): string[] {
+  const archived = (node: StateNodeLike, inherited: boolean): boolean => {
+    const here = inherited || node.tags.includes('archived');
+    const children = Object.values(node.states);
+    return children.length === 0 ? here : children.every((child) => archived(child, here));
+  };
+  const root = machine.root as unknown as StateNodeLike;
+  return Object.values(root.states).filter((node) => archived(node, false)).map((node) => node.key);
+}
+
+function topLevelKey(node: StateNodeLike): string {
+  let n = node;
+  while (n.parent?.parent) n = n.parent;
+  return n.key;
+}
+
+/** Whether the state or one of its ancestors has a transition for the event. */
+function acceptsUpward(node: StateNodeLike, event: string): boolean {
+  for (let n: StateNodeLike | undefined = node; n; n = n.parent) {
+    if ((n as unknown as { transitions?: Map<string, unknown> }).transitions?.has(event)) return true;
+  }
+  return false;
 }
 
 /** Every leaf state, with the tags it inherits. */
