@@ -1,5 +1,5 @@
 /**
- * The store boundary holds: no module outside src/db imports the driver or the query builder, so
+ * The store boundary holds: no module of src/ outside src/db imports a driver or the query builder, so
  * another store (PostgreSQL) can take SQLite's place behind src/db/store.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,9 +16,9 @@ function sources(dir: string): string[] {
   });
 }
 
-test('only src/db imports drizzle-orm or better-sqlite3', () => {
+test('only src/db imports drizzle-orm, better-sqlite3 or pg (import, dynamic import or require, either quote)', () => {
   const importing = sources(SRC)
-    .filter((file) => /from\s+'(drizzle-orm|better-sqlite3)[^']*'|import\('(drizzle-orm|better-sqlite3)/.test(readFileSync(file, 'utf8')))
+    .filter((file) => /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"](?:drizzle-orm|better-sqlite3|pg)(?:\/[^'"]*)?['"]/.test(readFileSync(file, 'utf8')))
     .map((file) => relative(SRC, file).split('\\').join('/'));
   expect(importing.length).toBeGreaterThan(0); // the pattern finds the stores' own imports
   expect(importing.filter((file) => !file.startsWith('db/'))).toEqual([]);

@@ -6,9 +6,9 @@
  *
  * Each operation is written once, as a transaction script (a generator over the store's
  * operations, src/db/store.ts) that the store runs in its own transaction: on the SQLite store
- * synchronously, so several transitions can share one commit ({@link Engine.transaction}) and the
- * public facade (src/phaseline.ts) puts promises around them; an asynchronous store would run the
- * same scripts and the engine's methods would return promises ({@link Out}).
+ * synchronously, and the public facade (src/phaseline.ts) puts promises around them; an
+ * asynchronous store runs the same scripts and the engine's methods return promises ({@link Out}).
+ * Batches share one commit through scripts of their own (`createMany`, `sendEachThenClaim`).
  *
  * The engine keeps what is not the database's: the machines, the row's derivation, the live
  * snapshot cache, and the notifications after each commit.

@@ -70,7 +70,7 @@ export interface RunnerPort {
   accepts(jobId: number, type: string, known?: Pick<Job, 'lifecycle' | 'lifecycleVersion'>): boolean;
   /** The event to send once the parameters pass validation, when the claim entered a `validating` state. */
   validationEvent(job: Pick<Job, 'id' | 'lifecycle' | 'lifecycleVersion'>): string | null;
-  /** Renew a lease; the job's run-state when it was not renewed, or when it was and cancellation is asked. */
+  /** Renew a lease, and read the job's run-state after it (null once the job is gone), so the worker sees a cancellation or a lost lease. */
   heartbeat(jobId: number, leaseId: string, expiresAt: number): { renewed: boolean; state: RunState | null };
   /** Every running job's lease record. */
   runningLeases(): RunningLease[];
