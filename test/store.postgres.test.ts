@@ -208,6 +208,30 @@ describe('concurrency on PostgreSQL', () => {
   });
 });
 
+describe('text PostgreSQL cannot store', () => {
+  test('U+0000 in a text column is refused as invalid input, and nothing is written (SQLite stores it)', async () => {
+    const engine = new Engine(await open(), { clock: steps() });
+    const [a, b] = await engine.createMany([uws(1), uws(2)]);
+    await engine.claimDue(2, ['job'], leaseFor);
+    await expect(engine.send(a!.id, { type: 'PROGRESS', message: 'a\u0000b' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'progressMessage' });
+    await expect(engine.create({ ...uws(3), owner: 'x\u0000' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'owner' });
+    await expect(engine.create(uws(3, 'k\u0000'))).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'idempotencyKey' });
+    expect(await engine.list()).toHaveLength(2);
+    expect(await engine.history(a!.id)).toHaveLength(3);
+    // In a batch it refuses only its own send.
+    const refused: string[] = [];
+    const progress = (jobId: number, message: string) => () => ({ jobId, event: { type: 'PROGRESS', message }, options: {} });
+    await engine.sendEachThenClaim([progress(a!.id, '\u0000'), progress(b!.id, 'fine')], (_s, error) => refused.push((error as { code: string }).code), () => ({ limit: 0, types: [], leaseFor }));
+    expect(refused).toEqual(['INVALID_INPUT']);
+    expect([(await engine.get(a!.id)).progressMessage, (await engine.get(b!.id)).progressMessage]).toEqual([null, 'fine']);
+    // The same messages on SQLite are stored: the one difference between the stores found so far.
+    const lite = new Engine(new SqliteStore(openDatabase(':memory:')), { clock: steps() });
+    const [c] = await lite.createMany([uws(1)]);
+    lite.claimDue(1, ['job'], leaseFor);
+    expect(lite.send(c!.id, { type: 'PROGRESS', message: 'a\u0000b' }).progressMessage).toBe('a\u0000b');
+  });
+});
+
 describe('transactions on PostgreSQL', () => {
   test('a savepoint whose statement failed undoes only itself, and the transaction goes on', async () => {
     const store = await open();

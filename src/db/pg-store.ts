@@ -14,7 +14,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { StoreUnavailableError } from '../errors.ts';
+import { InvalidInputError, StoreUnavailableError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
@@ -54,6 +54,23 @@ const DERIVED = [
 const ALWAYS = new Set<string>(['version', 'leaseId', 'leaseExpiresAt', 'workerId']);
 
 const p = sql.placeholder;
+
+/** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
+const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
+const EVENT_TEXT = ['type', 'stateBefore', 'stateAfter', 'actor'] as const;
+
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite's can): refuse it as invalid input, before anything is
+ * sent, rather than fail with the server's encoding error.
+ */
+function assertNoNul<T extends object>(row: T, fields: readonly (keyof T)[], prefix: string): void {
+  for (const field of fields) {
+    const value = row[field];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      throw new InvalidInputError(`${prefix}${String(field)}`, 'contains U+0000 (NUL), which PostgreSQL text cannot store');
+    }
+  }
+}
 
 /** The hot-path reads, prepared by name: PostgreSQL plans each once per connection. */
 function prepare(db: Db) {
@@ -120,6 +137,8 @@ class PgOps implements StoreTx {
   }
 
   *findByIdempotencyKey(type: string, key: string): Op<JobRow | undefined> {
+    // No stored job can have it; the insert that follows refuses it.
+    if (type.includes('\u0000') || key.includes('\u0000')) return undefined;
     if (this.#writing) {
       // Creators with one key take turns until the first commits, then the others find its job:
       // at READ COMMITTED each statement sees what committed before it. (A hash collision only
@@ -130,16 +149,20 @@ class PgOps implements StoreTx {
   }
 
   *insertJob(row: JobRow): Op<number> {
+    assertNoNul(row, JOB_TEXT, '');
     const { id: _id, ...values } = row;
     const inserted = (yield this.#db.insert(jobs).values(values).returning({ id: jobs.id })) as Array<{ id: number }>;
     return inserted[0]!.id;
   }
 
   *appendEvent(event: JobEventRow): Op<void> {
+    assertNoNul(event, EVENT_TEXT, 'event.');
     yield this.#db.insert(jobEvents).values(event);
   }
 
   *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
+    assertNoNul(row, JOB_TEXT, '');
+    assertNoNul(event, EVENT_TEXT, 'event.');
     // Only the columns that changed against the row as last written (JSON ones compare by reference).
     const set: Record<string, unknown> = {};
     for (const key of DERIVED) if (ALWAYS.has(key) || row[key] !== before[key]) set[key] = row[key];
