@@ -292,6 +292,21 @@ describe('transactions on PostgreSQL', () => {
   });
 });
 
+describe('connections on PostgreSQL', () => {
+  test('idle connections killed by the server are replaced, and the process goes on', async () => {
+    const store = await open();
+    const engine = new Engine(store);
+    const job = await engine.create(uws(1));
+    await Promise.all([engine.get(job.id), engine.get(job.id), engine.history(job.id)]); // several idle clients
+    expect(store.pool.idleCount).toBeGreaterThan(0);
+    const { rows } = await admin.query('SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()) AS t');
+    expect(rows[0].n).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the pool hears of it
+    expect((await engine.get(job.id)).id).toBe(job.id);
+    expect((await engine.send(job.id, { type: 'SET', priority: 3 })).priority).toBe(3);
+  });
+});
+
 describe('opening PostgreSQL', () => {
   test('three stores opening an empty database at once all succeed, and migrations run once', async () => {
     const opened = await Promise.all([open(), open(), open()]);

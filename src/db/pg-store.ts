@@ -72,9 +72,21 @@ function assertNoNul<T extends object>(row: T, fields: readonly (keyof T)[], pre
   }
 }
 
-/** The hot-path reads, prepared by name: PostgreSQL plans each once per connection. */
+/**
+ * `{ col: sql.placeholder('col') }` for each key. Drizzle binds each placeholder to its column, so
+ * JSON columns are encoded on execution; its `values()` types do not admit placeholders, hence the cast.
+ */
+const placeholders = <K extends string>(keys: readonly K[]) =>
+  Object.fromEntries(keys.map((k) => [k, p(k)])) as unknown as Record<K, never>;
+
+const INSERTED = (Object.keys(c) as Array<keyof JobRow>).filter((k): k is Exclude<keyof JobRow, 'id'> => k !== 'id');
+const EVENT_COLUMNS = Object.keys(getTableColumns(jobEvents)) as Array<keyof JobEventRow>;
+
+/** The hot-path statements, prepared by name: PostgreSQL parses and plans each once per connection. */
 function prepare(db: Db) {
   return {
+    insertJob: db.insert(jobs).values(placeholders(INSERTED)).returning({ id: jobs.id }).prepare('phaseline_insert_job'),
+    insertEvent: db.insert(jobEvents).values(placeholders(EVENT_COLUMNS)).prepare('phaseline_insert_event'),
     head: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare('phaseline_head'),
     headForUpdate: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).for('update').prepare('phaseline_head_for_update'),
     row: db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare('phaseline_row'),
@@ -150,14 +162,13 @@ class PgOps implements StoreTx {
 
   *insertJob(row: JobRow): Op<number> {
     assertNoNul(row, JOB_TEXT, '');
-    const { id: _id, ...values } = row;
-    const inserted = (yield this.#db.insert(jobs).values(values).returning({ id: jobs.id })) as Array<{ id: number }>;
+    const inserted = (yield this.#stmts.insertJob.execute(row)) as Array<{ id: number }>;
     return inserted[0]!.id;
   }
 
   *appendEvent(event: JobEventRow): Op<void> {
     assertNoNul(event, EVENT_TEXT, 'event.');
-    yield this.#db.insert(jobEvents).values(event);
+    yield this.#stmts.insertEvent.execute(event);
   }
 
   *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
@@ -292,6 +303,9 @@ export class PgStore extends PgOps implements Store {
   constructor(pool: pg.Pool) {
     super(drizzle(pool));
     this.pool = pool;
+    // An idle client whose connection dies (a server restart) is dropped by the pool, which emits
+    // 'error': unheard, that would end the process. The next query takes a new connection.
+    pool.on('error', (error) => console.error('phaseline: an idle PostgreSQL connection failed:', error.message));
   }
 
   /** Connect, apply migrations/postgres (once, whoever else opens at the same moment), return the store. */
