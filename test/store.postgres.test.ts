@@ -5,10 +5,12 @@
  * creates, concurrent writers to one job, the version guard, the lease fence, savepoints after a
  * failed statement, a read transaction's single moment, and migrations started by several at once.
  */
+import { Placeholder } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { openDatabase } from '../src/db/open.ts';
-import { PgStore } from '../src/db/pg-store.ts';
+import { claimableQuery, PgStore } from '../src/db/pg-store.ts';
 import type { JobRow } from '../src/db/schema.ts';
 import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { Engine } from '../src/engine/engine.ts';
@@ -152,6 +154,28 @@ describe('concurrency on PostgreSQL', () => {
     release();
     expect(await holding).toEqual([jobs[0]!.id, jobs[1]!.id]);
     expect(claimed.map((row) => row.id)).toEqual([jobs[2]!.id, jobs[3]!.id]);
+  });
+
+  test('a claim of given types walks the claim index in order, with no sort', async () => {
+    const store = await open();
+    // A backlog: 20,000 queued jobs of two types, a worker for one of them.
+    await store.pool.query(`
+      INSERT INTO jobs (lifecycle, lifecycle_version, type, state, snapshot, version, state_version, claimable, running, waiting,
+        errors, progress_percent, cancel_requested, created_at, updated_at, execution_duration, priority, run_after, attempt)
+      SELECT 'uws', 1, 't' || (i % 2), 'QUEUED', '{}', 1, 1, true, false, false, '[]', 0, false, i, i, 0, i % 3, 0, 0
+      FROM generate_series(1, 20000) AS i`);
+    await store.pool.query('ANALYZE jobs'); // as autovacuum does once a table grows (before, the planner guesses)
+    const { sql: text, params } = claimableQuery(drizzle(store.pool), true).toSQL();
+    const values: Record<string, unknown> = { now: Date.now(), limit: 10, types: ['t0'] };
+    // Placeholders by name; the query's own constants (claimable = true) as they are.
+    const bound = params.map((param) => (param instanceof Placeholder ? values[param.name] : param));
+    const plan = async () => (await store.pool.query(`EXPLAIN ${text}`, bound)).rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+    const shown = await plan();
+    expect(shown).toMatch(/Index Scan using jobs_claim/);
+    expect(shown).not.toMatch(/Sort/);
+    const claimed = await new Engine(store).claimableIds(Date.now(), 3, ['t0']);
+    const { rows } = await store.pool.query(`SELECT id::int FROM jobs WHERE claimable AND type = 't0' ORDER BY priority DESC, id LIMIT 3`);
+    expect(claimed).toEqual(rows.map((r: { id: number }) => r.id));
   });
 
   test('run_after is honoured: a job is not claimed before its instant', async () => {
