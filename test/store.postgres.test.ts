@@ -144,12 +144,15 @@ describe('concurrency on PostgreSQL', () => {
     const jobs = await engine.createMany([1, 2, 3, 4].map((i) => ({ ...uws(i), input: { params: i, priority: 10 - i } })));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const holds = new Promise<void>((resolve) => (locked = resolve));
     const holding = one.run('write', function* (tx) {
       const held = yield* tx.claimable(Date.now(), 2);
+      locked();
       yield gate; // keep the rows locked while the other pool claims
       return held.map((row) => row.id);
     });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await holds;
     const claimed = await engine.claimDue(10, ['job'], leaseFor);
     release();
     expect(await holding).toEqual([jobs[0]!.id, jobs[1]!.id]);
@@ -303,12 +306,15 @@ describe('transactions on PostgreSQL', () => {
     const job = await writer.create(uws(1));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let began!: () => void;
+    const snapshotTaken = new Promise<void>((resolve) => (began = resolve));
     const read = reader.run('read', function* (tx) {
-      const before = (yield* tx.history(job.id)).length;
+      const before = (yield* tx.history(job.id)).length; // the first statement fixes the moment
+      began();
       yield gate;
       return [before, (yield* tx.history(job.id)).length, (yield* tx.readRow(job.id))!.priority];
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await snapshotTaken;
     await writer.send(job.id, { type: 'SET', priority: 9 });
     release();
     expect(await read).toEqual([2, 2, 0]);
