@@ -8,7 +8,7 @@
  * version, so a concurrent writer makes it fail instead of overwriting. Reads that must agree (a
  * page and its events) run at REPEATABLE READ READ ONLY.
  */
-import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, not, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, not, notInArray, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { existsSync } from 'node:fs';
@@ -382,12 +382,20 @@ async function drive<T>(script: Script<T>): Promise<T> {
     try {
       value = await step.value;
     } catch (error) {
-      step = script.throw(error);
+      step = script.throw(driverError(error));
       continue;
     }
     step = script.next(value);
   }
   return step.value;
+}
+
+/**
+ * The server's own error (its SQLSTATE in `code`, as SQLite's errors carry theirs) rather than
+ * Drizzle's wrapper, whose message holds the statement's parameters: a job's data in every log line.
+ */
+function driverError(error: unknown): unknown {
+  return error instanceof DrizzleQueryError && error.cause instanceof Error ? error.cause : error;
 }
 
 /** A URL without its password, for error messages. */
