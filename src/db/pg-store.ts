@@ -4,9 +4,10 @@
  *
  * Asynchronous: each operation yields the promise of its query and {@link PgStore.run} awaits it,
  * passing the value back in, inside one transaction on one client of the pool. Writers run at READ
- * COMMITTED: a transition re-reads nothing it has not locked, and its UPDATE is guarded by the
- * version, so a concurrent writer makes it fail instead of overwriting. Reads that must agree (a
- * page and its events) run at REPEATABLE READ READ ONLY.
+ * COMMITTED: a send reads the job's head FOR UPDATE, so writers to one job take turns as on SQLite,
+ * and every UPDATE is still guarded by the version (a stale write changes nothing). Claims lock the
+ * rows they pick and skip those locked by others. Reads that must agree (a page and its events) run
+ * at REPEATABLE READ READ ONLY.
  */
 import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, not, notInArray, sql, type SQL } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
@@ -131,7 +132,7 @@ export function claimableQuery(db: PgDb, typed: boolean) {
 
 /**
  * The store's operations on one Drizzle database: a client inside a transaction, or the pool
- * (each statement by itself). Every operation yields exactly one query's promise.
+ * (each statement by itself). Each operation yields its queries' promises one at a time.
  */
 class PgOps implements StoreTx {
   readonly #db: PgDb;
