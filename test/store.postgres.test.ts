@@ -341,11 +341,27 @@ describe('opening PostgreSQL', () => {
   test('three stores opening an empty database at once all succeed, and migrations run once', async () => {
     const opened = await Promise.all([open(), open(), open()]);
     expect(opened).toHaveLength(3);
-    const { rows } = await admin.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+    const { rows } = await admin.query('SELECT count(*)::int AS n FROM drizzle.__phaseline_migrations');
     expect(rows[0].n).toBe(1);
     const engine = new Engine(opened[2]!);
     const job = await engine.create(uws(1));
     expect((await new Engine(opened[0]!).get(job.id)).id).toBe(job.id);
+  });
+
+  test("another application's jobs table is refused, and left as it was", async () => {
+    await admin.query('CREATE TABLE jobs (id serial PRIMARY KEY, title text); INSERT INTO jobs (title) VALUES ($$mine$$)');
+    await expect(PgStore.open(server.url)).rejects.toMatchObject({ code: 'NOT_A_PHASELINE_DATABASE' });
+    const { rows } = await admin.query(`SELECT title, to_regclass('job_events') AS events, to_regclass('drizzle.__phaseline_migrations') AS migrations FROM jobs`);
+    expect(rows).toEqual([{ title: 'mine', events: null, migrations: null }]);
+  });
+
+  test("a host app's own Drizzle migrations, later than ours, do not stop ours from applying", async () => {
+    await admin.query(`CREATE SCHEMA drizzle; CREATE TABLE drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint);
+      INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('app', 4102444800000)`);
+    const engine = new Engine(await open());
+    expect((await engine.create(uws(1))).state).toBe('QUEUED');
+    const { rows } = await admin.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+    expect(rows[0].n).toBe(1); // the app's record, untouched
   });
 
   test('an unreachable server is STORE_UNAVAILABLE, without the password in the message', async () => {

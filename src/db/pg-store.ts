@@ -15,7 +15,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { InvalidInputError, StoreUnavailableError } from '../errors.ts';
+import { InvalidInputError, NotAPhaselineDatabaseError, StoreUnavailableError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
@@ -295,6 +295,13 @@ const BEGIN: Record<Exclude<TxMode, 'autocommit'>, string> = {
   read: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
 };
 
+/**
+ * Phaseline's own record of applied migrations, not Drizzle's default `drizzle.__drizzle_migrations`:
+ * in a database shared with a host app that also migrates with Drizzle, the migrator would take the
+ * app's latest migration for ours and skip every Phaseline migration older than it.
+ */
+const MIGRATIONS = { migrationsSchema: 'drizzle', migrationsTable: '__phaseline_migrations' } as const;
+
 /** Key of the advisory lock that migrations run under ("phaselin" in ASCII, one bigint). */
 const MIGRATION_LOCK = 0x7068_6173_656c_696en;
 
@@ -327,7 +334,8 @@ export class PgStore extends PgOps implements Store {
         // read "nothing" and race to CREATE. Under one lock the second finds the first's work done.
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
         try {
-          await migrate(drizzle(client), { migrationsFolder: folder });
+          await refuseForeignTables(client, url);
+          await migrate(drizzle(client), { migrationsFolder: folder, ...MIGRATIONS });
         } finally {
           await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
         }
@@ -372,6 +380,23 @@ export class PgStore extends PgOps implements Store {
 
   close(): Promise<void> {
     return this.pool.end();
+  }
+}
+
+/**
+ * Tables named like ours and no record of our migrations: another application's. Refused before
+ * anything is written, as the SQLite store refuses a file that is not a Phaseline database.
+ */
+async function refuseForeignTables(client: pg.PoolClient, url: string): Promise<void> {
+  const { rows } = await client.query<{ migrated: boolean; taken: string[] }>(
+    `SELECT to_regclass($1) IS NOT NULL AS migrated,
+            array_remove(ARRAY[CASE WHEN to_regclass('jobs') IS NOT NULL THEN 'jobs' END,
+                               CASE WHEN to_regclass('job_events') IS NOT NULL THEN 'job_events' END], NULL) AS taken`,
+    [`"${MIGRATIONS.migrationsSchema}"."${MIGRATIONS.migrationsTable}"`],
+  );
+  const { migrated, taken } = rows[0]!;
+  if (!migrated && taken.length > 0) {
+    throw new NotAPhaselineDatabaseError(redact(url), `it has tables ${taken.join(', ')} and no Phaseline migrations`);
   }
 }
 
