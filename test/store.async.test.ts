@@ -7,39 +7,7 @@ import { openDatabase } from '../src/db/open.ts';
 import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { Engine, type TransitionRecord } from '../src/engine/engine.ts';
 import { AsyncSqliteStore } from './support/async-store.ts';
-
-const steps = () => {
-  let now = 1_000;
-  return () => (now += 10);
-};
-const leaseFor = (now: number) => ({ leaseId: 'lease-1.30000', leaseExpiresAt: now + 30_000, workerId: 'w', actor: 'w/lease-1' });
-const uws = (params: number, idempotencyKey?: string) => ({ lifecycle: 'uws', type: 'job', input: { params }, ...(idempotencyKey ? { idempotencyKey } : {}) });
-
-/** The same operations on an engine of either kind of store; `await` is a no-op on the synchronous one. */
-async function script(engine: Engine<any>) {
-  const a = await engine.create(uws(1, 'k'));
-  const again = await engine.create(uws(99, 'k'));
-  const b = await engine.create(uws(2));
-  const c = await engine.create(uws(3));
-  await engine.send(b.id, { type: 'SET', priority: 5 });
-  const claimed = await engine.claimDue(2, ['job'], leaseFor);
-  await engine.send(claimed[0]!.id, { type: 'SUCCEED', result: { ok: true } }, { fence: { leaseId: 'lease-1.30000' } });
-  const refused = await (async () => engine.send(a.id, { type: 'RESUME' }))().then(() => 'accepted', (error) => error.code);
-  const accepts = await engine.accepts(a.id, 'CLAIM');
-  const [d, e] = await engine.createMany([uws(4), uws(5)]);
-  // A batch: one send refused (a lease it does not hold), one accepted, then a claim of the freed slot.
-  const refusals: string[] = [];
-  const fenced = (jobId: number, leaseId: string) => () => ({ jobId, event: { type: 'SUCCEED', result: null }, options: { fence: { leaseId } } });
-  const next = await engine.sendEachThenClaim(
-    [fenced(a.id, 'someone-else'), fenced(a.id, 'lease-1.30000')],
-    (send: { jobId: number }, error: unknown) => refusals.push(`${send.jobId} ${(error as { code: string }).code}`),
-    () => ({ limit: 1, types: ['job'], leaseFor }),
-  );
-  await engine.deleteJobs([c.id]);
-  const jobs = await engine.list();
-  const histories = await Promise.all(jobs.map((job: { id: number }) => engine.history(job.id)));
-  return { again: again.id === a.id, claimed: claimed.map((row: { id: number }) => row.id), refused, accepts, refusals, next: next.map((row: { id: number }) => row.id), batch: [d!.id, e!.id], gone: await engine.find(c.id), jobs, histories };
-}
+import { script, steps, uws } from './support/store-scenario.ts';
 
 describe('an asynchronous store', () => {
   test('runs the same scripts to the same rows and histories as the SQLite store', async () => {

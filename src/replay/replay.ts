@@ -10,6 +10,8 @@ import { firstSnapshot, machineEvent, nextSnapshot } from '../engine/transition.
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, normalizeStored, NO_LEASE, type LeaseColumns } from '../engine/derive.ts';
 import type { CreatePayload, Engine } from '../engine/engine.ts';
+import type { LifecycleRegistry } from '../engine/lifecycles.ts';
+import type { Store } from '../db/store.ts';
 import { describeState } from '../engine/engine.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { Divergence, JobReplay, ReplaySummary } from './types.ts';
@@ -38,30 +40,61 @@ export function replayRange(engine: Engine, fromId: number, toId: number, onJob?
   // A page of jobs and all their events in two queries (job_events is clustered on job and
   // sequence), read in one read transaction so that both come from the same moment.
   for (let after = fromId - 1; after < toId; ) {
-    const { jobs: page, events } = engine.pageWithHistory(after, 500, toId);
+    const { jobs: page, events } = engine.pageWithHistory(after, PAGE, toId);
     if (page.length === 0) break;
-    const last = page.at(-1)!.id;
-    let e = 0;
-    for (const stored of page) {
-      while (e < events.length && events[e]!.jobId < stored.id) e++;
-      const start = e;
-      while (e < events.length && events[e]!.jobId === stored.id) e++;
-      const history = events.slice(start, e);
-      const report: JobReplay = { jobId: stored.id, events: history.length, divergences: foldAndCompare(engine, stored, history) };
-      summary.jobs++;
-      summary.events += report.events;
-      if (report.divergences.length > 0) {
-        summary.diverged++;
-        summary.reports.push(report);
-      }
-      onJob?.(report);
-    }
-    after = last;
+    after = replayPage(engine, page, events, summary, onJob);
   }
   return summary;
 }
 
-function foldAndCompare(engine: Engine, stored: JobRow, events: JobEventRow[]): Divergence[] {
+/** {@link replayJob} on any store, a server's included: its reads are awaited. */
+export async function replayJobAsync(engine: Engine<Store>, jobId: number): Promise<JobReplay> {
+  const [stored, events] = await Promise.all([engine.find(jobId), engine.history(jobId)]);
+  const divergences = stored
+    ? foldAndCompare(engine, stored, events)
+    : [{ seq: null, field: 'job', stored: undefined, replayed: 'a job with this id' }];
+  return { jobId, events: events.length, divergences };
+}
+
+/** {@link replayAll} on any store: each page and its events are one read transaction, awaited. */
+export async function replayAllAsync(engine: Engine<Store>, onJob?: (report: JobReplay) => void): Promise<ReplaySummary> {
+  const summary: ReplaySummary = { jobs: 0, events: 0, diverged: 0, reports: [], threads: 1 };
+  for (let after = 0; ; ) {
+    const { jobs: page, events } = await engine.pageWithHistory(after, PAGE, Number.MAX_SAFE_INTEGER);
+    if (page.length === 0) return summary;
+    after = replayPage(engine, page, events, summary, onJob);
+  }
+}
+
+const PAGE = 500;
+
+/** Fold and compare each job of a page (events by job then sequence); returns the page's last id. */
+function replayPage(
+  engine: Pick<Engine<Store>, 'lifecycles'>,
+  page: readonly JobRow[],
+  events: readonly JobEventRow[],
+  summary: ReplaySummary,
+  onJob?: (report: JobReplay) => void,
+): number {
+  let e = 0;
+  for (const stored of page) {
+    while (e < events.length && events[e]!.jobId < stored.id) e++;
+    const start = e;
+    while (e < events.length && events[e]!.jobId === stored.id) e++;
+    const history = events.slice(start, e);
+    const report: JobReplay = { jobId: stored.id, events: history.length, divergences: foldAndCompare(engine, stored, history) };
+    summary.jobs++;
+    summary.events += report.events;
+    if (report.divergences.length > 0) {
+      summary.diverged++;
+      summary.reports.push(report);
+    }
+    onJob?.(report);
+  }
+  return page.at(-1)!.id;
+}
+
+function foldAndCompare(engine: { lifecycles: LifecycleRegistry }, stored: JobRow, events: JobEventRow[]): Divergence[] {
   const first = events[0];
   if (!first || first.type !== 'CREATE' || first.seq !== 1) {
     return [{ seq: first?.seq ?? null, field: 'history', stored: first?.type ?? 'no events', replayed: 'CREATE at seq 1' }];

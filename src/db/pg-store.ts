@@ -1,0 +1,444 @@
+/**
+ * The PostgreSQL store: the {@link Store} boundary on a `pg.Pool`, with Drizzle's node-postgres
+ * driver for the statements.
+ *
+ * Asynchronous: each operation yields the promise of its query and {@link PgStore.run} awaits it,
+ * passing the value back in, inside one transaction on one client of the pool. Writers run at READ
+ * COMMITTED: a send reads the job's head FOR UPDATE, so writers to one job take turns as on SQLite,
+ * and every UPDATE is still guarded by the version (a stale write changes nothing). Claims lock the
+ * rows they pick and skip those locked by others. Reads that must agree (a page and its events) run
+ * at REPEATABLE READ READ ONLY.
+ */
+import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, not, notInArray, sql, type SQL } from 'drizzle-orm';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { InvalidInputError, NotAPhaselineDatabaseError, StoreUnavailableError } from '../errors.ts';
+import { packageRoot } from '../package-root.ts';
+import { jobEvents, jobs } from './pg-schema.ts';
+import type { JobEventRow, JobRow } from './schema.ts';
+import type {
+  DestructionRow, JobHead, JobQuery, LeaseRow, Op, Script, SettledStates, Store, StoreTx, TxMode,
+} from './store.ts';
+
+export type PgDb = NodePgDatabase<Record<string, never>>;
+
+export interface PgStoreOptions {
+  /** Clients in the pool (pg's default: 10). */
+  max?: number;
+  /** Passed to `pg.Pool` as is, for what the options above do not cover. */
+  pool?: pg.PoolConfig;
+}
+
+const c = getTableColumns(jobs);
+const headColumns = {
+  id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, type: c.type, owner: c.owner, runId: c.runId,
+  idempotencyKey: c.idempotencyKey, state: c.state, version: c.version, stateVersion: c.stateVersion,
+  createdAt: c.createdAt, updatedAt: c.updatedAt, startedAt: c.startedAt, endedAt: c.endedAt,
+  leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, workerId: c.workerId,
+};
+headColumns satisfies Record<keyof JobHead, unknown>;
+const leaseColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, cancelRequested: c.cancelRequested };
+const destructionColumns = { id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
+
+/** The columns a transition may write: all but the id and the identity fixed at creation. */
+const DERIVED = [
+  'state', 'snapshot', 'version', 'stateVersion', 'claimable', 'running', 'waiting', 'outcome',
+  'params', 'result', 'errors', 'question', 'reply', 'inside', 'step',
+  'progressPercent', 'progressMessage', 'progressCurrent', 'progressTotal', 'cancelRequested',
+  'updatedAt', 'startedAt', 'endedAt', 'destructionAt', 'executionDuration', 'quoteAt',
+  'priority', 'runAfter', 'attempt', 'leaseId', 'leaseExpiresAt', 'workerId',
+] as const satisfies ReadonlyArray<keyof JobRow>;
+/** Heartbeats change these without a new version, so the row in memory may be behind: always written. */
+const ALWAYS = new Set<string>(['version', 'leaseId', 'leaseExpiresAt', 'workerId']);
+
+const p = sql.placeholder;
+
+/** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
+const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
+const EVENT_TEXT = ['type', 'stateBefore', 'stateAfter', 'actor'] as const;
+
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite's can): refuse it as invalid input, before anything is
+ * sent, rather than fail with the server's encoding error.
+ */
+function assertNoNul<T extends object>(row: T, fields: readonly (keyof T)[], prefix: string): void {
+  for (const field of fields) {
+    const value = row[field];
+    if (typeof value === 'string' && value.includes('\u0000')) {
+      throw new InvalidInputError(`${prefix}${String(field)}`, 'contains U+0000 (NUL), which PostgreSQL text cannot store');
+    }
+  }
+}
+
+/**
+ * `{ col: sql.placeholder('col') }` for each key. Drizzle binds each placeholder to its column, so
+ * JSON columns are encoded on execution; its `values()` types do not admit placeholders, hence the cast.
+ */
+const placeholders = <K extends string>(keys: readonly K[]) =>
+  Object.fromEntries(keys.map((k) => [k, p(k)])) as unknown as Record<K, never>;
+
+const INSERTED = (Object.keys(c) as Array<keyof JobRow>).filter((k): k is Exclude<keyof JobRow, 'id'> => k !== 'id');
+const EVENT_COLUMNS = Object.keys(getTableColumns(jobEvents)) as Array<keyof JobEventRow>;
+
+/** The hot-path statements, prepared by name: PostgreSQL parses and plans each once per connection. */
+function prepare(db: PgDb) {
+  return {
+    insertJob: db.insert(jobs).values(placeholders(INSERTED)).returning({ id: jobs.id }).prepare('phaseline_insert_job'),
+    insertEvent: db.insert(jobEvents).values(placeholders(EVENT_COLUMNS)).prepare('phaseline_insert_event'),
+    head: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare('phaseline_head'),
+    headForUpdate: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).for('update').prepare('phaseline_head_for_update'),
+    row: db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare('phaseline_row'),
+    byKey: db.select().from(jobs).where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key')))).prepare('phaseline_by_key'),
+    claimable: claimableQuery(db, false).prepare('phaseline_claimable'),
+    claimableOfTypes: claimableQuery(db, true).prepare('phaseline_claimable_of_types'),
+    history: db.select().from(jobEvents).where(eq(jobEvents.jobId, p('id'))).orderBy(asc(jobEvents.seq)).prepare('phaseline_history'),
+    jobsAfter: db.select().from(jobs).where(gt(jobs.id, p('after'))).orderBy(asc(jobs.id)).limit(p('limit')).prepare('phaseline_jobs_after'),
+    historyBetween: db
+      .select()
+      .from(jobEvents)
+      .where(and(gte(jobEvents.jobId, p('from')), lte(jobEvents.jobId, p('to'))))
+      .orderBy(asc(jobEvents.jobId), asc(jobEvents.seq))
+      .prepare('phaseline_history_between'),
+    leases: db.select(leaseColumns).from(jobs).where(eq(jobs.running, true)).prepare('phaseline_leases'),
+    renew: db
+      .update(jobs)
+      // The expiry always moves on, even when the holder's clock stood still or stepped back.
+      .set({ leaseExpiresAt: sql`greatest(${p('expiresAt')}::bigint, coalesce(${jobs.leaseExpiresAt} + 1, ${p('expiresAt')}::bigint))` })
+      .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true)))
+      .prepare('phaseline_renew'),
+  };
+}
+
+/**
+ * Due claimable jobs in claim order, locking each row it returns and skipping those another
+ * transaction holds, so that concurrent claimers take different jobs without waiting. One statement
+ * for every set of types (an array parameter). With statistics the planner walks the claim index in
+ * order and stops at the first due rows; on a table that grew before autovacuum analyzed it, it may
+ * sort the type's queued jobs instead (13 ms at 10,000).
+ */
+export function claimableQuery(db: PgDb, typed: boolean) {
+  const due = and(eq(jobs.claimable, true), lte(jobs.runAfter, p('now')));
+  return db
+    .select()
+    .from(jobs)
+    .where(typed ? and(due, sql`${jobs.type} = any(${p('types')})`) : due)
+    .orderBy(desc(jobs.priority), asc(jobs.id))
+    .limit(p('limit'))
+    .for('update', { skipLocked: true });
+}
+
+/**
+ * The store's operations on one Drizzle database: a client inside a transaction, or the pool
+ * (each statement by itself). Each operation yields its queries' promises one at a time.
+ */
+class PgOps implements StoreTx {
+  readonly #db: PgDb;
+  readonly #stmts: ReturnType<typeof prepare>;
+  /** Inside a write transaction: heads are read FOR UPDATE, so writers to one job take turns. */
+  #writing = false;
+  #savepoints = 0;
+
+  constructor(db: PgDb) {
+    this.#db = db;
+    this.#stmts = prepare(db);
+  }
+
+  /** Called by the store when a transaction of this client begins. */
+  begin(mode: TxMode): void {
+    this.#writing = mode === 'write';
+    this.#savepoints = 0;
+  }
+
+  *readHead(id: number): Op<JobHead | undefined> {
+    const stmt = this.#writing ? this.#stmts.headForUpdate : this.#stmts.head;
+    return ((yield stmt.execute({ id })) as JobHead[])[0];
+  }
+
+  *readRow(id: number): Op<JobRow | undefined> {
+    return ((yield this.#stmts.row.execute({ id })) as JobRow[])[0];
+  }
+
+  *findByIdempotencyKey(type: string, key: string): Op<JobRow | undefined> {
+    // No stored job can have it; the insert that follows refuses it.
+    if (type.includes('\u0000') || key.includes('\u0000')) return undefined;
+    if (this.#writing) {
+      // Creators with one key take turns until the first commits, then the others find its job:
+      // at READ COMMITTED each statement sees what committed before it. (A hash collision only
+      // makes two unrelated creations wait for each other.)
+      yield this.#db.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${type}), hashtext(${key}))`);
+    }
+    return ((yield this.#stmts.byKey.execute({ type, key })) as JobRow[])[0];
+  }
+
+  *insertJob(row: JobRow): Op<number> {
+    assertNoNul(row, JOB_TEXT, '');
+    const inserted = (yield this.#stmts.insertJob.execute(row)) as Array<{ id: number }>;
+    return inserted[0]!.id;
+  }
+
+  *appendEvent(event: JobEventRow): Op<void> {
+    assertNoNul(event, EVENT_TEXT, 'event.');
+    yield this.#stmts.insertEvent.execute(event);
+  }
+
+  *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
+    assertNoNul(row, JOB_TEXT, '');
+    assertNoNul(event, EVENT_TEXT, 'event.');
+    // Only the columns that changed against the row as last written (JSON ones compare by reference).
+    const set: Record<string, unknown> = {};
+    for (const key of DERIVED) if (ALWAYS.has(key) || row[key] !== before[key]) set[key] = row[key];
+    const result = (yield this.#db
+      .update(jobs)
+      .set(set as Partial<JobRow>)
+      // The version guard: the row must still be at the version this transition started from.
+      .where(and(eq(jobs.id, row.id), eq(jobs.version, row.version - 1)))) as pg.QueryResult;
+    if (result.rowCount !== 1) return false;
+    yield* this.appendEvent(event);
+    return true;
+  }
+
+  *claimable(now: number, limit: number, types?: readonly string[]): Op<JobRow[]> {
+    if (!types) return (yield this.#stmts.claimable.execute({ now, limit })) as JobRow[];
+    return (yield this.#stmts.claimableOfTypes.execute({ now, limit, types: [...types] })) as JobRow[];
+  }
+
+  *renewLease(id: number, leaseId: string, expiresAt: number): Op<boolean> {
+    return ((yield this.#stmts.renew.execute({ id, leaseId, expiresAt })) as pg.QueryResult).rowCount === 1;
+  }
+
+  *runningLeases(): Op<LeaseRow[]> {
+    return (yield this.#stmts.leases.execute()) as LeaseRow[];
+  }
+
+  *dueForDestruction(now: number, limit: number, settled: readonly SettledStates[]): Op<DestructionRow[]> {
+    const unsettled = settled
+      .filter((s) => s.states.length > 0)
+      .map((s) => not(and(eq(jobs.lifecycle, s.lifecycle), inArray(jobs.state, [...s.states]))!));
+    return (yield this.#db
+      .select(destructionColumns)
+      .from(jobs)
+      .where(and(lte(jobs.destructionAt, now), ...unsettled))
+      .limit(limit)) as DestructionRow[];
+  }
+
+  *endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): Op<number[]> {
+    const rows = (yield this.#db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(lt(jobs.endedAt, before), notInArray(jobs.lifecycle, [...exceptLifecycles])))
+      .limit(limit)) as Array<{ id: number }>;
+    return rows.map((r) => r.id);
+  }
+
+  *list(query: JobQuery): Op<JobRow[]> {
+    const where: SQL[] = [];
+    if (query.states?.length) where.push(inArray(jobs.state, [...query.states]));
+    if (query.after !== undefined) where.push(gt(jobs.createdAt, query.after));
+    if (query.owner !== undefined) where.push(query.owner === null ? isNull(jobs.owner) : eq(jobs.owner, query.owner));
+    if (query.type !== undefined) where.push(eq(jobs.type, query.type));
+    if (query.lifecycle !== undefined) where.push(eq(jobs.lifecycle, query.lifecycle));
+    const select = this.#db
+      .select()
+      .from(jobs)
+      .where(and(...where))
+      .orderBy(...(query.last !== undefined ? [desc(jobs.createdAt), desc(jobs.id)] : [asc(jobs.createdAt), asc(jobs.id)]));
+    const limit = query.last ?? query.limit;
+    return (yield limit !== undefined ? select.limit(limit) : select) as JobRow[];
+  }
+
+  *jobsAfter(afterId: number, limit: number): Op<JobRow[]> {
+    return (yield this.#stmts.jobsAfter.execute({ after: afterId, limit })) as JobRow[];
+  }
+
+  *idRange(): Op<{ min: number; max: number } | null> {
+    const [range] = (yield this.#db.select({ min: min(jobs.id), max: max(jobs.id) }).from(jobs)) as Array<{ min: number | null; max: number | null }>;
+    return range?.min == null || range.max == null ? null : { min: range.min, max: range.max };
+  }
+
+  *history(id: number): Op<JobEventRow[]> {
+    return (yield this.#stmts.history.execute({ id })) as JobEventRow[];
+  }
+
+  *historyBetween(fromId: number, toId: number): Op<JobEventRow[]> {
+    return (yield this.#stmts.historyBetween.execute({ from: fromId, to: toId })) as JobEventRow[];
+  }
+
+  *deleteJobs(ids: readonly number[]): Op<number> {
+    if (ids.length === 0) return 0;
+    // The foreign key's ON DELETE CASCADE takes the history with each job.
+    return ((yield this.#db.delete(jobs).where(inArray(jobs.id, [...ids]))) as pg.QueryResult).rowCount ?? 0;
+  }
+
+  *savepoint<T>(script: Script<T>): Op<T> {
+    // After a failed statement PostgreSQL refuses everything until the savepoint is rolled back.
+    const name = sql.raw(`phaseline_${++this.#savepoints}`);
+    yield this.#db.execute(sql`SAVEPOINT ${name}`);
+    let value: T;
+    try {
+      value = yield* script;
+    } catch (error) {
+      yield this.#db.execute(sql`ROLLBACK TO SAVEPOINT ${name}`);
+      yield this.#db.execute(sql`RELEASE SAVEPOINT ${name}`);
+      throw error;
+    }
+    yield this.#db.execute(sql`RELEASE SAVEPOINT ${name}`);
+    return value;
+  }
+}
+
+const BEGIN: Record<Exclude<TxMode, 'autocommit'>, string> = {
+  write: 'BEGIN ISOLATION LEVEL READ COMMITTED',
+  // A page and its events from one moment.
+  read: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+};
+
+/**
+ * Phaseline's own record of applied migrations, not Drizzle's default `drizzle.__drizzle_migrations`:
+ * in a database shared with a host app that also migrates with Drizzle, the migrator would take the
+ * app's latest migration for ours and skip every Phaseline migration older than it.
+ */
+const MIGRATIONS = { migrationsSchema: 'drizzle', migrationsTable: '__phaseline_migrations' } as const;
+
+/** Key of the advisory lock that migrations run under ("phaselin" in ASCII, one bigint). */
+const MIGRATION_LOCK = 0x7068_6173_656c_696en;
+
+export class PgStore extends PgOps implements Store {
+  readonly synchronous = false;
+  readonly file = null;
+  readonly pool: pg.Pool;
+  /** Each pooled client's operations, its prepared statements with them. */
+  readonly #ops = new WeakMap<pg.PoolClient, PgOps>();
+
+  /** A store on a pool whose database is migrated already ({@link PgStore.open} does both). */
+  constructor(pool: pg.Pool) {
+    super(drizzle(pool));
+    this.pool = pool;
+    // An idle client whose connection dies (a server restart) is dropped by the pool, which emits
+    // 'error': unheard, that would end the process. The next query takes a new connection.
+    pool.on('error', (error) => console.error('phaseline: an idle PostgreSQL connection failed:', error.message));
+  }
+
+  /** Connect, apply migrations/postgres (once, whoever else opens at the same moment), return the store. */
+  static async open(url: string, options: PgStoreOptions = {}): Promise<PgStore> {
+    const folder = findMigrations(url);
+    const pool = new pg.Pool({ ...options.pool, connectionString: url, ...(options.max !== undefined ? { max: options.max } : {}) });
+    try {
+      const client = await pool.connect().catch((error: unknown) => {
+        throw new StoreUnavailableError(redact(url), 'cannot-open', error instanceof Error ? error.message : String(error));
+      });
+      try {
+        // Drizzle's migrator reads what is applied, then applies the rest: two processes could both
+        // read "nothing" and race to CREATE. Under one lock the second finds the first's work done.
+        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+        try {
+          await refuseForeignTables(client, url);
+          await migrate(drizzle(client), { migrationsFolder: folder, ...MIGRATIONS });
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
+        }
+      } finally {
+        client.release();
+      }
+      return new PgStore(pool);
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+  }
+
+  run<T>(mode: TxMode, script: (tx: StoreTx) => Script<T>): Promise<T> {
+    // No transaction: each statement on whichever pooled client is free.
+    if (mode === 'autocommit') return drive(script(this));
+    return this.#transaction(mode, script);
+  }
+
+  async #transaction<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let ops = this.#ops.get(client);
+    if (!ops) this.#ops.set(client, (ops = new PgOps(drizzle(client))));
+    ops.begin(mode);
+    let broken: Error | undefined;
+    try {
+      await client.query(BEGIN[mode]);
+      try {
+        const value = await drive(script(ops));
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollback: Error) => {
+          broken = rollback; // the connection is gone: the pool must not hand it out again
+        });
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/**
+ * Tables named like ours and no record of our migrations: another application's. Refused before
+ * anything is written, as the SQLite store refuses a file that is not a Phaseline database.
+ */
+async function refuseForeignTables(client: pg.PoolClient, url: string): Promise<void> {
+  const { rows } = await client.query<{ migrated: boolean; taken: string[] }>(
+    `SELECT to_regclass($1) IS NOT NULL AS migrated,
+            array_remove(ARRAY[CASE WHEN to_regclass('jobs') IS NOT NULL THEN 'jobs' END,
+                               CASE WHEN to_regclass('job_events') IS NOT NULL THEN 'job_events' END], NULL) AS taken`,
+    [`"${MIGRATIONS.migrationsSchema}"."${MIGRATIONS.migrationsTable}"`],
+  );
+  const { migrated, taken } = rows[0]!;
+  if (!migrated && taken.length > 0) {
+    throw new NotAPhaselineDatabaseError(redact(url), `it has tables ${taken.join(', ')} and no Phaseline migrations`);
+  }
+}
+
+/** Drive a script: await each promise it yields and pass the value (or the rejection) back in. */
+async function drive<T>(script: Script<T>): Promise<T> {
+  let step = script.next();
+  while (!step.done) {
+    let value: unknown;
+    try {
+      value = await step.value;
+    } catch (error) {
+      step = script.throw(driverError(error));
+      continue;
+    }
+    step = script.next(value);
+  }
+  return step.value;
+}
+
+/**
+ * The server's own error (its SQLSTATE in `code`, as SQLite's errors carry theirs) rather than
+ * Drizzle's wrapper, whose message holds the statement's parameters: a job's data in every log line.
+ */
+function driverError(error: unknown): unknown {
+  return error instanceof DrizzleQueryError && error.cause instanceof Error ? error.cause : error;
+}
+
+/** A URL without its password, for error messages. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the PostgreSQL database';
+  }
+}
+
+/** migrations/postgres of Phaseline's own package (from src/db and dist/src/db alike), never the host app's. */
+function findMigrations(url: string): string {
+  const root = packageRoot(import.meta.url);
+  const folder = root ? join(root.dir, 'migrations', 'postgres') : null;
+  if (!folder || !existsSync(join(folder, 'meta', '_journal.json'))) throw new StoreUnavailableError(redact(url), 'no-migrations');
+  return folder;
+}
