@@ -9,6 +9,7 @@
  * promise of each query; its {@link Store.run} awaits it and passes the value back in. One script,
  * either kind of store.
  */
+import type { ListFilter } from '../engine/types.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
 
 /** One store operation: a generator that may yield promises (asynchronous stores) and returns `T`. */
@@ -39,16 +40,8 @@ export interface SettledStates {
   states: readonly string[];
 }
 
-/** The filter of a listing; `last` takes the newest by creation, newest first. */
-export interface JobQuery {
-  states?: readonly string[];
-  after?: number;
-  last?: number;
-  owner?: string | null;
-  type?: string;
-  lifecycle?: string;
-  limit?: number;
-}
+/** The filter of a listing, as the facade takes it (`last` takes the newest by creation, newest first). */
+export type JobQuery = Readonly<ListFilter>;
 
 /**
  * `write`: one write transaction (a nested one is a savepoint: a refused step undoes only itself).
