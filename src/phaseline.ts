@@ -10,7 +10,7 @@ import type { EventObject } from 'xstate';
 import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
 import { openDatabase } from './db/open.ts';
 import type { OpenOptions } from './db/options.ts';
-import { PgStore, redact } from './db/pg-store.ts';
+import type { PgStore } from './db/pg-store.ts';
 import { SqliteStore } from './db/sqlite-store.ts';
 import type { Store } from './db/store.ts';
 import { Engine, type CreateOptions, type TransitionRecord } from './engine/engine.ts';
@@ -416,13 +416,33 @@ export class Phaseline {
   }
 }
 
-/** PgStore.open, its failures typed and without the password (the driver's own errors may name the URL). */
+/**
+ * PgStore.open, its failures typed and without the password (the driver's own errors may name the
+ * URL). Imported on demand: `pg` is the host's to install, and SQLite users never load it.
+ */
 async function openServer(url: string): Promise<PgStore> {
+  let pgStore: typeof import('./db/pg-store.ts');
   try {
-    return await PgStore.open(url);
+    pgStore = await import('./db/pg-store.ts');
+  } catch {
+    throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the pg package is not installed (npm install pg)');
+  }
+  try {
+    return await pgStore.PgStore.open(url);
   } catch (error) {
     if (error instanceof PhaselineError) throw error;
-    throw new StoreUnavailableError(redact(url), 'cannot-open', 'the connection URL or its options were refused');
+    throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the connection URL or its options were refused');
+  }
+}
+
+/** A URL without its password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the PostgreSQL database';
   }
 }
 

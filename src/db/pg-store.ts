@@ -425,7 +425,7 @@ function driverError(error: unknown): unknown {
 }
 
 /** A URL without its password, for error messages. */
-export function redact(url: string): string {
+function redact(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
