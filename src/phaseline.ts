@@ -1,7 +1,7 @@
 /**
  * The facade: one instance per database, the only surface HTTP, the CLI and host apps use.
- * Promises at the boundary, synchronous SQLite transactions inside: a later store that must wait
- * for its database (PostgreSQL) fits behind the same promises.
+ * Promises at the boundary: synchronous SQLite transactions inside, or PostgreSQL's awaited ones
+ * (everything but workers, for now).
  *
  * Its declarations name no store or driver type (the engine is private), so a consumer's
  * type-check never reaches into the SQLite driver or Drizzle.
@@ -10,26 +10,33 @@ import type { EventObject } from 'xstate';
 import type { JobInput, Json, Lifecycle } from '../machines/common.ts';
 import { openDatabase } from './db/open.ts';
 import type { OpenOptions } from './db/options.ts';
+import type { PgStore } from './db/pg-store.ts';
 import { SqliteStore } from './db/sqlite-store.ts';
-import { Engine, type CreateOptions } from './engine/engine.ts';
+import type { Store } from './db/store.ts';
+import { Engine, type CreateOptions, type TransitionRecord } from './engine/engine.ts';
 import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
 import type { Clock, ListFilter, SendOptions } from './engine/types.ts';
 import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../machines/index.ts';
-import { ClosedError, InvalidInputError, JobNotFoundError, UnknownJobTypeError } from './errors.ts';
+import { ClosedError, InvalidInputError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
 import { attemptsDefaulted, defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
-import { replayJob } from './replay/replay.ts';
+import { replayAllAsync, replayJob, replayJobAsync } from './replay/replay.ts';
 import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
 import type { RunnerOptions, Workers } from './runner/options.ts';
 import { enginePort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
 
 export interface PhaselineOptions extends OpenOptions {
-  /** SQLite file; `:memory:` for a private in-memory database. Default `./phaseline.db`. */
+  /**
+   * The database: a `postgres://` or `postgresql://` URL for PostgreSQL (no workers there yet), else
+   * a SQLite file (`:memory:` for a private in-memory one). Default `./phaseline.db`.
+   */
+  db?: string;
+  /** SQLite file: an alias of `db`, which wins when both are given. */
   file?: string;
   /** Lifecycles of the app's own, registered beside the five built-in ones. */
   lifecycles?: Lifecycle[];
@@ -78,8 +85,18 @@ export interface GetOptions<T extends AnyJobType = AnyJobType> extends OwnerOpti
 export type ParamsOf<T> = T extends JobType<infer P, infer _R> ? P : never;
 export type ResultOf<T> = T extends JobType<infer _P, infer R> ? R : never;
 
+/** Whether `db` names a PostgreSQL server rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
 export class Phaseline {
-  readonly #engine: Engine<SqliteStore>;
+  /** On SQLite: the engine itself, its values returned at once (the hot path stays as it was). */
+  readonly #engine: Engine<SqliteStore> | null;
+  /** On PostgreSQL: the engine once connected and migrated; every method awaits it first. */
+  readonly #server: Promise<Engine<Store>> | null;
+  readonly #lifecycles: LifecycleRegistry;
+  readonly #clock: Clock;
   readonly #types = new Map<string, JobType<Json, Json>>();
   readonly #emitter = new TypedEmitter();
   #runner: Runner | null = null;
@@ -89,21 +106,51 @@ export class Phaseline {
   constructor(options: PhaselineOptions = {}) {
     // Lifecycles first: a wrong one is refused before a database file is created for it.
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
-    const database = openDatabase(options.file ?? './phaseline.db', options);
-    this.#engine = new Engine(new SqliteStore(database), {
+    this.#lifecycles = lifecycles;
+    this.#clock = options.clock ?? Date.now;
+    const engineOptions = {
       lifecycles,
-      ...(options.clock ? { clock: options.clock } : {}),
+      clock: this.#clock,
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
-    });
+    };
+    const db = options.db ?? options.file ?? './phaseline.db';
+    if (isPostgresUrl(db)) {
+      this.#engine = null;
+      this.#server = openServer(db).then((store) => {
+        const engine = new Engine<Store>(store, engineOptions);
+        engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
+        return engine;
+      });
+      // Seen by ready() and by each method; unawaited, a failed connection must not end the process.
+      this.#server.catch(() => {});
+      return;
+    }
+    const database = openDatabase(db, options);
+    this.#engine = new Engine(new SqliteStore(database), engineOptions);
+    this.#server = null;
     this.#engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
     attachEngine(this, this.#engine);
+  }
+
+  /**
+   * Resolves once the database is open: at once on SQLite; on PostgreSQL once connected and
+   * migrated, else rejects (STORE_UNAVAILABLE, NOT_A_PHASELINE_DATABASE), so a host learns at start-up.
+   */
+  async ready(): Promise<void> {
+    if (this.#server) await this.#server;
+  }
+
+  /** The PostgreSQL engine, once open. */
+  async #async(operation: string): Promise<Engine<Store>> {
+    this.#assertOpen(operation);
+    return this.#server!;
   }
 
   /** Forward the engine's transitions to the job events, from the first subscription on (until then the engine keeps nothing for observers). */
   #observeTransitions(): void {
     if (this.#observing) return;
     this.#observing = true;
-    this.#engine.onTransition(({ job, event }) => {
+    const listener = ({ job, event }: TransitionRecord) => {
       const wantsTransition = this.#emitter.has('job:transition');
       const wantsEnd = this.#emitter.has('job:ended') && job.endedAt !== null && event.stateBefore !== event.stateAfter;
       const wantsProgress = this.#emitter.has('job:progress') && event.type === 'PROGRESS';
@@ -112,7 +159,9 @@ export class Phaseline {
       if (wantsTransition) this.#emitter.emit('job:transition', { job: view, event: toJobEvent(event) });
       if (wantsEnd) this.#emitter.emit('job:ended', { job: view });
       if (wantsProgress) this.#emitter.emit('job:progress', { job: view });
-    });
+    };
+    if (this.#engine) this.#engine.onTransition(listener);
+    else void this.#server!.then((engine) => engine.onTransition(listener), () => {});
   }
 
   // ── Job types ────────────────────────────────────────────────────────────
@@ -124,7 +173,7 @@ export class Phaseline {
    */
   register<P = Json, R = Json>(type: JobType<P, R> | JobTypeDefinition<P, R>): JobType<P, R> {
     let made = defineJobType<P, R>(type);
-    const lifecycle = this.#engine.lifecycles.latest(made.lifecycle);
+    const lifecycle = this.#lifecycles.latest(made.lifecycle);
     if (made.attempts > 1 && canRetry(lifecycle) === false) {
       if (attemptsDefaulted(made)) made = { ...made, attempts: 1 }; // nobody asked for retries
       else throw new InvalidInputError(
@@ -147,7 +196,7 @@ export class Phaseline {
 
   /** The lifecycles this instance knows, built-in and the app's own, every version. */
   lifecycles(): Lifecycle[] {
-    return this.#engine.lifecycles.all();
+    return this.#lifecycles.all();
   }
 
   /** The registered job types. */
@@ -168,11 +217,18 @@ export class Phaseline {
    * @returns the new job's id (or, with an idempotency key seen before, the first job's id).
    */
   async enqueue<P>(type: JobType<P, any> | string, params: P, options: EnqueueOptions = {}): Promise<number> {
-    return this.#create(type, params, options).id;
+    if (this.#engine) return this.#create(type, params, options).id;
+    const engine = await this.#async('enqueue');
+    return (await engine.create(this.#createOptions(type, params, options))).id;
   }
 
   /** Enqueue many jobs of one type in one transaction: all are written, or none. */
   async enqueueMany<P>(type: JobType<P, any> | string, items: ReadonlyArray<{ params: P } & EnqueueOptions>): Promise<number[]> {
+    if (!this.#engine) {
+      const engine = await this.#async('enqueueMany');
+      const rows = await engine.createMany(items.map(({ params, ...options }) => this.#createOptions(type, params, options)));
+      return rows.map((row) => row.id);
+    }
     this.#assertOpen('enqueueMany');
     const rows = this.#engine.createMany(items.map(({ params, ...options }) => this.#createOptions(type, params, options)));
     return rows.map((row) => row.id);
@@ -180,14 +236,14 @@ export class Phaseline {
 
   #create<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): { id: number } {
     this.#assertOpen('enqueue');
-    return this.#engine.create(this.#createOptions(typeOrName, params, options));
+    return this.#engine!.create(this.#createOptions(typeOrName, params, options));
   }
 
   /** What the engine creates for an enqueue: parameters validated, defaults from the type. */
   #createOptions<P>(typeOrName: JobType<P, any> | string, params: P, options: EnqueueOptions): CreateOptions {
     const type = this.jobType(typeof typeOrName === 'string' ? typeOrName : typeOrName.name);
     const valid = validateParams(type, params);
-    const now = this.#engine.clock();
+    const now = this.#clock();
     if (options.delayMs !== undefined && (!Number.isFinite(options.delayMs) || options.delayMs < 0)) {
       throw new InvalidInputError('delayMs', 'must be a non-negative number');
     }
@@ -216,18 +272,30 @@ export class Phaseline {
    * and comes back with that type's `params` and `result`.
    */
   async get<T extends AnyJobType = JobType<Json, Json>>(id: number, options: GetOptions<T> = {}): Promise<Job<ParamsOf<T>, ResultOf<T>>> {
-    this.#assertOpen('get');
-    const row = this.#engine.get(id, options.owner === undefined ? {} : { owner: options.owner });
+    const owner = options.owner === undefined ? {} : { owner: options.owner };
+    let row;
+    if (this.#engine) {
+      this.#assertOpen('get');
+      row = this.#engine.get(id, owner);
+    } else {
+      row = await (await this.#async('get')).get(id, owner);
+    }
     if (options.type && row.type !== options.type.name) throw new JobNotFoundError(id, options.type.name);
     return toJob<ParamsOf<T>, ResultOf<T>>(row);
   }
 
   async list(filter: ListFilter = {}): Promise<Job[]> {
+    if (!this.#engine) return (await (await this.#async('list')).list(filter)).map((row) => toJob(row));
     this.#assertOpen('list');
     return this.#engine.list(filter).map((row) => toJob(row));
   }
 
   async history(id: number, options: OwnerOption = {}): Promise<JobEvent[]> {
+    if (!this.#engine) {
+      const engine = await this.#async('history');
+      await engine.get(id, options);
+      return (await engine.history(id)).map(toJobEvent);
+    }
     this.#assertOpen('history');
     this.#engine.get(id, options);
     return this.#engine.history(id).map(toJobEvent);
@@ -246,8 +314,16 @@ export class Phaseline {
     options?: SendOptions & { lifecycle?: L extends keyof LifecycleEvents ? never : L },
   ): Promise<Job>;
   async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions & { lifecycle?: string } = {}): Promise<Job> {
-    this.#assertOpen('send');
     const { lifecycle, ...sendOptions } = options;
+    if (!this.#engine) {
+      const engine = await this.#async('send');
+      if (lifecycle !== undefined) {
+        const job = await engine.get(id, sendOptions.owner === undefined ? {} : { owner: sendOptions.owner });
+        if (job.lifecycle !== lifecycle) throw new InvalidInputError('lifecycle', `job ${id} is a ${job.lifecycle} job, not ${lifecycle}`);
+      }
+      return toJob(await engine.send(id, event, sendOptions));
+    }
+    this.#assertOpen('send');
     if (lifecycle !== undefined) {
       const job = this.#engine.get(id, sendOptions.owner === undefined ? {} : { owner: sendOptions.owner });
       if (job.lifecycle !== lifecycle) throw new InvalidInputError('lifecycle', `job ${id} is a ${job.lifecycle} job, not ${lifecycle}`);
@@ -271,6 +347,12 @@ export class Phaseline {
 
   /** Delete a job and its history (UWS DELETE). A running handler's signal fires and its later writes are refused. */
   async delete(id: number, options: OwnerOption = {}): Promise<void> {
+    if (!this.#engine) {
+      const engine = await this.#async('delete');
+      await engine.get(id, options);
+      await engine.deleteJobs([id]);
+      return;
+    }
     this.#assertOpen('delete');
     this.#engine.get(id, options);
     this.#engine.deleteJobs([id]);
@@ -279,6 +361,7 @@ export class Phaseline {
   // ── Replay ───────────────────────────────────────────────────────────────
 
   async replay(id: number): Promise<JobReplay> {
+    if (!this.#engine) return replayJobAsync(await this.#async('replay'), id);
     this.#assertOpen('replay');
     return replayJob(this.#engine, id);
   }
@@ -288,6 +371,7 @@ export class Phaseline {
    * (`threads`; by default from 100,000 jobs on, the machine's cores, at most 4); otherwise on this thread.
    */
   async replayAll(options: ParallelReplayOptions = {}): Promise<ReplaySummary> {
+    if (!this.#engine) return replayAllAsync(await this.#async('replay'));
     this.#assertOpen('replay');
     return replayAllThreads(this.#engine, options);
   }
@@ -297,6 +381,7 @@ export class Phaseline {
   /** Start workers in this process. Enqueues in this process wake them at once. */
   start(options: RunnerOptions = {}): Workers {
     this.#assertOpen('start');
+    if (!this.#engine) throw new InvalidInputError('start', 'workers need the SQLite store for now; this Phaseline is on PostgreSQL');
     if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
     this.#runner = new Runner(enginePort(this.#engine), this.#types, this.#emitter, options);
     this.#runner.start();
@@ -320,11 +405,44 @@ export class Phaseline {
     if (this.#closed) return;
     await this.stop(graceMs);
     this.#closed = true;
-    this.#engine.store.close();
+    if (this.#engine) return this.#engine.store.close();
+    // A server never reached has no pool left to close.
+    const engine = await this.#server!.catch(() => null);
+    await engine?.store.close();
   }
 
   #assertOpen(operation: string): void {
     if (this.#closed) throw new ClosedError(operation);
+  }
+}
+
+/**
+ * PgStore.open, its failures typed and without the password (the driver's own errors may name the
+ * URL). Imported on demand: `pg` is the host's to install, and SQLite users never load it.
+ */
+async function openServer(url: string): Promise<PgStore> {
+  let pgStore: typeof import('./db/pg-store.ts');
+  try {
+    pgStore = await import('./db/pg-store.ts');
+  } catch {
+    throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the pg package is not installed (npm install pg)');
+  }
+  try {
+    return await pgStore.PgStore.open(url);
+  } catch (error) {
+    if (error instanceof PhaselineError) throw error;
+    throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the connection URL or its options were refused');
+  }
+}
+
+/** A URL without its password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the PostgreSQL database';
   }
 }
 

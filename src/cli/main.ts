@@ -3,10 +3,10 @@
  * every failure becomes one line on stderr (see errors.ts for the codes).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createPhaseline, type Phaseline } from '../phaseline.ts';
+import { createPhaseline, isPostgresUrl, type Phaseline } from '../phaseline.ts';
 import { cancelCommand, historyCommand, jobsCommand, replayCommand, replyCommand, sendCommand, showCommand, type JobsOptions } from './commands.ts';
 import { runDemo } from './demo.ts';
-import { errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';
+import { CliError, errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';
 import { loadLifecycles } from './lifecycles.ts';
 import { jobsTable } from './print.ts';
 import { readToken } from './token.ts';
@@ -50,7 +50,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .description('Durable state-machine jobs: list, inspect, change and replay them, run the demo, serve HTTP.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: phaseline help COMMAND)')
-    .option('--db <file>', 'SQLite database', './phaseline.db')
+    .option('--db <file|url>', 'SQLite database file, or a postgres:// URL (not for demo and serve)', './phaseline.db')
     .option('--lifecycles <file>', 'JS module exporting lifecycles of your own ({ name, version, machine }); it is imported, so give a module that only defines them, not your app')
     .addHelpText('after', EXIT_CODES)
     .exitOverride()
@@ -136,6 +136,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   program
     .command('demo')
     .description('run demo jobs of all five lifecycles with live progress, then list them (creates the database)')
+    .hook('preAction', (_, command) => refuseServer(command, 'demo'))
     .action(
       act(true, async (p) => {
         await runDemo(p);
@@ -150,6 +151,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('--host <address>', 'address to listen on; anything but loopback is reachable from other hosts', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 8080)
     .option('--token-file <file>', 'require "Authorization: Bearer <token>", the token being this file\'s first line (or set PHASELINE_TOKEN)')
+    .hook('preAction', (_, command) => refuseServer(command, 'serve'))
     .action(async (options: { host: string; port: number; tokenFile?: string }, command: Command) => {
       const token = readToken(options.tokenFile); // before the database is opened or created
       const { serve } = await import('./serve.ts');
@@ -164,9 +166,27 @@ interface JsonOption {
   json?: boolean;
 }
 
+/** demo and serve run workers, which need the SQLite store for now. */
+function refuseServer(command: Command, name: string): void {
+  if (isPostgresUrl(command.optsWithGlobals<GlobalOptions>().db)) {
+    throw new CliError(`${name} runs workers, which need a SQLite database for now; give --db a file`);
+  }
+}
+
+/**
+ * Open the database. `create: false` keeps a mistyped SQLite path from leaving an empty file; a
+ * server's database exists already (its tables are migrated on open, as the SQLite file's are).
+ */
 async function open(options: GlobalOptions, create: boolean): Promise<Phaseline> {
   const lifecycles = options.lifecycles === undefined ? [] : await loadLifecycles(options.lifecycles);
-  return createPhaseline({ file: options.db, lifecycles, create });
+  const phaseline = createPhaseline({ db: options.db, lifecycles, create });
+  try {
+    await phaseline.ready(); // an unreachable server is one line here, before any command runs
+  } catch (error) {
+    await phaseline.close();
+    throw error;
+  }
+  return phaseline;
 }
 
 function parseId(value: string): number {

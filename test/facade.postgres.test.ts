@@ -1,0 +1,201 @@
+/**
+ * The facade on PostgreSQL (a real server, as in store.postgres.test.ts): every method but the
+ * workers', with the refusals SQLite gives; the HTTP app and the CLI on top of it.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { createHttpApp } from '../src/http/app.ts';
+import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
+import { isOneLineError, phaseline as cli } from './fixtures/cli/run.ts';
+import { startPostgres, type TestPostgres } from './support/postgres.ts';
+
+let server: TestPostgres;
+let admin: pg.Client;
+let open: Phaseline[] = [];
+
+beforeAll(async () => {
+  server = await startPostgres();
+  admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+}, 60_000);
+
+afterAll(async () => {
+  await admin?.end();
+  await server?.stop();
+});
+
+beforeEach(async () => {
+  await admin.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS drizzle CASCADE');
+});
+
+afterEach(async () => {
+  await Promise.all(open.map((p) => p.close()));
+  open = [];
+});
+
+function facade(): Phaseline {
+  const p = createPhaseline({ db: server.url });
+  open.push(p);
+  return p;
+}
+
+const UNREACHABLE = 'postgres://phaseline:sekrit-pw@127.0.0.1:1/nothing';
+
+const withTypes = (p: Phaseline) => ({
+  draft: p.register<{ n: number }, { m: number }>({ name: 'draft', lifecycle: 'uws', handler: async () => ({ m: 1 }) }),
+  note: p.register({ name: 'note', lifecycle: 'rime', handler: async () => null }),
+});
+
+describe('the facade on PostgreSQL', () => {
+  test('enqueue, with an idempotency key, and enqueueMany; get typed, refused for another owner or type', async () => {
+    const p = facade();
+    const { draft, note } = withTypes(p);
+    await p.ready();
+    const id = await p.enqueue(draft, { n: 1 }, { owner: 'alice', start: false });
+    const keyed = await p.enqueue(draft, { n: 2 }, { idempotencyKey: 'k1' });
+    expect(await p.enqueue(draft, { n: 3 }, { idempotencyKey: 'k1' })).toBe(keyed);
+    const many = await p.enqueueMany(note, [{ params: { a: 1 } }, { params: { a: 2 }, owner: 'bob' }]);
+    expect(many).toHaveLength(2);
+    expect(new Set([id, keyed, ...many]).size).toBe(4);
+
+    const job = await p.get(id, { type: draft });
+    expect(job.params.n).toBe(1);
+    expect(job).toMatchObject({ id, state: 'PENDING', owner: 'alice', lifecycle: 'uws', type: 'draft' });
+    expect((await p.get(id, { owner: 'alice' })).id).toBe(id);
+    // As on SQLite: WRONG_OWNER (HTTP answers it as JOB_NOT_FOUND); another type is JOB_NOT_FOUND.
+    await expect(p.get(id, { owner: 'bob' })).rejects.toMatchObject({ code: 'WRONG_OWNER' });
+    await expect(p.get(id, { type: note })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await expect(p.get(9999)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await expect(p.enqueue('nope', null)).rejects.toMatchObject({ code: 'UNKNOWN_JOB_TYPE' });
+  });
+
+  test('list filters, history', async () => {
+    const p = facade();
+    const { draft, note } = withTypes(p);
+    const pending = await p.enqueue(draft, { n: 1 }, { start: false, owner: 'alice' });
+    const queued = await p.enqueue(draft, { n: 2 });
+    const [n1] = await p.enqueueMany(note, [{ params: null, owner: 'alice' }]);
+    expect((await p.list()).map((j) => j.id)).toEqual([pending, queued, n1]);
+    expect((await p.list({ states: ['PENDING'] })).map((j) => j.id)).toEqual([pending]);
+    expect((await p.list({ owner: 'alice' })).map((j) => j.id)).toEqual([pending, n1]);
+    expect((await p.list({ type: 'note' })).map((j) => j.id)).toEqual([n1]);
+    expect((await p.list({ last: 1 })).map((j) => j.id)).toEqual([n1]);
+    const history = await p.history(queued);
+    expect(history.map((e) => e.type)).toContain('RUN');
+    expect(history.at(-1)!.stateAfter).toBe('QUEUED');
+    await expect(p.history(pending, { owner: 'bob' })).rejects.toMatchObject({ code: 'WRONG_OWNER' });
+  });
+
+  test('send, reply, cancel; an illegal transition leaves row and history as they were; delete', async () => {
+    const p = facade();
+    const { draft } = withTypes(p);
+    const id = await p.enqueue(draft, { n: 1 }, { start: false });
+    expect((await p.send(id, { type: 'RUN' }, { lifecycle: 'uws' })).state).toBe('QUEUED');
+    await expect(p.send(id, { type: 'ADMIT' }, { lifecycle: 'rime' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(p.reply(id, 'yes')).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' });
+    expect((await p.cancel(id)).state).toBe('ABORTED');
+    const row = await p.get(id);
+    const history = await p.history(id);
+    await expect(p.send(id, { type: 'RUN' })).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION', state: 'ABORTED' });
+    expect(await p.get(id)).toEqual(row);
+    expect(await p.history(id)).toEqual(history);
+
+    await expect(p.delete(id, { owner: 'someone' })).rejects.toMatchObject({ code: 'WRONG_OWNER' });
+    const deleted: number[][] = [];
+    p.on('job:deleted', ({ jobIds }) => deleted.push([...jobIds]));
+    await p.delete(id);
+    expect(deleted).toEqual([[id]]);
+    await expect(p.get(id)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    expect(await p.history(id).catch((e: { code: string }) => e.code)).toBe('JOB_NOT_FOUND');
+  });
+
+  test('replay and replayAll: no divergence, then a row edited by hand is reported', async () => {
+    const p = facade();
+    const { draft, note } = withTypes(p);
+    const a = await p.enqueue(draft, { n: 1 });
+    await p.enqueueMany(note, [{ params: null }, { params: null }]);
+    await p.cancel(a);
+    expect((await p.replay(a)).divergences).toEqual([]);
+    const clean = await p.replayAll();
+    expect(clean).toMatchObject({ jobs: 3, diverged: 0 });
+    expect(clean.events).toBeGreaterThan(3);
+
+    await admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [a]);
+    const one = await p.replay(a);
+    expect(one.divergences.map((d) => d.field)).toContain('state');
+    const all = await p.replayAll();
+    expect(all).toMatchObject({ jobs: 3, diverged: 1 });
+    expect(all.reports.map((r) => r.jobId)).toEqual([a]);
+  });
+
+  test('start() is refused: workers need the SQLite store; close() ends the pool and later calls are CLOSED', async () => {
+    const p = facade();
+    withTypes(p);
+    expect(() => p.start()).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining('SQLite') }));
+    await p.ready();
+    await p.close();
+    await expect(p.list()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  test('ready() on an unreachable server rejects with STORE_UNAVAILABLE, without the password; so does every method', async () => {
+    const p = createPhaseline({ db: UNREACHABLE });
+    open.push(p);
+    const error = await p.ready().then(() => null, (e: unknown) => e as Error & { code: string });
+    expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(error!.message).toContain('127.0.0.1:1');
+    expect(error!.message).not.toContain('sekrit');
+    await expect(p.list()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+});
+
+describe('the HTTP app on a PostgreSQL facade', () => {
+  test('GET /jobs/{id}?view=rime and the UWS job document', async () => {
+    const p = facade();
+    const { draft, note } = withTypes(p);
+    const [n] = await p.enqueueMany(note, [{ params: null }]);
+    const u = await p.enqueue(draft, { n: 7 }, { start: false });
+    const app = createHttpApp(p);
+    const rime = await app.fetch(new Request(`http://x/jobs/${n}?view=rime`));
+    expect(rime.status).toBe(200);
+    expect(await rime.json()).toMatchObject({ status: 'JOB_STATUS_PENDING' });
+    const doc = await app.fetch(new Request(`http://x/uws/${u}`));
+    expect(doc.status).toBe(200);
+    const xml = await doc.text();
+    expect(xml).toMatch(new RegExp(`<uws:jobId>${u}</uws:jobId>`));
+    expect(xml).toContain('<uws:phase>PENDING</uws:phase>');
+    expect((await app.fetch(new Request('http://x/jobs/9999?view=rime'))).status).toBe(404);
+  });
+});
+
+describe('the CLI with --db postgres://', () => {
+  test('jobs --json, show, replay', async () => {
+    const p = facade();
+    const { draft } = withTypes(p);
+    const id = await p.enqueue(draft, { n: 1 });
+    await p.close();
+    const jobs = cli(['--db', server.url, 'jobs', '--json']);
+    expect(jobs.code, jobs.err).toBe(0);
+    expect((JSON.parse(jobs.out) as Array<{ id: number; state: string }>).map((j) => [j.id, j.state])).toEqual([[id, 'QUEUED']]);
+    const show = cli(['--db', server.url, 'show', String(id)]);
+    expect(show.code, show.err).toBe(0);
+    expect(show.out).toContain('QUEUED');
+    expect(cli(['--db', server.url, 'replay'])).toEqual({ code: 0, out: 'replayed 1 jobs, 0 diverged\n', err: '' });
+    expect(cli(['--db', server.url, 'show', '42'])).toEqual({ code: 2, out: '', err: 'phaseline: No job with id 42\n' });
+    await admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [id]);
+    expect(cli(['--db', server.url, 'replay']).code).toBe(1);
+  });
+
+  test('an unreachable server is one line, exit 2, no password; demo and serve refuse a server', () => {
+    const down = cli(['--db', UNREACHABLE, 'jobs']);
+    expect(down.code).toBe(2);
+    expect(isOneLineError(down), down.err).toBe(true);
+    expect(down.err).toContain('Cannot open database');
+    expect(down.err).not.toContain('sekrit');
+    for (const command of ['demo', 'serve']) {
+      const run = cli(['--db', server.url, command]);
+      expect(run.code, command).toBe(2);
+      expect(isOneLineError(run), run.err).toBe(true);
+      expect(run.err).toContain('SQLite');
+    }
+  });
+});
