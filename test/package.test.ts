@@ -9,7 +9,7 @@
  * build instead of being compiled again.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,8 @@ describe('the npm package', () => {
     }
     const stray = paths.filter((p) => /^(test|bench|\.ci|node_modules)\//.test(p) || p.endsWith('.db') || p === 'tsconfig.json');
     expect(stray).toEqual([]);
+    // The build leaves the bin executable, so `npx phaseline` also runs in this checkout after `npm ci`.
+    expect(statSync(join(ROOT, 'dist', 'src', 'cli', 'bin.js')).mode & 0o111).toBe(0o111);
   });
 
   it('runs the README embedding example unchanged as a plain .mjs file under node', () => {
