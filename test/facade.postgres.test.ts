@@ -7,25 +7,23 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { createHttpApp } from '../src/http/app.ts';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
 import { isOneLineError, phaseline as cli } from './fixtures/cli/run.ts';
-import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
 
-let server: TestPostgres;
+let server: AdminPostgres;
 let admin: pg.Client;
 let open: Phaseline[] = [];
 
 beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
+  server = await startPostgresWithAdmin();
+  admin = server.admin;
 }, 60_000);
 
 afterAll(async () => {
-  await admin?.end();
   await server?.stop();
 });
 
 beforeEach(async () => {
-  await admin.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS drizzle CASCADE');
+  await emptyDatabase(admin);
 });
 
 afterEach(async () => {

@@ -12,25 +12,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgJobEventRow, PgJobRow } from '../src/db/pg-schema.ts';
 import type { JobEventRow, JobRow } from '../src/db/schema.ts';
 import { openDatabase } from '../src/db/open.ts';
-import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // Compile-time: tsc --noEmit fails if the dialects' rows drift apart.
 const rowsAgree: [Same<PgJobRow, JobRow>, Same<PgJobEventRow, JobEventRow>] = [true, true];
 
 const MIGRATIONS = fileURLToPath(new URL('../migrations/postgres', import.meta.url));
-let server: TestPostgres;
+let server: AdminPostgres;
 let client: pg.Client;
 
 beforeAll(async () => {
-  server = await startPostgres();
-  client = new pg.Client({ connectionString: server.url });
-  await client.connect();
-  await client.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS drizzle CASCADE');
+  server = await startPostgresWithAdmin();
+  client = server.admin;
+  await emptyDatabase(client);
 }, 60_000);
 
 afterAll(async () => {
-  await client?.end();
   await server?.stop();
 });
 

@@ -11,7 +11,6 @@
  * Environment: PHASELINE_PG_PROPERTY_RUNS (default 50 per lifecycle), PHASELINE_SEED (default 20261201).
  */
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/open.ts';
 import { PgStore } from '../src/db/pg-store.ts';
@@ -22,7 +21,7 @@ import { Engine, type SendOptions } from '../src/engine/engine.ts';
 import { isPhaselineError } from '../src/errors.ts';
 import { replayJobAsync } from '../src/replay/replay.ts';
 import { stepsArb, type SendOption, type Step } from './support/commands.ts';
-import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -43,15 +42,12 @@ const OWN_COMMANDS: Record<string, readonly string[]> = {
   qiskit: ['QUEUE', 'VALIDATED'],
 };
 
-let server: TestPostgres;
+let server: AdminPostgres;
 let pgStore: PgStore;
 
 beforeAll(async () => {
-  server = await startPostgres();
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS drizzle CASCADE');
-  await admin.end();
+  server = await startPostgresWithAdmin();
+  await emptyDatabase(server.admin);
   pgStore = await PgStore.open(server.url, { max: 2 });
 }, 60_000);
 

@@ -16,27 +16,25 @@ import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { replayAll, replayAllAsync, replayJobAsync } from '../src/replay/replay.ts';
 import { AsyncSqliteStore } from './support/async-store.ts';
-import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
 import { leaseFor, queries, script, steps, uws } from './support/store-scenario.ts';
 
-let server: TestPostgres;
+let server: AdminPostgres;
 let admin: pg.Client;
 let stores: PgStore[] = [];
 
 beforeAll(async () => {
-  server = await startPostgres();
-  admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
+  server = await startPostgresWithAdmin();
+  admin = server.admin;
 }, 60_000);
 
 afterAll(async () => {
-  await admin?.end();
   await server?.stop();
 });
 
 // Each test on an empty database: no tables, no migrations applied.
 beforeEach(async () => {
-  await admin.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS drizzle CASCADE');
+  await emptyDatabase(admin);
 });
 
 afterEach(async () => {

