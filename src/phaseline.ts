@@ -13,6 +13,7 @@ import type { OpenOptions } from './db/options.ts';
 import type { PgStore } from './db/pg-store.ts';
 import { SqliteStore } from './db/sqlite-store.ts';
 import type { Store } from './db/store.ts';
+import { isPostgresUrl, redactUrl } from './db/url.ts';
 import { Engine, type CreateOptions, type TransitionRecord } from './engine/engine.ts';
 import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
@@ -84,11 +85,6 @@ export interface GetOptions<T extends AnyJobType = AnyJobType> extends OwnerOpti
 /** The parameters and result types of a job type. */
 export type ParamsOf<T> = T extends JobType<infer P, infer _R> ? P : never;
 export type ResultOf<T> = T extends JobType<infer _P, infer R> ? R : never;
-
-/** Whether `db` names a PostgreSQL server rather than a SQLite file. */
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(db);
-}
 
 export class Phaseline {
   /** On SQLite: the engine itself, its values returned at once (the hot path stays as it was). */
@@ -432,17 +428,6 @@ async function openServer(url: string): Promise<PgStore> {
   } catch (error) {
     if (error instanceof PhaselineError) throw error;
     throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the connection URL or its options were refused');
-  }
-}
-
-/** A URL without its password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the PostgreSQL database';
   }
 }
 

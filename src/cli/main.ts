@@ -3,7 +3,8 @@
  * every failure becomes one line on stderr (see errors.ts for the codes).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { createPhaseline, isPostgresUrl, type Phaseline } from '../phaseline.ts';
+import { isPostgresUrl } from '../db/url.ts';
+import { createPhaseline, type Phaseline } from '../phaseline.ts';
 import { cancelCommand, historyCommand, jobsCommand, replayCommand, replyCommand, sendCommand, showCommand, type JobsOptions } from './commands.ts';
 import { runDemo } from './demo.ts';
 import { CliError, errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';

@@ -9,7 +9,7 @@
  * rows they pick and skip those locked by others. Reads that must agree (a page and its events) run
  * at REPEATABLE READ READ ONLY.
  */
-import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, not, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, lt, lte, max, min, not, notInArray, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { existsSync } from 'node:fs';
@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { InvalidInputError, NotAPhaselineDatabaseError, StoreUnavailableError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
+import { DERIVED, listOrder, listWhere, selections } from './columns.ts';
+import { redactUrl } from './url.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
 import type {
@@ -33,24 +35,7 @@ export interface PgStoreOptions {
 }
 
 const c = getTableColumns(jobs);
-const headColumns = {
-  id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, type: c.type, owner: c.owner, runId: c.runId,
-  idempotencyKey: c.idempotencyKey, state: c.state, version: c.version, stateVersion: c.stateVersion,
-  createdAt: c.createdAt, updatedAt: c.updatedAt, startedAt: c.startedAt, endedAt: c.endedAt,
-  leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, workerId: c.workerId,
-};
-headColumns satisfies Record<keyof JobHead, unknown>;
-const leaseColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, cancelRequested: c.cancelRequested };
-const destructionColumns = { id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
-
-/** The columns a transition may write: all but the id and the identity fixed at creation. */
-const DERIVED = [
-  'state', 'snapshot', 'version', 'stateVersion', 'claimable', 'running', 'waiting', 'outcome',
-  'params', 'result', 'errors', 'question', 'reply', 'inside', 'step',
-  'progressPercent', 'progressMessage', 'progressCurrent', 'progressTotal', 'cancelRequested',
-  'updatedAt', 'startedAt', 'endedAt', 'destructionAt', 'executionDuration', 'quoteAt',
-  'priority', 'runAfter', 'attempt', 'leaseId', 'leaseExpiresAt', 'workerId',
-] as const satisfies ReadonlyArray<keyof JobRow>;
+const { head: headColumns, lease: leaseColumns, destruction: destructionColumns } = selections(c);
 /** Heartbeats change these without a new version, so the row in memory may be behind: always written. */
 const ALWAYS = new Set<string>(['version', 'leaseId', 'leaseExpiresAt', 'workerId']);
 
@@ -234,17 +219,7 @@ class PgOps implements StoreTx {
   }
 
   *list(query: JobQuery): Op<JobRow[]> {
-    const where: SQL[] = [];
-    if (query.states?.length) where.push(inArray(jobs.state, [...query.states]));
-    if (query.after !== undefined) where.push(gt(jobs.createdAt, query.after));
-    if (query.owner !== undefined) where.push(query.owner === null ? isNull(jobs.owner) : eq(jobs.owner, query.owner));
-    if (query.type !== undefined) where.push(eq(jobs.type, query.type));
-    if (query.lifecycle !== undefined) where.push(eq(jobs.lifecycle, query.lifecycle));
-    const select = this.#db
-      .select()
-      .from(jobs)
-      .where(and(...where))
-      .orderBy(...(query.last !== undefined ? [desc(jobs.createdAt), desc(jobs.id)] : [asc(jobs.createdAt), asc(jobs.id)]));
+    const select = this.#db.select().from(jobs).where(listWhere(jobs, query)).orderBy(...listOrder(jobs, query));
     const limit = query.last ?? query.limit;
     return (yield limit !== undefined ? select.limit(limit) : select) as JobRow[];
   }
@@ -327,7 +302,7 @@ export class PgStore extends PgOps implements Store {
     const pool = new pg.Pool({ ...options.pool, connectionString: url, ...(options.max !== undefined ? { max: options.max } : {}) });
     try {
       const client = await pool.connect().catch((error: unknown) => {
-        throw new StoreUnavailableError(redact(url), 'cannot-open', error instanceof Error ? error.message : String(error));
+        throw new StoreUnavailableError(redactUrl(url), 'cannot-open', error instanceof Error ? error.message : String(error));
       });
       try {
         // Drizzle's migrator reads what is applied, then applies the rest: two processes could both
@@ -396,7 +371,7 @@ async function refuseForeignTables(client: pg.PoolClient, url: string): Promise<
   );
   const { migrated, taken } = rows[0]!;
   if (!migrated && taken.length > 0) {
-    throw new NotAPhaselineDatabaseError(redact(url), `it has tables ${taken.join(', ')} and no Phaseline migrations`);
+    throw new NotAPhaselineDatabaseError(redactUrl(url), `it has tables ${taken.join(', ')} and no Phaseline migrations`);
   }
 }
 
@@ -424,21 +399,10 @@ function driverError(error: unknown): unknown {
   return error instanceof DrizzleQueryError && error.cause instanceof Error ? error.cause : error;
 }
 
-/** A URL without its password, for error messages. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the PostgreSQL database';
-  }
-}
-
 /** migrations/postgres of Phaseline's own package (from src/db and dist/src/db alike), never the host app's. */
 function findMigrations(url: string): string {
   const root = packageRoot(import.meta.url);
   const folder = root ? join(root.dir, 'migrations', 'postgres') : null;
-  if (!folder || !existsSync(join(folder, 'meta', '_journal.json'))) throw new StoreUnavailableError(redact(url), 'no-migrations');
+  if (!folder || !existsSync(join(folder, 'meta', '_journal.json'))) throw new StoreUnavailableError(redactUrl(url), 'no-migrations');
   return folder;
 }
