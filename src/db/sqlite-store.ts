@@ -5,8 +5,9 @@
  * transaction script runs to its end inside better-sqlite3's synchronous `transaction()`, as the
  * engine's code did before it was written as scripts.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, max, min, notInArray, type SQL } from 'drizzle-orm';
+import { and, inArray, lt, max, min, notInArray } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
+import { listOrder, listWhere } from './columns.ts';
 import type { CompiledRead } from './compile.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
@@ -110,17 +111,7 @@ export class SqliteStore implements SyncStore, StoreTx {
   }
 
   *list(query: JobQuery): Generator<never, JobRow[]> {
-    const where: SQL[] = [];
-    if (query.states?.length) where.push(inArray(jobs.state, [...query.states]));
-    if (query.after !== undefined) where.push(gt(jobs.createdAt, query.after));
-    if (query.owner !== undefined) where.push(query.owner === null ? isNull(jobs.owner) : eq(jobs.owner, query.owner));
-    if (query.type !== undefined) where.push(eq(jobs.type, query.type));
-    if (query.lifecycle !== undefined) where.push(eq(jobs.lifecycle, query.lifecycle));
-    const select = this.database.db
-      .select()
-      .from(jobs)
-      .where(and(...where))
-      .orderBy(...(query.last !== undefined ? [desc(jobs.createdAt), desc(jobs.id)] : [asc(jobs.createdAt), asc(jobs.id)]));
+    const select = this.database.db.select().from(jobs).where(listWhere(jobs, query)).orderBy(...listOrder(jobs, query));
     const limit = query.last ?? query.limit;
     return limit !== undefined ? select.limit(limit).all() : select.all();
   }

@@ -6,32 +6,14 @@ import type Database from 'better-sqlite3';
 import { compileRead, compileWrite, type CompiledWrite } from './compile.ts';
 import type { OpenDatabase, PhaselineDb } from './open.ts';
 import { jobEvents, jobs, type JobEventRow, type JobRow } from './schema.ts';
+import { DERIVED, selections } from './columns.ts';
 import type { DestructionRow, JobHead, LeaseRow, SettledStates } from './store.ts';
 
 
 const p = sql.placeholder;
 
 const c = getTableColumns(jobs);
-/** The columns of a {@link JobHead}. */
-const headColumns = {
-  id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, type: c.type, owner: c.owner, runId: c.runId,
-  idempotencyKey: c.idempotencyKey, state: c.state, version: c.version, stateVersion: c.stateVersion,
-  createdAt: c.createdAt, updatedAt: c.updatedAt, startedAt: c.startedAt, endedAt: c.endedAt,
-  leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, workerId: c.workerId,
-};
-// Every column of the store's JobHead is read.
-headColumns satisfies Record<keyof JobHead, unknown>;
-const leaseColumns = { id: c.id, type: c.type, attempt: c.attempt, leaseId: c.leaseId, leaseExpiresAt: c.leaseExpiresAt, cancelRequested: c.cancelRequested };
-const destructionColumns = { id: c.id, lifecycle: c.lifecycle, lifecycleVersion: c.lifecycleVersion, state: c.state, endedAt: c.endedAt, cancelRequested: c.cancelRequested };
-
-/** The columns a transition writes: all but the id and the identity fixed at creation. */
-const DERIVED = [
-  'state', 'snapshot', 'version', 'stateVersion', 'claimable', 'running', 'waiting', 'outcome',
-  'params', 'result', 'errors', 'question', 'reply', 'inside', 'step',
-  'progressPercent', 'progressMessage', 'progressCurrent', 'progressTotal', 'cancelRequested',
-  'updatedAt', 'startedAt', 'endedAt', 'destructionAt', 'executionDuration', 'quoteAt',
-  'priority', 'runAfter', 'attempt', 'leaseId', 'leaseExpiresAt', 'workerId',
-] as const;
+const { head: headColumns, lease: leaseColumns, destruction: destructionColumns } = selections(c);
 // narrowUpdate keeps the set of changed columns in the bits of one 32-bit integer.
 if (DERIVED.length > 32) throw new Error('DERIVED has more columns than a 32-bit mask holds');
 
