@@ -25,14 +25,7 @@ import { replayJob } from '../src/replay/replay.ts';
 import { stepsArb, type GeneratedEvent, type Step } from './support/commands.ts';
 import { TABLES, eventKeyOf, statePath, type LifecycleTable } from './support/lifecycle-tables.ts';
 import { lastRowids, rawHistory, rawJob, tempDir } from './support/sqlite.ts';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value)) throw new Error(`${name} must be an integer, not ${raw}`);
-  return value;
-}
+import { envInt } from './support/env.ts';
 
 const RUNS = envInt('PHASELINE_PROPERTY_RUNS', 1000);
 const SEED = envInt('PHASELINE_SEED', 20261125);

@@ -22,14 +22,7 @@ import { isPhaselineError } from '../src/errors.ts';
 import { replayJobAsync } from '../src/replay/replay.ts';
 import { stepsArb, type SendOption, type Step } from './support/commands.ts';
 import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value)) throw new Error(`${name} must be an integer, not ${raw}`);
-  return value;
-}
+import { envInt } from './support/env.ts';
 
 const RUNS = envInt('PHASELINE_PG_PROPERTY_RUNS', 50);
 const SEED = envInt('PHASELINE_SEED', 20261201);
