@@ -1,7 +1,6 @@
 /**
  * The facade: one instance per database, the only surface HTTP, the CLI and host apps use.
- * Promises at the boundary: synchronous SQLite transactions inside, or PostgreSQL's awaited ones
- * (everything but workers, for now).
+ * Promises at the boundary: synchronous SQLite transactions inside, or PostgreSQL's awaited ones.
  *
  * Its declarations name no store or driver type (the engine is private), so a consumer's
  * type-check never reaches into the SQLite driver or Drizzle.
@@ -28,12 +27,12 @@ import { replayAllThreads } from './replay/parallel.ts';
 import { replayAllAsync, replayJob, replayJobAsync } from './replay/replay.ts';
 import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
 import type { RunnerOptions, Workers } from './runner/options.ts';
-import { enginePort } from './runner/port.ts';
+import { enginePort, pendingPort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
 
 export interface PhaselineOptions extends OpenOptions {
   /**
-   * The database: a `postgres://` or `postgresql://` URL for PostgreSQL (no workers there yet), else
+   * The database: a `postgres://` or `postgresql://` URL for PostgreSQL, else
    * a SQLite file (`:memory:` for a private in-memory one). Default `./phaseline.db`.
    */
   db?: string;
@@ -377,9 +376,11 @@ export class Phaseline {
   /** Start workers in this process. Enqueues in this process wake them at once. */
   start(options: RunnerOptions = {}): Workers {
     this.#assertOpen('start');
-    if (!this.#engine) throw new InvalidInputError('start', 'workers need the SQLite store for now; this Phaseline is on PostgreSQL');
     if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
-    this.#runner = new Runner(enginePort(this.#engine), this.#types, this.#emitter, options);
+    // On PostgreSQL the workers' calls wait for the server (a failed connection is reported on
+    // 'error' and retried with backoff, as a lost one is).
+    const port = this.#engine ? enginePort(this.#engine) : pendingPort(this.#server!.then(enginePort), this.#clock);
+    this.#runner = new Runner(port, this.#types, this.#emitter, options);
     this.#runner.start();
     return this.#runner;
   }

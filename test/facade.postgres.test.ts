@@ -1,12 +1,13 @@
 /**
- * The facade on PostgreSQL (a real server, as in store.postgres.test.ts): every method but the
- * workers', with the refusals SQLite gives; the HTTP app and the CLI on top of it.
+ * The facade on PostgreSQL (a real server, as in store.postgres.test.ts): its methods with the
+ * refusals SQLite gives, workers woken across connections by NOTIFY, the HTTP app and the CLI on top.
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createHttpApp } from '../src/http/app.ts';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
 import { isOneLineError, phaseline as cli } from './fixtures/cli/run.ts';
+import { waitFor } from './helpers/wait.ts';
 import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
 
 let server: AdminPostgres;
@@ -126,10 +127,9 @@ describe('the facade on PostgreSQL', () => {
     expect(all.reports.map((r) => r.jobId)).toEqual([a]);
   });
 
-  test('start() is refused: workers need the SQLite store; close() ends the pool and later calls are CLOSED', async () => {
+  test('close() ends the pool and later calls are CLOSED', async () => {
     const p = facade();
     withTypes(p);
-    expect(() => p.start()).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', message: expect.stringContaining('SQLite') }));
     await p.ready();
     await p.close();
     await expect(p.list()).rejects.toMatchObject({ code: 'CLOSED' });
@@ -143,6 +143,80 @@ describe('the facade on PostgreSQL', () => {
     expect(error!.message).toContain('127.0.0.1:1');
     expect(error!.message).not.toContain('sekrit');
     await expect(p.list()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+});
+
+describe('workers on PostgreSQL', () => {
+  test('a worker runs progress, a durable step, a question and its reply, to the end; replay agrees', async () => {
+    const p = facade();
+    let runs = 0;
+    const asking = p.register<{ n: number }, { sum: number }>({
+      name: 'asking',
+      lifecycle: 'ecotaxa',
+      handler: async (ctx) => {
+        runs++;
+        await ctx.progress(10, 'started');
+        const doubled = await ctx.step('double', () => ctx.params.n * 2);
+        const extra = await ctx.ask<number>({ question: 'how many more?' });
+        return { sum: doubled + extra };
+      },
+    });
+    const workers = p.start({ pollIntervalMs: 20, leaseMs: 2000 });
+    const id = await p.enqueue(asking, { n: 4 });
+    await waitFor(async () => ((await p.get(id)).waiting ? true : null), 5000, 'the job to ask');
+    await p.reply(id, 3);
+    const done = await waitFor(async () => {
+      const job = await p.get(id, { type: asking });
+      return job.terminal ? job : null;
+    }, 5000, 'the job to finish');
+    expect(done).toMatchObject({ outcome: 'succeeded', result: { sum: 11 }, steps: { double: 8 } });
+    expect(runs).toBe(2);
+    expect(workers.activeJobIds).toEqual([]);
+    const history = (await p.history(id)).map((e) => e.type);
+    expect(history).toEqual(expect.arrayContaining(['CLAIM', 'PROGRESS', 'STEP', 'ASK', 'REPLY', 'SUCCEED']));
+    expect(history.filter((t) => t === 'STEP')).toHaveLength(1);
+    expect(await p.replayAll()).toMatchObject({ jobs: 1, diverged: 0 });
+  });
+
+  test('an enqueue on another connection wakes an idle worker at once (NOTIFY), long before its next poll', async () => {
+    const worker = facade();
+    const started: number[] = [];
+    worker.register<{ at: number }>({
+      name: 'ping',
+      lifecycle: 'rime',
+      handler: async (ctx) => {
+        started.push(performance.now() - ctx.params.at);
+        return null;
+      },
+    });
+    await worker.ready();
+    let idle = 0;
+    worker.on('runner:idle', () => idle++);
+    worker.start({ pollIntervalMs: 10_000 });
+    await waitFor(() => (idle > 0 ? true : null), 5000, 'the worker to go idle');
+    // Another facade stands in for another process: its own pool, no runner.
+    const client = facade();
+    client.register({ name: 'ping', lifecycle: 'rime', handler: async () => null });
+    for (let i = 0; i < 5; i++) {
+      await client.enqueue('ping', { at: performance.now() });
+      await waitFor(() => (started.length > i ? true : null), 3000, `job ${i + 1} to start`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    console.log(`[facade.postgres] other-connection enqueue → start: ${started.map((ms) => ms.toFixed(1)).join(', ')} ms (poll interval 10 s)`);
+    // Well under the 10 s poll: only the notification can have woken the worker.
+    expect(Math.max(...started)).toBeLessThan(2000);
+  });
+
+  test('an unreachable server: start() reports STORE_UNAVAILABLE on error and keeps retrying, it does not throw', async () => {
+    const p = createPhaseline({ db: UNREACHABLE });
+    open.push(p);
+    p.register({ name: 'noop', lifecycle: 'rime', handler: async () => null });
+    const errors: unknown[] = [];
+    p.on('error', ({ error }) => errors.push(error));
+    p.start({ pollIntervalMs: 10 });
+    await waitFor(() => (errors.length >= 2 ? true : null), 5000, 'two reported failures');
+    expect(errors[0]).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(String((errors[0] as Error).message)).not.toContain('sekrit');
   });
 });
 

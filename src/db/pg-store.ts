@@ -19,6 +19,7 @@ import { InvalidInputError, NotAPhaselineDatabaseError, StoreUnavailableError } 
 import { packageRoot } from '../package-root.ts';
 import { DERIVED, listOrder, listWhere, selections } from './columns.ts';
 import { redactUrl } from './url.ts';
+import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
 import type {
@@ -125,6 +126,8 @@ class PgOps implements StoreTx {
   /** Inside a write transaction: heads are read FOR UPDATE, so writers to one job take turns. */
   #writing = false;
   #savepoints = 0;
+  /** A row written in this transaction is claimable: its COMMIT carries a NOTIFY. */
+  #wakes = false;
 
   constructor(db: PgDb) {
     this.#db = db;
@@ -135,6 +138,14 @@ class PgOps implements StoreTx {
   begin(mode: TxMode): void {
     this.#writing = mode === 'write';
     this.#savepoints = 0;
+    this.#wakes = false;
+  }
+
+  /** Whether the transaction's COMMIT must wake listeners (and forget it for the next one). */
+  takeWake(): boolean {
+    const wakes = this.#wakes;
+    this.#wakes = false;
+    return wakes;
   }
 
   *readHead(id: number): Op<JobHead | undefined> {
@@ -160,6 +171,7 @@ class PgOps implements StoreTx {
 
   *insertJob(row: JobRow): Op<number> {
     assertNoNul(row, JOB_TEXT, '');
+    if (row.claimable) this.#wakes = true;
     const inserted = (yield this.#stmts.insertJob.execute(row)) as Array<{ id: number }>;
     return inserted[0]!.id;
   }
@@ -181,6 +193,7 @@ class PgOps implements StoreTx {
       // The version guard: the row must still be at the version this transition started from.
       .where(and(eq(jobs.id, row.id), eq(jobs.version, row.version - 1)))) as pg.QueryResult;
     if (result.rowCount !== 1) return false;
+    if (row.claimable) this.#wakes = true;
     yield* this.appendEvent(event);
     return true;
   }
@@ -286,11 +299,13 @@ export class PgStore extends PgOps implements Store {
   readonly pool: pg.Pool;
   /** Each pooled client's operations, its prepared statements with them. */
   readonly #ops = new WeakMap<pg.PoolClient, PgOps>();
+  readonly #wake: WakeListener;
 
   /** A store on a pool whose database is migrated already ({@link PgStore.open} does both). */
   constructor(pool: pg.Pool) {
     super(drizzle(pool));
     this.pool = pool;
+    this.#wake = new WakeListener(pool.options);
     // An idle client whose connection dies (a server restart) is dropped by the pool, which emits
     // 'error': unheard, that would end the process. The next query takes a new connection.
     pool.on('error', (error) => console.error('phaseline: an idle PostgreSQL connection failed:', error.message));
@@ -340,7 +355,8 @@ export class PgStore extends PgOps implements Store {
       await client.query(BEGIN[mode]);
       try {
         const value = await drive(script(ops));
-        await client.query('COMMIT');
+        // NOTIFY is delivered at the COMMIT, and only if it commits; one round trip for both.
+        await client.query(ops.takeWake() ? `NOTIFY ${WAKE_CHANNEL}; COMMIT` : 'COMMIT');
         return value;
       } catch (error) {
         await client.query('ROLLBACK').catch((rollback: Error) => {
@@ -353,8 +369,13 @@ export class PgStore extends PgOps implements Store {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.end();
+  listen(listener: () => void): () => void {
+    return this.#wake.add(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.#wake.close();
+    await this.pool.end();
   }
 }
 

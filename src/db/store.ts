@@ -96,6 +96,12 @@ export interface Store {
   readonly synchronous: boolean;
   /** A file another thread or process can open to read the same data, or null (in memory, or a server). */
   readonly file: string | null;
+  /**
+   * Call `listener` whenever another connection (another process, another host) may have made a
+   * job claimable, until the returned function is called. Absent where only polling finds such
+   * work (SQLite). A listener may also be called when nothing changed.
+   */
+  listen?(listener: () => void): () => void;
   /** Run a script in a transaction of the given mode; its effects commit when it returns. */
   run<T>(mode: TxMode, script: (tx: StoreTx) => Script<T>): T | Promise<T>;
   close(): void | Promise<void>;

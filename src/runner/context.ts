@@ -8,6 +8,7 @@ import type { Job } from '../engine/job-types.ts';
 import { IllegalTransitionError } from '../errors.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
+import type { Maybe } from './port.ts';
 
 export interface HandlerContext<Params = Json> {
   /** The job as it was claimed. */
@@ -37,8 +38,8 @@ export interface HandlerContext<Params = Json> {
 
 /** What the runner gives the context to act with; every call is fenced by the attempt's lease. */
 export interface AttemptPort {
-  send(event: { type: string } & Record<string, unknown>): Job;
-  canAsk(): boolean;
+  send(event: { type: string } & Record<string, unknown>): Maybe<Job>;
+  canAsk(): Maybe<boolean>;
   /** Called once the job has gone to a waiting state: the attempt is over. */
   suspend(): void;
   progressIntervalMs: number;
@@ -48,7 +49,7 @@ export interface AttemptPort {
 /** The context, plus what the runner needs to finish the attempt. */
 export interface AttemptContext<Params extends Json> extends HandlerContext<Params> {
   /** Store the last progress report if it is still held back by the rate limit. */
-  flushProgress(): void;
+  flushProgress(): Promise<void>;
 }
 
 const NEVER = new Promise<never>(() => {});
@@ -65,14 +66,14 @@ export function createHandlerContext<Params extends Json>(
   let lastWrite = -Infinity;
   let timer: NodeJS.Timeout | undefined;
 
-  const flushProgress = (): void => {
+  const flushProgress = async (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (!held) return;
     const event = held;
     held = null;
     lastWrite = port.now();
-    port.send(event);
+    await port.send(event);
   };
 
   return {
@@ -88,14 +89,12 @@ export function createHandlerContext<Params extends Json>(
       if (message !== undefined) event.message = message;
       held = event;
       const wait = lastWrite + port.progressIntervalMs - port.now();
-      if (wait <= 0) flushProgress();
+      if (wait <= 0) await flushProgress();
       else if (!timer) {
         timer = setTimeout(() => {
-          try {
-            flushProgress();
-          } catch {
+          flushProgress().catch(() => {
             // The attempt ended meanwhile; its end stored the last figure or the lease is gone.
-          }
+          });
         }, wait);
         timer.unref();
       }
@@ -103,11 +102,11 @@ export function createHandlerContext<Params extends Json>(
     async ask<Reply extends Json>(question: Json, message?: string) {
       const index = asks++;
       if (index < replies.length) return replies[index] as Reply;
-      if (!port.canAsk()) {
+      if (!(await port.canAsk())) {
         throw new IllegalTransitionError(job.id, job.lifecycle, job.state, 'ASK', `the ${job.lifecycle} lifecycle has no waiting state, so the job cannot ask a question`);
       }
-      flushProgress();
-      port.send({ type: 'ASK', question, ...(message !== undefined ? { message } : {}) });
+      await flushProgress();
+      await port.send({ type: 'ASK', question, ...(message !== undefined ? { message } : {}) });
       port.suspend();
       return NEVER; // the attempt is over; the handler resumes from the top after the reply
     },
@@ -117,12 +116,12 @@ export function createHandlerContext<Params extends Json>(
       abort.throwIfAborted();
       const result = await fn();
       assertJson(result, `result of step ${name}`);
-      port.send({ type: 'STEP', name, result });
+      await port.send({ type: 'STEP', name, result });
       steps[name] = result;
       return result;
     },
     async checkpoint(inside, step) {
-      port.send({ type: 'CHECKPOINT', inside, ...(step !== undefined ? { step } : {}) });
+      await port.send({ type: 'CHECKPOINT', inside, ...(step !== undefined ? { step } : {}) });
     },
     flushProgress,
   };

@@ -1,17 +1,15 @@
 /**
  * Batching of attempts' final writes: the attempts that end in the same turn of the event loop
  * are committed together, one transaction (and, at synchronous FULL, one fsync) for many jobs.
+ * On an asynchronous store a batch may commit while the next one gathers.
  */
 export class FinalBatch<T> {
-  readonly #commit: (items: T[]) => (() => void) | void;
+  readonly #commit: (items: T[]) => Promise<void> | void;
   #items: T[] = [];
   #resolves: Array<() => void> = [];
 
-  /**
-   * @param commit writes a batch; what it returns runs once every waiting `add` has been resolved
-   * (the runner starts the jobs claimed for the freed slots then).
-   */
-  constructor(commit: (items: T[]) => (() => void) | void) {
+  /** @param commit writes a batch and reports its own errors (it must not throw). */
+  constructor(commit: (items: T[]) => Promise<void> | void) {
     this.#commit = commit;
   }
 
@@ -20,21 +18,19 @@ export class FinalBatch<T> {
     return new Promise((resolve) => {
       this.#items.push(item);
       this.#resolves.push(resolve);
-      if (this.#items.length === 1) setImmediate(() => this.#flush());
+      if (this.#items.length === 1) setImmediate(() => void this.#flush());
     });
   }
 
-  #flush(): void {
+  async #flush(): Promise<void> {
     const items = this.#items;
     const resolves = this.#resolves;
     this.#items = [];
     this.#resolves = [];
-    let after: (() => void) | void;
     try {
-      after = this.#commit(items);
+      await this.#commit(items);
     } finally {
       for (const resolve of resolves) resolve();
     }
-    after?.();
   }
 }

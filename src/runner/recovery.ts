@@ -20,16 +20,16 @@ export interface RecoveryOptions {
   report(error: unknown, where: string): void;
 }
 
-export function recoverExpired(port: RunnerPort, leases: LeaseWatch, options: RecoveryOptions): void {
+export async function recoverExpired(port: RunnerPort, leases: LeaseWatch, options: RecoveryOptions): Promise<void> {
   let recoveries = 0;
-  for (const lease of leases.expired(port.runningLeases())) {
+  for (const lease of leases.expired(await port.runningLeases())) {
     if (options.isActive(lease.id)) continue;
     if (++recoveries > MAX_PER_SCAN) break;
     try {
-      if (lease.cancelRequested && port.accepts(lease.id, 'CANCEL_DONE')) {
-        port.recover(lease, { type: 'CANCEL_DONE' }, options.actor);
+      if (lease.cancelRequested && (await port.accepts(lease.id, 'CANCEL_DONE'))) {
+        await port.recover(lease, { type: 'CANCEL_DONE' }, options.actor);
       } else {
-        port.recover(lease, { type: 'LEASE_LOST', ...options.retry(lease.type, lease.attempt) }, options.actor);
+        await port.recover(lease, { type: 'LEASE_LOST', ...options.retry(lease.type, lease.attempt) }, options.actor);
       }
     } catch (error) {
       // Another worker recovered it first, or its worker came back: both are fine.

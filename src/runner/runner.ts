@@ -55,6 +55,12 @@ export class Runner implements Workers {
   #unsubscribe: (() => void) | null = null;
   #lastMaintenance = -Infinity;
   #lastLeaseScan = -Infinity;
+  /** Slots promised to claims in flight (an asynchronous store answers later): never claimed twice. */
+  #reserved = 0;
+  /** A heartbeat round still waiting for its answers: the next one is skipped, not stacked. */
+  #beating = false;
+  /** stop() has handed back the attempts it found: a claim that commits after that is handed back too. */
+  #released = false;
   readonly #leases: LeaseWatch;
   readonly #finals = new FinalBatch<{ attempt: Attempt; event: FinalEvent }>((finals) => this.#commitFinals(finals));
 
@@ -79,6 +85,7 @@ export class Runner implements Workers {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#released = false;
     const stopObserving = this.#port.onTransition((observed) => this.#observe(observed));
     const stopDeletions = this.#port.onDelete((ids) => {
       for (const id of ids) {
@@ -86,11 +93,14 @@ export class Runner implements Workers {
         if (attempt) this.#end(attempt, 'lost');
       }
     });
+    // Another process's enqueue (PostgreSQL NOTIFY): claim now rather than at the next poll.
+    const stopWaking = this.#port.onWake?.(() => this.nudge()) ?? (() => {});
     this.#unsubscribe = () => {
       stopObserving();
       stopDeletions();
+      stopWaking();
     };
-    this.#heartbeat = setInterval(() => this.#beat(), this.#opts.heartbeatMs);
+    this.#heartbeat = setInterval(() => void this.#beat(), this.#opts.heartbeatMs);
     this.#heartbeat.unref();
     this.#loop = this.#run();
   }
@@ -113,37 +123,44 @@ export class Runner implements Workers {
     this.nudge();
     await this.#loop;
     const deadline = performance.now() + graceMs;
-    while (this.#active.size > 0 && performance.now() < deadline) await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
+    while ((this.#active.size > 0 || this.#reserved > 0) && performance.now() < deadline) {
+      await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
+    }
+    const releases: Promise<void>[] = [];
     for (const attempt of [...this.#active.values()]) {
       this.#end(attempt, 'stopped');
-      this.#write(attempt, { type: 'RELEASE' });
+      releases.push(this.#write(attempt, { type: 'RELEASE' }));
     }
+    this.#released = true;
+    await Promise.all(releases);
     clearInterval(this.#heartbeat);
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
 
   async #run(): Promise<void> {
+    let failures = 0;
     while (this.#running) {
       let claimed = 0;
-      const free = this.#opts.concurrency - this.#active.size;
+      let free = 0;
       try {
         // Paced by the monotonic clock: a wall clock stepping back must not stop recovery.
         const tick = performance.now();
         if (tick - this.#lastMaintenance >= this.#opts.pollIntervalMs) {
           this.#lastMaintenance = tick;
-          this.#maintain(tick, this.#port.clock());
+          await this.#maintain(tick, this.#port.clock());
         }
-        if (free > 0) {
-          const jobs = this.#claim(free);
-          claimed = jobs.length;
-          for (const job of jobs) this.#begin(job);
-        }
+        ({ claimed, free } = await this.#claimFreeSlots());
+        failures = 0;
       } catch (error) {
+        failures++;
         this.#emitter.emit('error', { error, where: `worker ${this.workerId}` });
       }
       if (!this.#running) break;
-      if (claimed > 0 && claimed === free) {
+      if (failures > 0) {
+        // The database is unreachable or busy: try again, less often each time (up to 5 s apart).
+        await this.#idle(Math.min(Math.max(this.#opts.pollIntervalMs, 5000), this.#opts.pollIntervalMs * 2 ** (failures - 1)));
+      } else if (claimed > 0 && claimed === free) {
         // Full: wait for a slot. Partly full after a claim: look again at once.
         await this.#idle(this.#opts.pollIntervalMs);
       } else if (claimed === 0) {
@@ -169,9 +186,19 @@ export class Runner implements Workers {
     });
   }
 
-  /** One write transaction: pick due jobs in claim order and move each to running under a new lease. */
-  #claim(limit: number): Job[] {
-    return this.#port.claim(limit, [...this.#types.keys()], this.#leaseFor);
+  /** One write transaction: pick due jobs in claim order for the free slots and move each to running under a new lease. */
+  async #claimFreeSlots(): Promise<{ claimed: number; free: number }> {
+    const free = this.#opts.concurrency - this.#active.size - this.#reserved;
+    if (free <= 0) return { claimed: 0, free: 0 };
+    this.#reserved += free;
+    let jobs: Job[];
+    try {
+      jobs = await this.#port.claim(free, [...this.#types.keys()], this.#leaseFor);
+    } finally {
+      this.#reserved -= free;
+    }
+    for (const job of jobs) this.#begin(job);
+    return { claimed: jobs.length, free };
   }
 
   /** A new lease for a claim at `now`, named after this worker. */
@@ -182,6 +209,11 @@ export class Runner implements Workers {
 
   #begin(job: Job): void {
     const type = this.#types.get(job.type)!;
+    if (this.#released) {
+      // Claimed by a transaction that committed after stop() released the last attempts: hand it back.
+      void this.#write({ jobId: job.id, leaseId: job.lease!.id, actor: `${this.workerId}/${job.lease!.id}` }, { type: 'RELEASE' });
+      return;
+    }
     let detach!: () => void;
     const detached = new Promise<void>((resolve) => (detach = resolve));
     const attempt: Attempt = {
@@ -220,11 +252,11 @@ export class Runner implements Workers {
     const context = createHandlerContext(job, attempt.abort, port);
     let outcome: { ok: true; result: Json } | { ok: false; error: unknown };
     try {
-      const validated = this.#port.validationEvent(job);
+      const validated = await this.#port.validationEvent(job);
       if (validated !== null) {
         // A claim into a state tagged validating (Qiskit VALIDATING): the type's validator first.
         validateParams(type, job.params);
-        port.send({ type: validated });
+        await port.send({ type: validated });
       }
       const result = await Promise.race([type.handler(context), detached.then(() => DETACHED)]);
       if (result === DETACHED) return;
@@ -235,7 +267,7 @@ export class Runner implements Workers {
     }
     if (attempt.reason && attempt.reason !== 'cancelled') return; // someone else ended the attempt
     try {
-      context.flushProgress();
+      await context.flushProgress();
     } catch {
       // The lease may be gone; the final write below tells.
     }
@@ -258,27 +290,29 @@ export class Runner implements Workers {
     return this.#finals.add({ attempt, event });
   }
 
-  #commitFinals(finals: Array<{ attempt: Attempt; event: FinalEvent }>): () => void {
-    let next: Job[] = [];
+  async #commitFinals(finals: Array<{ attempt: Attempt; event: FinalEvent }>): Promise<void> {
+    let reserved = 0;
     try {
       // The ending attempts' slots go to the next due jobs in the same transaction (as BullMQ's
       // moveToFinished fetches the next job): one commit per job instead of two.
-      next = this.#port.finish(
+      const next = await this.#port.finish(
         finals.map(({ attempt, event }) => () => writeOf(attempt, typeof event === 'function' ? event() : event)),
         (write, error) => this.#reportWrite(write, error),
         () => {
           for (const { attempt } of finals) this.#release(attempt);
-          return { limit: this.#running ? this.#opts.concurrency - this.#active.size : 0, types: [...this.#types.keys()], leaseFor: this.#leaseFor };
+          reserved = this.#running ? Math.max(0, this.#opts.concurrency - this.#active.size - this.#reserved) : 0;
+          this.#reserved += reserved;
+          return { limit: reserved, types: [...this.#types.keys()], leaseFor: this.#leaseFor };
         },
       );
-    } catch (error) {
-      // The batch could not commit (e.g. the database is busy past its timeout): the jobs' leases
-      // will expire and recovery retries them.
-      this.#emitter.emit('error', { error, where: 'final writes' });
-    }
-    return () => {
       for (const job of next) this.#begin(job);
-    };
+    } catch (error) {
+      // The batch could not commit (e.g. the database is busy past its timeout, or unreachable):
+      // the jobs' leases will expire and recovery retries them.
+      this.#emitter.emit('error', { error, where: 'final writes' });
+    } finally {
+      this.#reserved -= reserved;
+    }
   }
 
   /** Free an attempt's slot (once; a job claimed again meanwhile keeps its new attempt). */
@@ -295,11 +329,11 @@ export class Runner implements Workers {
     return { retryAt: this.#port.clock() + delay };
   }
 
-  /** A final, fenced write for an attempt; a lost lease or a job already moved on is reported, not thrown. */
-  #write(attempt: Attempt, event: RunnerEvent): void {
+  /** A final, fenced write for an attempt; a lost lease or a job already moved on is reported, never thrown. */
+  async #write(attempt: Pick<Attempt, 'jobId' | 'leaseId' | 'actor'>, event: RunnerEvent): Promise<void> {
     const write = writeOf(attempt, event);
     try {
-      this.#port.write(write);
+      await this.#port.write(write);
     } catch (error) {
       this.#reportWrite(write, error);
     }
@@ -323,7 +357,7 @@ export class Runner implements Workers {
 
   #timeout(attempt: Attempt): void {
     if (attempt.reason && attempt.reason !== 'cancelled') return;
-    this.#write(attempt, { type: 'TIMEOUT', ...this.#retry(attempt.job.type, attempt.job.attempt) });
+    void this.#write(attempt, { type: 'TIMEOUT', ...this.#retry(attempt.job.type, attempt.job.attempt) });
     this.#end(attempt, 'timeout');
   }
 
@@ -342,7 +376,7 @@ export class Runner implements Workers {
       this.#end(attempt, 'cancelled');
       const grace = longTimeout(() => {
         if (attempt.reason !== 'cancelled') return;
-        this.#write(attempt, { type: 'CANCEL_DONE' });
+        void this.#write(attempt, { type: 'CANCEL_DONE' });
         attempt.reason = 'lost';
         attempt.detach();
       }, this.#opts.cancelGraceMs);
@@ -351,37 +385,43 @@ export class Runner implements Workers {
   }
 
   /** Heartbeat: renew every active lease; a lease that cannot be renewed was lost. */
-  #beat(): void {
+  async #beat(): Promise<void> {
+    if (this.#beating) return;
+    this.#beating = true;
     const expiresAt = this.#port.clock() + this.#opts.leaseMs;
-    for (const attempt of this.#active.values()) {
-      if (attempt.reason && attempt.reason !== 'cancelled') continue;
+    const beat = async (attempt: Attempt) => {
       try {
-        const { renewed, state } = this.#port.heartbeat(attempt.jobId, attempt.leaseId, expiresAt);
+        const { renewed, state } = await this.#port.heartbeat(attempt.jobId, attempt.leaseId, expiresAt);
         if (!renewed) this.#check(attempt, state ?? { running: false, leaseId: null, cancelRequested: false });
         // Cancellation requested from another process shows up here.
         else if (state?.cancelRequested) this.#check(attempt, state);
       } catch (error) {
         this.#emitter.emit('error', { error, where: `heartbeat of job ${attempt.jobId}` });
       }
+    };
+    try {
+      await Promise.all([...this.#active.values()].filter((a) => !a.reason || a.reason === 'cancelled').map(beat));
+    } finally {
+      this.#beating = false;
     }
   }
 
   /** Recover expired leases (judged by {@link LeaseWatch}, on no other host's clock), then destruction and retention. */
-  #maintain(tick: number, now: number): void {
+  async #maintain(tick: number, now: number): Promise<void> {
     const report = (error: unknown, where: string) => this.#emitter.emit('error', { error, where });
     // The scan reads every running job: a tenth of the shortest lease seen apart is often enough (a
     // recovery comes at most that much later, also of a holder whose lease is shorter than ours)
     // and costs a fraction of a scan per poll.
     if (tick - this.#lastLeaseScan >= this.#leases.shortestMs / 10) {
       this.#lastLeaseScan = tick;
-      recoverExpired(this.#port, this.#leases, {
+      await recoverExpired(this.#port, this.#leases, {
         isActive: (id) => this.#active.has(id),
         retry: (type, attempt) => this.#retry(type, attempt),
         actor: `${this.workerId}/recovery`,
         report,
       });
     }
-    this.#port.sweep(now, this.#opts.sweep, report);
+    await this.#port.sweep(now, this.#opts.sweep, report);
   }
 }
 
@@ -432,7 +472,7 @@ function integer(field: string, value: unknown, min: number, max: number): void 
   }
 }
 
-function writeOf(attempt: Attempt, event: RunnerEvent): AttemptWrite {
+function writeOf(attempt: Pick<Attempt, 'jobId' | 'leaseId' | 'actor'>, event: RunnerEvent): AttemptWrite {
   return { jobId: attempt.jobId, leaseId: attempt.leaseId, actor: attempt.actor, event };
 }
 

@@ -8,6 +8,7 @@
  * - Finished jobs are deleted, history with them, `retentionMs` after they ended, except those of
  *   lifecycles with `retention: false` (UWS keeps its records until destruction).
  */
+import type { Store } from '../db/store.ts';
 import type { Engine } from '../engine/engine.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { SweepOptions } from './options.ts';
@@ -16,19 +17,20 @@ export type { SweepOptions } from './options.ts';
 
 const ACTOR = 'sweeper';
 
-export function sweep(engine: Engine, now: number, options: SweepOptions, report: (error: unknown, where: string) => void): void {
+/** Awaited on either kind of store (a synchronous one's values are awaited as they are). */
+export async function sweep(engine: Engine<Store>, now: number, options: SweepOptions, report: (error: unknown, where: string) => void): Promise<void> {
   const batch = options.batch ?? 500;
   const remove: number[] = [];
-  for (const due of engine.dueForDestruction(now, batch)) {
+  for (const due of await engine.dueForDestruction(now, batch)) {
     try {
       let ended = due.endedAt !== null;
       if (!ended && !due.cancelRequested) {
-        engine.send(due.id, { type: 'CANCEL', reason: 'destruction' }, { actor: ACTOR });
-        ended = engine.get(due.id).endedAt !== null;
+        await engine.send(due.id, { type: 'CANCEL', reason: 'destruction' }, { actor: ACTOR });
+        ended = (await engine.get(due.id)).endedAt !== null;
       }
       const archiveEvent = archiveEventOf(engine, due.lifecycle, due.lifecycleVersion);
       if (archiveEvent !== undefined && (options.destroy ?? 'archive') === 'archive') {
-        if (ended) engine.send(due.id, { type: archiveEvent }, { actor: ACTOR });
+        if (ended) await engine.send(due.id, { type: archiveEvent }, { actor: ACTOR });
       } else if (ended) {
         remove.push(due.id);
       }
@@ -40,13 +42,13 @@ export function sweep(engine: Engine, now: number, options: SweepOptions, report
   const retention = options.retentionMs === undefined ? 7 * 24 * 3600_000 : options.retentionMs;
   if (retention !== null) {
     const kept = new Set(engine.lifecycles.all().filter((l) => l.retention === false).map((l) => l.name));
-    remove.push(...engine.endedBefore(now - retention, [...kept], batch));
+    remove.push(...(await engine.endedBefore(now - retention, [...kept], batch)));
   }
-  engine.deleteJobs(remove);
+  await engine.deleteJobs(remove);
 }
 
 /** The lifecycle's archive event; none for a lifecycle no longer registered, whose ended jobs are deleted as before. */
-function archiveEventOf(engine: Engine, name: string, version: number): string | undefined {
+function archiveEventOf(engine: Engine<Store>, name: string, version: number): string | undefined {
   try {
     return engine.lifecycles.get(name, version).archiveEvent;
   } catch (error) {
