@@ -1,15 +1,35 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The conformance suite: these files run twice, on SQLite (in the `sqlite` project, with every
+ * other file) and on PostgreSQL (the `postgres` project: one server for the run, a database per
+ * test; test/support/stores.ts).
+ */
+export const CONFORMANCE = [
+  'test/facade.conformance.test.ts',
+];
+
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('..', import.meta.url)),
-    include: ['test/**/*.test.ts'],
     // better-sqlite3 is a native addon: separate processes keep each file's databases apart.
     pool: 'forks',
     // Two cores: two test files at a time.
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: CONFORMANCE,
+          env: { PHASELINE_TEST_STORE: 'postgres' },
+          globalSetup: ['test/support/postgres-global.ts'],
+        },
+      },
+    ],
   },
 });
