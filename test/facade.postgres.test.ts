@@ -257,17 +257,21 @@ describe('the CLI with --db postgres://', () => {
     expect(cli(['--db', server.url, 'replay']).code).toBe(1);
   });
 
-  test('an unreachable server is one line, exit 2, no password; demo and serve refuse a server', () => {
+  test('an unreachable server is one line, exit 2, no password', () => {
     const down = cli(['--db', UNREACHABLE, 'jobs']);
     expect(down.code).toBe(2);
     expect(isOneLineError(down), down.err).toBe(true);
     expect(down.err).toContain('Cannot open database');
     expect(down.err).not.toContain('sekrit');
-    for (const command of ['demo', 'serve']) {
-      const run = cli(['--db', server.url, command]);
-      expect(run.code, command).toBe(2);
-      expect(isOneLineError(run), run.err).toBe(true);
-      expect(run.err).toContain('SQLite');
-    }
+  });
+
+  test('phaseline --db postgres://… demo runs the five lifecycles on the server, then replay: 0 diverged', () => {
+    const demo = cli(['--db', server.url, 'demo']);
+    expect(demo.code, demo.err).toBe(0);
+    expect(demo.out).toContain('ARCHIVED');
+    expect(demo.out).toContain('JOB_STATUS_CANCELLED');
+    const replay = cli(['--db', server.url, 'replay']);
+    expect(replay.code, replay.err).toBe(0);
+    expect(replay.out.trim()).toBe('replayed 10 jobs, 0 diverged');
   });
 });

@@ -5,14 +5,13 @@
  * its destruction instant and is archived.
  */
 import type { Job } from '../engine/job.ts';
-import { engineOf } from '../internal.ts';
 import type { Phaseline } from '../phaseline.ts';
 import { demoJobTypes, ecotaxaImport, flaky, broken, qiskitSampler, rimeStressTest, synapseQuery, uwsCutout } from '../demo/jobtypes.ts';
 import { bar } from './table.ts';
 
 export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = process.stdout): Promise<void> {
   for (const type of demoJobTypes) phaseline.register(type);
-  const now = engineOf(phaseline).clock();
+  const now = Date.now();
   const ids = {
     import: await phaseline.enqueue(ecotaxaImport, { project: 17, file: 'plankton.zip' }, { owner: 'alice' }),
     cutout: await phaseline.enqueue(uwsCutout, { ra: 10.68, dec: 41.27 }, { owner: 'bob', runId: 'demo', destruction: now + 2500 }),
@@ -35,6 +34,14 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
     out.write(lines.map((l) => `${l}\n`).join(''));
     drawn = lines.length;
   };
+  // Each answer, cancellation and abort is sent once: on PostgreSQL transitions are observed after
+  // their commits, so a job may still look running in a notification that follows one of them.
+  const acted = new Set<string>();
+  const once = (key: string, act: () => Promise<unknown>) => {
+    if (acted.has(key)) return;
+    acted.add(key);
+    act().catch((error: unknown) => out.write(`demo: ${key} failed: ${error instanceof Error ? error.message : String(error)}\n`));
+  };
   phaseline.on('job:transition', ({ job, event }) => {
     if (job.running) live.set(job.id, job);
     else live.delete(job.id);
@@ -43,13 +50,13 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
     }
     if (job.id === ids.import && job.state === 'A') {
       out.write(tty ? '' : `job ${job.id} asks: ${JSON.stringify(job.question)}; answering\n`);
-      void phaseline.reply(job.id, { taxa: 'Copepoda' }, { owner: 'alice' });
+      once(`reply ${job.id} v${job.version}`, () => phaseline.reply(job.id, { taxa: 'Copepoda' }, { owner: 'alice' }));
     }
     if (job.id === ids.cancelledStress && job.running && !job.cancelRequested && job.progress.percent >= 20) {
-      void phaseline.cancel(job.id, { owner: 'carol' });
+      once(`cancel ${job.id}`, () => phaseline.cancel(job.id, { owner: 'carol' }));
     }
     if (job.id === ids.abortedCutout && job.running && job.progress.percent >= 20) {
-      void phaseline.send(job.id, { type: 'ABORT' }, { owner: 'bob' });
+      once(`abort ${job.id}`, () => phaseline.send(job.id, { type: 'ABORT' }, { owner: 'bob' }));
     }
   });
   const timer = setInterval(draw, 100);

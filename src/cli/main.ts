@@ -51,7 +51,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .description('Durable state-machine jobs: list, inspect, change and replay them, run the demo, serve HTTP.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: phaseline help COMMAND)')
-    .option('--db <file|url>', 'SQLite database file, or a postgres:// URL (not for demo and serve)', './phaseline.db')
+    .option('--db <file|url>', 'SQLite database file, or a postgres:// URL', './phaseline.db')
     .option('--lifecycles <file>', 'JS module exporting lifecycles of your own ({ name, version, machine }); it is imported, so give a module that only defines them, not your app')
     .addHelpText('after', EXIT_CODES)
     .exitOverride()
@@ -137,7 +137,6 @@ function buildProgram(setCode: (code: number) => void): Command {
   program
     .command('demo')
     .description('run demo jobs of all five lifecycles with live progress, then list them (creates the database)')
-    .hook('preAction', (_, command) => refuseServer(command, 'demo'))
     .action(
       act(true, async (p) => {
         await runDemo(p);
@@ -152,7 +151,6 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('--host <address>', 'address to listen on; anything but loopback is reachable from other hosts', '127.0.0.1')
     .option('--port <port>', 'port (0 picks a free one)', parsePort, 8080)
     .option('--token-file <file>', 'require "Authorization: Bearer <token>", the token being this file\'s first line (or set PHASELINE_TOKEN)')
-    .hook('preAction', (_, command) => refuseServer(command, 'serve'))
     .action(async (options: { host: string; port: number; tokenFile?: string }, command: Command) => {
       const token = readToken(options.tokenFile); // before the database is opened or created
       const { serve } = await import('./serve.ts');
@@ -165,13 +163,6 @@ function buildProgram(setCode: (code: number) => void): Command {
 
 interface JsonOption {
   json?: boolean;
-}
-
-/** demo and serve run workers, which need the SQLite store for now. */
-function refuseServer(command: Command, name: string): void {
-  if (isPostgresUrl(command.optsWithGlobals<GlobalOptions>().db)) {
-    throw new CliError(`${name} runs workers, which need a SQLite database for now; give --db a file`);
-  }
 }
 
 /**
