@@ -9,7 +9,7 @@
  * build instead of being compiled again.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -66,7 +66,7 @@ describe('the npm package', () => {
   it('ships the build, migrations, sources for the declaration maps, README and LICENSE, and nothing of the repository besides', () => {
     const paths = packed.files.map((f) => f.path);
     console.log(`tarball ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB packed, ${(packed.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${packed.entryCount} files`);
-    for (const required of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.d.ts.map', 'dist/src/cli/bin.js', 'dist/src/http/index.js', 'dist/src/views/index.js', 'dist/machines/index.js', 'migrations/meta/_journal.json']) {
+    for (const required of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.d.ts.map', 'dist/src/cli/bin.js', 'dist/src/http/index.js', 'dist/src/views/index.js', 'dist/machines/index.js', 'migrations/meta/_journal.json', 'migrations/postgres/meta/_journal.json']) {
       expect(paths).toContain(required);
     }
     const stray = paths.filter((p) => /^(test|bench|\.ci|node_modules)\//.test(p) || p.endsWith('.db') || p === 'tsconfig.json');
@@ -88,6 +88,22 @@ describe('the npm package', () => {
       'CREATE: - → queued', 'CLAIM: queued → in_review', 'ASK: in_review → needs_answer', 'REPLY: needs_answer → queued',
       'CLAIM: queued → in_review', 'SUCCEED: in_review → approved', 'replay: 0 divergences',
     ]);
+  });
+
+  it('leaves pg to the app (an optional peer): not installed with the package, and a postgres URL says how to add it', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { peerDependenciesMeta?: Record<string, { optional?: boolean }> };
+    expect(manifest.peerDependenciesMeta?.pg?.optional).toBe(true);
+    expect(existsSync(join(consumer, 'node_modules', 'pg'))).toBe(false);
+    const dir = project('no-pg', { type: 'module' }, {
+      'app.mjs': `import { createPhaseline } from 'phaseline';
+const p = createPhaseline({ db: 'postgres://app:secret@127.0.0.1:1/jobs' });
+await p.ready().then(() => console.log('opened?'), (error) => console.log(error.code, error.message));
+`,
+    });
+    const out = ok('node', ['app.mjs'], dir);
+    expect(out).toContain('STORE_UNAVAILABLE');
+    expect(out).toContain('npm install pg');
+    expect(out).not.toContain('secret');
   });
 
   it('loads every subpath from CommonJS with require', () => {

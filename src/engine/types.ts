@@ -28,3 +28,6 @@ export interface ListFilter {
   lifecycle?: string;
   limit?: number;
 }
+
+/** A value, or the promise of one (what an asynchronous store answers). */
+export type Maybe<T> = T | Promise<T>;

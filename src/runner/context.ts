@@ -8,7 +8,7 @@ import type { Job } from '../engine/job-types.ts';
 import { IllegalTransitionError } from '../errors.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
-import type { Maybe } from './port.ts';
+import type { Maybe } from '../engine/types.ts';
 
 export interface HandlerContext<Params = Json> {
   /** The job as it was claimed. */

@@ -11,12 +11,12 @@ import type { Json } from '../../machines/common.ts';
 import type { Store } from '../db/store.ts';
 import type { Engine, QueuedSend } from '../engine/engine.ts';
 import { toJob, type Job } from '../engine/job.ts';
+import type { Maybe } from '../engine/types.ts';
 import type { LeaseRecord } from './leases.ts';
 import type { SweepOptions } from './options.ts';
 import { sweep } from './sweeper.ts';
 
-/** A value, or the promise of one (an asynchronous store's answer). */
-export type Maybe<T> = T | Promise<T>;
+export type { Maybe } from '../engine/types.ts';
 
 export type RunnerEvent = { type: string } & Record<string, unknown>;
 
