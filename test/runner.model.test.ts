@@ -1,9 +1,10 @@
 /**
- * A model-based test of the engine under the runner's protocol, with no timers: a fake clock and
- * several simulated workers that claim (one immediate transaction, as Runner#claim), heartbeat,
- * work (progress, durable steps, ask, succeed, fail, release, cancel-done), crash (forget their
- * leases and what they observed), recover expired leases (as Runner#recover, through the runner's
- * own LeaseWatch), and write late with leases they lost; clients enqueue, cancel and reply. Each
+ * A model-based test of the runner's protocol, with no timers: a fake clock and several simulated
+ * workers that act through the runner's own code, its port (src/runner/port.ts: claim, fenced
+ * write, heartbeat) and its recovery module (src/runner/recovery.ts, with a LeaseWatch per worker):
+ * they claim, heartbeat, work (progress, durable steps, ask, succeed, fail, release, cancel-done),
+ * crash (forget their leases and what they observed), recover expired leases, and write late with
+ * leases they lost; clients enqueue, cancel and reply. Only the loop's timers are the model's. Each
  * worker has its own wall clock (one starts an hour ahead, one behind, and they jump) that stamps
  * the leases it writes, and its own lease duration; true time is the model's. Expiry is modelled
  * as the rule says: an observer takes a lease as expired once the record it saw (lease id, expiry)
@@ -26,11 +27,14 @@ import { describe, expect, it } from 'vitest';
 import { builtInLifecycles } from '../machines/index.ts';
 import { openDatabase, type OpenDatabase } from '../src/db/open.ts';
 import { Engine } from '../src/engine/engine.ts';
+import type { Job } from '../src/engine/job-types.ts';
 import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { LifecycleRegistry } from '../src/engine/lifecycles.ts';
 import { isPhaselineError } from '../src/errors.ts';
 import { replayAll } from '../src/replay/replay.ts';
 import { LeaseWatch } from '../src/runner/leases.ts';
+import { enginePort, type RunnerPort, type RunningLease } from '../src/runner/port.ts';
+import { recoverExpired } from '../src/runner/recovery.ts';
 import { seedFromEnv } from './helpers/processes.ts';
 
 const LIFECYCLES = ['ecotaxa', 'uws', 'rime', 'synapse', 'qiskit'] as const;
@@ -99,6 +103,8 @@ interface Model {
 
 interface Real {
   engine: Engine;
+  /** The runner's port on the engine: what a Runner is handed. */
+  port: RunnerPort;
   database: OpenDatabase;
   /** Each worker's expiry judge, on the model's true time as its monotonic clock. */
   watches: LeaseWatch[];
@@ -261,6 +267,8 @@ function sendChecked(
   jobId: number,
   event: WorkerEvent,
   options: { fence?: string; fenceExpiresAt?: number | null; actor: string; lease?: { leaseId: string; expiresAt: number; workerId: string } },
+  /** How the write is made; by default `engine.send` with the options (clients). */
+  perform?: () => unknown,
 ): 'ok' | 'LEASE_LOST' | 'ILLEGAL_TRANSITION' {
   const job = model.jobs.get(jobId)!;
   let expected: MJob | 'LEASE_LOST' | 'ILLEGAL_TRANSITION';
@@ -273,7 +281,8 @@ function sendChecked(
   const changesBefore = totalChanges(real);
   let outcome: 'ok' | 'LEASE_LOST' | 'ILLEGAL_TRANSITION';
   try {
-    real.engine.send(jobId, { ...event }, {
+    if (perform) perform();
+    else real.engine.send(jobId, { ...event }, {
       ...(options.fence !== undefined
         ? { fence: { leaseId: options.fence, ...(options.fenceExpiresAt !== undefined ? { leaseExpiresAt: options.fenceExpiresAt } : {}) } }
         : {}),
@@ -345,7 +354,7 @@ function checkAll(model: Model, real: Real): void {
 
 // ── Commands ──────────────────────────────────────────────────────────────────
 
-type Cmd = fc.Command<Model, Real>;
+type Cmd = fc.AsyncCommand<Model, Real>;
 
 function enqueue(model: Model, real: Real, lifecycle: LifecycleName): number {
   const row = real.engine.create({ lifecycle, type: `model-${lifecycle}`, input: { params: { n: model.jobs.size } } });
@@ -361,9 +370,9 @@ function enqueue(model: Model, real: Real, lifecycle: LifecycleName): number {
 }
 
 /**
- * Runner#claim: one immediate transaction, due claimable jobs in claim order, each under a new
- * lease stamped with the worker's wall clock. (Due-ness is judged on true time here: the engine's
- * clock is the model's.)
+ * The runner's claim (port.claim): one immediate transaction, due claimable jobs in claim order,
+ * each under a new lease stamped with the worker's wall clock. (Due-ness is judged on true time
+ * here: the engine's clock is the model's.)
  */
 function claim(model: Model, real: Real, worker: number, limit: number): number[] {
   const now = model.now;
@@ -372,21 +381,28 @@ function claim(model: Model, real: Real, worker: number, limit: number): number[
     .map((j) => j.id)
     .sort((a, b) => a - b)
     .slice(0, limit);
-  const claimed = real.engine.transaction(() => {
-    const ids = real.engine.claimableIds(now, limit, TYPES);
-    expect(ids, `claimable at ${now - T0}`).toEqual(expected);
-    for (const id of ids) {
-      // The id names the holder's duration, as Runner's lease ids do.
-      const leaseId = `lease-${model.nextLease++}.${LEASE_MS[worker]}`;
-      const lease = { leaseId, expiresAt: wall(model, worker) + LEASE_MS[worker]!, workerId: `w${worker}` };
-      expect(sendChecked(model, real, id, { type: 'CLAIM' }, { lease, actor: `w${worker}/${leaseId}` })).toBe('ok');
-      model.jobs.set(id, { ...model.jobs.get(id)!, leaseMs: LEASE_MS[worker]!, renewedAt: now });
-      model.workers[worker]!.set(id, leaseId);
-      model.leases.push({ jobId: id, leaseId });
-    }
-    return ids;
+  const leases: Array<{ leaseId: string; expiresAt: number; workerId: string }> = [];
+  const claimed = real.port.claim(limit, TYPES, () => {
+    // The id names the holder's duration, as Runner's lease ids do.
+    const leaseId = `lease-${model.nextLease++}.${LEASE_MS[worker]}`;
+    const lease = { leaseId, expiresAt: wall(model, worker) + LEASE_MS[worker]!, workerId: `w${worker}` };
+    leases.push(lease);
+    return { leaseId, leaseExpiresAt: lease.expiresAt, workerId: lease.workerId, actor: `w${worker}/${leaseId}` };
+  }) as Job[];
+  expect(claimed.map((job) => job.id), `claimed at ${now - T0}`).toEqual(expected);
+  claimed.forEach((job, i) => {
+    const lease = leases[i]!;
+    expect(job.lease?.id).toBe(lease.leaseId);
+    const before = model.jobs.get(job.id)!;
+    const next = modelTransition(before, { type: 'CLAIM' }, lease);
+    expect(next, `job ${job.id} claimable in the model`).not.toBeNull();
+    model.jobs.set(job.id, { ...next!, leaseMs: LEASE_MS[worker]!, renewedAt: now });
+    const key = `${before.lifecycle}:CLAIM${before.resuming ? '(resume)' : ''}`;
+    model.accepted[key] = (model.accepted[key] ?? 0) + 1;
+    model.workers[worker]!.set(job.id, lease.leaseId);
+    model.leases.push({ jobId: job.id, leaseId: lease.leaseId });
   });
-  return claimed;
+  return claimed.map((job) => job.id);
 }
 
 const wall = (model: Model, worker: number): number => model.now + model.skew[worker]!;
@@ -418,40 +434,62 @@ function modelExpired(model: Model, worker: number): number[] {
 }
 
 /**
- * Runner#recover: recover the expired leases of jobs this worker does not run, fenced by the lease
- * record judged. With `race`, the holder (if alive) heartbeats between the judgement and the
- * write: the write must then be refused and the job stay with its holder.
+ * The runner's recovery (recoverExpired, as Runner#maintain calls it): the expired leases of jobs
+ * this worker does not run, each recovered by a write fenced by the lease record judged. The port
+ * it is handed checks each recovery against the model. With `race`, the holder (if alive)
+ * heartbeats between the judgement and the write: the write must then be refused and the job stay
+ * with its holder.
  */
-function recover(model: Model, real: Real, worker: number, retryDelay: number | null, race = false): void {
+async function recover(model: Model, real: Real, worker: number, retryDelay: number | null, race = false): Promise<void> {
   const now = model.now;
-  const rows = real.watches[worker]!.expired(real.engine.runningLeases());
   const expected = modelExpired(model, worker);
-  expect(rows.map((r) => r.id).sort((a, b) => a - b), `expired leases for w${worker} at ${now - T0}`).toEqual(expected);
-  for (const row of [...rows].sort((a, b) => a.id - b.id)) {
-    if (model.workers[worker]!.has(row.id)) continue;
-    const j = model.jobs.get(row.id)!;
-    expect([row.leaseId, row.leaseExpiresAt]).toEqual([j.leaseId, j.leaseExpiresAt]);
-    const holder = row.leaseId === null ? null : holderOf(model, row.id, row.leaseId);
-    if (race && holder !== null) heartbeat(model, real, holder, row.id);
-    const actor = `w${worker}/recovery`;
-    const event: WorkerEvent =
-      row.cancelRequested && cancelsInTwoSteps(j.lifecycle)
-        ? { type: 'CANCEL_DONE' }
-        : { type: 'LEASE_LOST', ...(retryDelay !== null ? { retryAt: now + retryDelay } : {}) };
-    const outcome = sendChecked(model, real, row.id, event, { fence: row.leaseId!, fenceExpiresAt: row.leaseExpiresAt, actor });
-    if (race && holder !== null) {
-      expect(outcome, `job ${row.id}: a heartbeat that lands first keeps the lease`).toBe('LEASE_LOST');
-      model.recovered.raced++;
-      continue;
-    }
-    expect(outcome).toBe('ok');
-    // The point of the rule: whatever the wall clocks, no lease renewed within its duration is taken.
-    if (j.leaseId !== null) {
-      expect(now - j.renewedAt, `job ${row.id}: lease of ${j.workerId} taken ${now - j.renewedAt} ms after its renewal`).toBeGreaterThanOrEqual(j.leaseMs);
-    }
-    model.recovered.total++;
-    if (j.workerId !== null && model.skew[Number(j.workerId.slice(1))] !== model.skew[worker]) model.recovered.skewed++;
-  }
+  let judged: RunningLease[] | null = null;
+  const watch = real.watches[worker]!;
+  const judge = {
+    expired: (rows: RunningLease[]) => (judged = watch.expired(rows)),
+  } as unknown as LeaseWatch;
+  const recovering: RunnerPort = {
+    ...real.port,
+    recover: (lease, event, actor) => {
+      const j = model.jobs.get(lease.id)!;
+      expect([lease.leaseId, lease.leaseExpiresAt]).toEqual([j.leaseId, j.leaseExpiresAt]);
+      const expectedType = lease.cancelRequested && cancelsInTwoSteps(j.lifecycle) ? 'CANCEL_DONE' : 'LEASE_LOST';
+      expect(event.type, `recovery of job ${lease.id}`).toBe(expectedType);
+      if (expectedType === 'LEASE_LOST') expect(event.retryAt).toBe(retryDelay !== null ? now + retryDelay : undefined);
+      const holder = lease.leaseId === null ? null : holderOf(model, lease.id, lease.leaseId);
+      if (race && holder !== null) heartbeat(model, real, holder, lease.id);
+      let refusal: unknown = null;
+      const outcome = sendChecked(model, real, lease.id, event as WorkerEvent, { fence: lease.leaseId!, fenceExpiresAt: lease.leaseExpiresAt, actor }, () => {
+        try {
+          real.port.recover(lease, event, actor);
+        } catch (error) {
+          refusal = error;
+          throw error;
+        }
+      });
+      if (race && holder !== null) {
+        expect(outcome, `job ${lease.id}: a heartbeat that lands first keeps the lease`).toBe('LEASE_LOST');
+        model.recovered.raced++;
+        throw refusal; // as the real port does: recoverExpired takes LEASE_LOST as "its worker came back"
+      }
+      expect(outcome).toBe('ok');
+      // The point of the rule: whatever the wall clocks, no lease renewed within its duration is taken.
+      if (j.leaseId !== null) {
+        expect(now - j.renewedAt, `job ${lease.id}: lease of ${j.workerId} taken ${now - j.renewedAt} ms after its renewal`).toBeGreaterThanOrEqual(j.leaseMs);
+      }
+      model.recovered.total++;
+      if (j.workerId !== null && model.skew[Number(j.workerId.slice(1))] !== model.skew[worker]) model.recovered.skewed++;
+    },
+  };
+  const reported: unknown[] = [];
+  await recoverExpired(recovering, judge, {
+    isActive: (id) => model.workers[worker]!.has(id),
+    retry: () => (retryDelay !== null ? { retryAt: now + retryDelay } : {}),
+    actor: `w${worker}/recovery`,
+    report: (error) => reported.push(error),
+  });
+  expect(reported, 'recovery reported no error').toEqual([]);
+  expect((judged ?? []).map((r: RunningLease) => r.id).sort((a, b) => a - b), `expired leases for w${worker} at ${now - T0}`).toEqual(expected);
 }
 
 /** Runner#beat for one job: renew the lease, stamped with the worker's wall clock; false when it was lost. */
@@ -460,7 +498,7 @@ function heartbeat(model: Model, real: Real, worker: number, jobId: number): boo
   const j = model.jobs.get(jobId)!;
   const expiresAt = wall(model, worker) + LEASE_MS[worker]!;
   const changesBefore = totalChanges(real);
-  const renewed = real.engine.renewLease(jobId, leaseId, expiresAt);
+  const { renewed } = real.port.heartbeat(jobId, leaseId, expiresAt) as { renewed: boolean };
   expect(renewed, `renew job ${jobId} lease ${leaseId} (current ${j.leaseId})`).toBe(j.leaseId === leaseId && working(j));
   if (renewed) {
     // The record always changes, even when the worker's clock stood still or stepped back.
@@ -505,7 +543,8 @@ const ENDS_ATTEMPT = new Set(['ASK', 'SUCCEED', 'FAIL', 'RELEASE', 'CANCEL_DONE'
 function work(model: Model, real: Real, worker: number, jobId: number, kind: WorkKind, arg: number): void {
   const leaseId = model.workers[worker]!.get(jobId)!;
   const event = workEvent(kind, arg, model.now);
-  const outcome = sendChecked(model, real, jobId, event, { fence: leaseId, actor: `w${worker}/${leaseId}` });
+  const actor = `w${worker}/${leaseId}`;
+  const outcome = sendChecked(model, real, jobId, event, { fence: leaseId, actor }, () => real.port.write({ jobId, leaseId, actor, event }));
   if (outcome === 'LEASE_LOST' || (outcome === 'ok' && ENDS_ATTEMPT.has(event.type))) model.workers[worker]!.delete(jobId);
 }
 
@@ -514,7 +553,7 @@ const pick = <T>(list: readonly T[], index: number): T => list[index % list.leng
 class EnqueueCmd implements Cmd {
   constructor(readonly lifecycle: LifecycleName) {}
   check = () => true;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     enqueue(m, r, this.lifecycle);
     checkAll(m, r);
   }
@@ -524,7 +563,7 @@ class EnqueueCmd implements Cmd {
 class ClaimCmd implements Cmd {
   constructor(readonly worker: number, readonly limit: number) {}
   check = () => true;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     claim(m, r, this.worker, this.limit);
     checkAll(m, r);
   }
@@ -534,7 +573,7 @@ class ClaimCmd implements Cmd {
 class HeartbeatCmd implements Cmd {
   constructor(readonly worker: number) {}
   check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     for (const jobId of [...m.workers[this.worker]!.keys()]) heartbeat(m, r, this.worker, jobId);
     checkAll(m, r);
   }
@@ -544,7 +583,7 @@ class HeartbeatCmd implements Cmd {
 class AdvanceCmd implements Cmd {
   constructor(readonly ms: number) {}
   check = () => true;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     m.now += this.ms;
     checkAll(m, r);
   }
@@ -554,8 +593,8 @@ class AdvanceCmd implements Cmd {
 class RecoverCmd implements Cmd {
   constructor(readonly worker: number, readonly retryDelay: number | null, readonly race: boolean) {}
   check = () => true;
-  run(m: Model, r: Real) {
-    recover(m, r, this.worker, this.retryDelay, this.race);
+  async run(m: Model, r: Real) {
+    await recover(m, r, this.worker, this.retryDelay, this.race);
     checkAll(m, r);
   }
   toString = () => `recover(w${this.worker}, retry ${this.retryDelay ?? 'none'}${this.race ? ', heartbeat races' : ''})`;
@@ -565,7 +604,7 @@ class RecoverCmd implements Cmd {
 class CrashCmd implements Cmd {
   constructor(readonly worker: number) {}
   check = (m: Readonly<Model>) => m.workers[this.worker]!.size > 0 || m.observed[this.worker]!.size > 0;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     m.workers[this.worker]!.clear();
     m.observed[this.worker]!.clear();
     r.watches[this.worker]!.reset();
@@ -578,7 +617,7 @@ class CrashCmd implements Cmd {
 class ClockCmd implements Cmd {
   constructor(readonly worker: number, readonly ms: number) {}
   check = () => true;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     m.skew[this.worker]! += this.ms;
     checkAll(m, r);
   }
@@ -591,7 +630,7 @@ const holders = (m: Readonly<Model>) => m.workers.slice(0, WORKERS).flatMap((hel
 class WorkCmd implements Cmd {
   constructor(readonly workerIndex: number, readonly index: number, readonly kind: WorkKind, readonly arg: number) {}
   check = (m: Readonly<Model>) => holders(m).length > 0;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     const w = pick(holders(m), this.workerIndex);
     const jobId = pick([...m.workers[w]!.keys()].sort((a, b) => a - b), this.index);
     work(m, r, w, jobId, this.kind, this.arg);
@@ -605,10 +644,11 @@ const staleLeases = (m: Readonly<Model>) => m.leases.filter((l) => m.jobs.get(l.
 class LateWriteCmd implements Cmd {
   constructor(readonly index: number, readonly kind: (typeof LATE_KINDS)[number], readonly arg: number) {}
   check = (m: Readonly<Model>) => staleLeases(m).length > 0;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     const { jobId, leaseId } = pick(staleLeases(m), this.index);
     const event = workEvent(this.kind, this.arg, m.now);
-    expect(sendChecked(m, r, jobId, event, { fence: leaseId, actor: `late/${leaseId}` })).toBe('LEASE_LOST');
+    const actor = `late/${leaseId}`;
+    expect(sendChecked(m, r, jobId, event, { fence: leaseId, actor }, () => r.port.write({ jobId, leaseId, actor, event }))).toBe('LEASE_LOST');
     checkAll(m, r);
   }
   toString = () => `late(#${this.index}, ${this.kind}, ${this.arg})`;
@@ -617,7 +657,7 @@ class LateWriteCmd implements Cmd {
 class CancelCmd implements Cmd {
   constructor(readonly index: number) {}
   check = (m: Readonly<Model>) => m.jobs.size > 0;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     const jobId = pick([...m.jobs.keys()], this.index);
     sendChecked(m, r, jobId, { type: 'CANCEL' }, { actor: 'client' });
     checkAll(m, r);
@@ -628,7 +668,7 @@ class CancelCmd implements Cmd {
 class ReplyCmd implements Cmd {
   constructor(readonly index: number, readonly preferWaiting: boolean) {}
   check = (m: Readonly<Model>) => m.jobs.size > 0;
-  run(m: Model, r: Real) {
+  async run(m: Model, r: Real) {
     const waiting = [...m.jobs.values()].filter((j) => j.phase === 'waiting').map((j) => j.id);
     const jobId = this.preferWaiting && waiting.length > 0 ? pick(waiting, this.index) : pick([...m.jobs.keys()], this.index);
     sendChecked(m, r, jobId, { type: 'REPLY', reply: `a${this.index}` }, { actor: 'client' });
@@ -686,16 +726,16 @@ function setup(): { model: Model; real: Real } {
   const database = openDatabase(':memory:');
   const engine = new Engine(new SqliteStore(database), { lifecycles: new LifecycleRegistry(Object.values(builtInLifecycles)), clock: () => model.now });
   const watches = LEASE_MS.map((ms) => new LeaseWatch(ms, () => model.now));
-  return { model, real: { engine, database, watches } };
+  return { model, real: { engine, port: enginePort(engine), database, watches } };
 }
 
 /** After the commands: a fresh worker must bring every job to a terminal state. */
-function drain(model: Model, real: Real): void {
+async function drain(model: Model, real: Real): Promise<void> {
   const drainer = WORKERS;
   // The drainer first only observes the leases it finds; a lease's duration later it may recover them.
   for (let round = 0; round < 4; round++) {
     model.now += MAX_LEASE_MS + MAX_RETRY_DELAY + 1;
-    recover(model, real, drainer, 0);
+    await recover(model, real, drainer, 0);
     for (const j of [...model.jobs.values()]) {
       if (j.phase === 'waiting') sendChecked(model, real, j.id, { type: 'REPLY', reply: 'drain' }, { actor: 'client' });
     }
@@ -713,7 +753,7 @@ function drain(model: Model, real: Real): void {
 }
 
 describe('runner protocol on the engine: model-based, fake clock, several workers', () => {
-  it('leases, fencing, recovery, cancellation and ask/reply keep every job accounted for', () => {
+  it('leases, fencing, recovery, cancellation and ask/reply keep every job accounted for', async () => {
     const seed = seedFromEnv();
     const numRuns = Number(process.env.PHASELINE_PROPERTY_RUNS ?? 200);
     console.log(`[runner.model] seed ${seed}, ${numRuns} runs (repeat with PHASELINE_SEED=${seed} PHASELINE_PROPERTY_RUNS=${numRuns})`);
@@ -723,13 +763,13 @@ describe('runner protocol on the engine: model-based, fake clock, several worker
     };
     const accepted: Record<string, number> = {};
     const started = Date.now();
-    fc.assert(
-      fc.property(fc.commands(commands, { maxCommands: 120, size: 'max' }), (cmds) => {
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 120, size: 'max' }), async (cmds) => {
         let system: { model: Model; real: Real } | null = null;
         try {
-          fc.modelRun(() => (system = setup()), cmds);
+          await fc.asyncModelRun(() => (system = setup()), cmds);
           const { model, real } = system!;
-          drain(model, real);
+          await drain(model, real);
           const summary = replayAll(real.engine);
           expect(summary.jobs).toBe(model.jobs.size);
           expect(summary.diverged, JSON.stringify(summary.reports, null, 2)).toBe(0);
