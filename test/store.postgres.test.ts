@@ -117,6 +117,18 @@ describe('concurrency on PostgreSQL', () => {
     expect(created.every((row) => row.params === created[0]!.params)).toBe(true);
   });
 
+  test('batches with the same idempotency keys in opposite orders neither deadlock nor make a job twice', async () => {
+    const [a, b] = [new Engine(await open()), new Engine(await open())];
+    const keys = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    for (let round = 0; round < 10; round++) {
+      const batch = (order: string[]) => order.map((key, i) => uws(round * 100 + i, `${round}-${key}`));
+      const [forward, backward] = await Promise.all([a.createMany(batch(keys)), b.createMany(batch([...keys].reverse()))]);
+      const byKey = (rows: JobRow[]) => Object.fromEntries(rows.map((row) => [row.idempotencyKey, row.id]));
+      expect(byKey(backward)).toEqual(byKey(forward));
+    }
+    expect(await a.list()).toHaveLength(80);
+  });
+
   test('concurrent claims through two pools never take one job twice, and each claim is in claim order', async () => {
     const [a, b] = [new Engine(await open()), new Engine(await open())];
     const jobs = await a.createMany(Array.from({ length: 40 }, (_, i) => ({ lifecycle: 'uws', type: i % 5 === 0 ? 'other' : 'job', input: { params: i, priority: i % 4 } })));
@@ -297,6 +309,25 @@ describe('transactions on PostgreSQL', () => {
     expect(next.map((row) => row.id)).toEqual([c!.id]);
     expect((await engine.get(a!.id)).state).toBe('COMPLETED');
     expect((await engine.get(b!.id)).state).toBe('EXECUTING');
+  });
+
+  test('a transaction the server aborts to break a deadlock is run again from a fresh script, and both commit', async () => {
+    const store = await open();
+    const engine = new Engine(store);
+    const [a, b] = await engine.createMany([uws(1), uws(2)]);
+    let scripts = 0;
+    // Each locks one job's row, waits, then the other's: in opposite orders, a deadlock.
+    const crossing = (first: number, second: number) =>
+      store.run('write', (tx) => {
+        scripts++;
+        return (function* () {
+          yield* tx.readHead(first);
+          yield new Promise((resolve) => setTimeout(resolve, 100));
+          return (yield* tx.readHead(second))!.id;
+        })();
+      });
+    await expect(Promise.all([crossing(a!.id, b!.id), crossing(b!.id, a!.id)])).resolves.toEqual([b!.id, a!.id]);
+    expect(scripts).toBe(3);
   });
 
   test('a read transaction sees one moment while a writer commits', async () => {

@@ -169,6 +169,19 @@ class PgOps implements StoreTx {
     return ((yield this.#stmts.byKey.execute({ type, key })) as JobRow[])[0];
   }
 
+  *lockIdempotencyKeys(keys: ReadonlyArray<{ type: string; key: string }>): Op<void> {
+    // The same advisory locks findByIdempotencyKey takes (each is taken again there at no cost),
+    // all at once, in the order of their hashes.
+    const usable = keys.filter(({ type, key }) => !type.includes('\u0000') && !key.includes('\u0000'));
+    if (usable.length < 2) return;
+    yield this.#db.execute(sql`
+      SELECT pg_advisory_xact_lock(t, k) FROM (
+        SELECT DISTINCT hashtext(u.type) AS t, hashtext(u.key) AS k
+        FROM unnest(${sql.param(usable.map((u) => u.type))}::text[], ${sql.param(usable.map((u) => u.key))}::text[]) AS u(type, key)
+        ORDER BY 1, 2
+      ) AS ordered`);
+  }
+
   *insertJob(row: JobRow): Op<number> {
     assertNoNul(row, JOB_TEXT, '');
     if (row.claimable) this.#wakes = true;
@@ -346,6 +359,19 @@ export class PgStore extends PgOps implements Store {
   }
 
   async #transaction<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transactionOnce(mode, script);
+      } catch (error) {
+        // The server aborted this transaction to let another go on (creators of jobs with the
+        // same idempotency keys in different orders): nothing was written, so run it again.
+        if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+      }
+    }
+  }
+
+  async #transactionOnce<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>): Promise<T> {
     const client = await this.pool.connect();
     let ops = this.#ops.get(client);
     if (!ops) this.#ops.set(client, (ops = new PgOps(drizzle(client))));
@@ -394,6 +420,14 @@ async function refuseForeignTables(client: pg.PoolClient, url: string): Promise<
   if (!migrated && taken.length > 0) {
     throw new NotAPhaselineDatabaseError(redactUrl(url), `it has tables ${taken.join(', ')} and no Phaseline migrations`);
   }
+}
+
+const MAX_TRANSACTION_ATTEMPTS = 5;
+
+/** deadlock_detected and serialization_failure: the server rolled the transaction back, and it may run again. */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 /** Drive a script: await each promise it yields and pass the value (or the rejection) back in. */

@@ -63,6 +63,10 @@ export class SqliteStore implements SyncStore, StoreTx {
     return this.#stmts.selectByIdempotencyKey.get({ type, key });
   }
 
+  *lockIdempotencyKeys(): Generator<never, void> {
+    // One writer at a time already (BEGIN IMMEDIATE).
+  }
+
   *insertJob(row: JobRow): Generator<never, number> {
     return Number(this.#stmts.insertJob.run(row).lastInsertRowid);
   }

@@ -57,6 +57,12 @@ export interface StoreTx {
   readRow(id: number): Op<JobRow | undefined>;
   /** The job of this type created with this idempotency key, if any. */
   findByIdempotencyKey(type: string, key: string): Op<JobRow | undefined>;
+  /**
+   * Before a batch creates jobs with these keys: make concurrent creators of any of them wait
+   * for one another, the keys taken in one order for everyone, so that two batches with the same
+   * keys in different orders wait instead of deadlocking. Nothing where writers take turns (SQLite).
+   */
+  lockIdempotencyKeys(keys: ReadonlyArray<{ type: string; key: string }>): Op<void>;
   /** Insert a new job's row (its `id` is ignored) and return the id it got. */
   insertJob(row: JobRow): Op<number>;
   appendEvent(event: JobEventRow): Op<void>;
@@ -102,7 +108,12 @@ export interface Store {
    * work (SQLite). A listener may also be called when nothing changed.
    */
   listen?(listener: () => void): () => void;
-  /** Run a script in a transaction of the given mode; its effects commit when it returns. */
+  /**
+   * Run a script in a transaction of the given mode; its effects commit when it returns. A server
+   * may abort a transaction to break a deadlock: an asynchronous store then rolls back and calls
+   * `script` again for a fresh script, so whatever a script gathers on the side must be reset
+   * where the script begins.
+   */
   run<T>(mode: TxMode, script: (tx: StoreTx) => Script<T>): T | Promise<T>;
   close(): void | Promise<void>;
 }

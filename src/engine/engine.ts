@@ -181,7 +181,12 @@ export class Engine<S extends Store = SyncStore> {
       }
     }
     const unit: Unit = { cache: new Map(), effects: [] };
-    const result = this.#store.run('write', (tx) => script(tx, unit));
+    const result = this.#store.run('write', (tx) => {
+      // A store that runs the script again (after a deadlock) starts it from an empty unit.
+      unit.cache.clear();
+      unit.effects.length = 0;
+      return script(tx, unit);
+    });
     // Asked of the store, not of the value: a driver's thenable must not pass for a result.
     if (!this.#store.synchronous) {
       return Promise.resolve(result).then((value: T) => {
@@ -217,7 +222,9 @@ export class Engine<S extends Store = SyncStore> {
   /** Create many jobs in one transaction: all are written, or none. */
   createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
     const prepared = items.map((options) => ({ options, ...this.#prepareCreate(options) }));
+    const keyed = items.flatMap((item) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
     return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
+      if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
       const rows: JobRow[] = [];
       for (const { options, lifecycle, input } of prepared) rows.push(yield* this.#createScript(tx, unit, lifecycle, input, options));
       return rows;

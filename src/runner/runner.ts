@@ -300,6 +300,8 @@ export class Runner implements Workers {
         (write, error) => this.#reportWrite(write, error),
         () => {
           for (const { attempt } of finals) this.#release(attempt);
+          // Called again when the store runs the transaction again: the first call's slots are freed first.
+          this.#reserved -= reserved;
           reserved = this.#running ? Math.max(0, this.#opts.concurrency - this.#active.size - this.#reserved) : 0;
           this.#reserved += reserved;
           return { limit: reserved, types: [...this.#types.keys()], leaseFor: this.#leaseFor };
