@@ -47,8 +47,8 @@ describe('an asynchronous store', () => {
     const engine = new Engine(store, { clock: steps() });
     const seen: string[] = [];
     engine.onTransition(({ event }) => seen.push(event.type));
-    store.failNext = 'appendEvent'; // after the row was inserted
-    await expect(engine.create(uws(1))).rejects.toThrow('appendEvent failed');
+    store.failNext = 'appendEvents'; // after the row was inserted
+    await expect(engine.create(uws(1))).rejects.toThrow('appendEvents failed');
     expect(await engine.list()).toEqual([]);
     expect(seen).toEqual([]);
     const job = await engine.create(uws(2));

@@ -129,6 +129,23 @@ describe('concurrency on PostgreSQL', () => {
     expect(await a.list()).toHaveLength(80);
   });
 
+  test('a batch larger than one INSERT: ids follow the items, every job has its events, a key repeated in the batch makes one job', async () => {
+    const engine = new Engine(await open());
+    const items = Array.from({ length: 2600 }, (_, i) => uws(i, i === 7 || i === 2599 ? 'twice' : undefined));
+    const rows = await engine.createMany(items);
+    expect(rows[2599]!.id).toBe(rows[7]!.id);
+    const made = rows.filter((_, i) => i !== 2599);
+    expect(made.map((row) => row.id)).toEqual([...made.map((row) => row.id)].sort((a, b) => a - b));
+    expect(new Set(made.map((row) => row.id)).size).toBe(2599);
+    for (const [i, row] of made.entries()) expect(row.params, `item ${i}`).toEqual(items[i]!.input.params);
+    const { rows: counts } = await admin.query<{ jobs: string; events: string; bad: string }>(
+      `SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM job_events) AS events,
+              (SELECT count(*) FROM jobs j WHERE j.version <> (SELECT count(*) FROM job_events e WHERE e.job_id = j.id)) AS bad`,
+    );
+    expect(counts[0]).toEqual({ jobs: '2599', events: String(2599 * 2), bad: '0' });
+    expect((await engine.get(rows[1234]!.id)).params).toEqual(items[1234]!.input.params);
+  });
+
   test('concurrent claims through two pools never take one job twice, and each claim is in claim order', async () => {
     const [a, b] = [new Engine(await open()), new Engine(await open())];
     const jobs = await a.createMany(Array.from({ length: 40 }, (_, i) => ({ lifecycle: 'uws', type: i % 5 === 0 ? 'other' : 'job', input: { params: i, priority: i % 4 } })));
@@ -280,7 +297,7 @@ describe('transactions on PostgreSQL', () => {
       try {
         yield* tx.savepoint((function* () {
           yield* tx.deleteJobs([job.id]);
-          yield* tx.appendEvent(event); // the job is gone: the foreign key refuses its event
+          yield* tx.appendEvents([event]); // the job is gone: the foreign key refuses its event
         })());
       } catch (error) {
         // The server's error, its SQLSTATE in `code`, and no parameters in its message.

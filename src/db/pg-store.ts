@@ -42,6 +42,10 @@ const ALWAYS = new Set<string>(['version', 'leaseId', 'leaseExpiresAt', 'workerI
 
 const p = sql.placeholder;
 
+/** Rows per multi-row INSERT: a statement takes at most 65,535 parameters (a job row has about 40 columns, an event 8). */
+const JOBS_PER_INSERT = 1000;
+const EVENTS_PER_INSERT = 5000;
+
 /** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
 const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
 const EVENT_TEXT = ['type', 'stateBefore', 'stateAfter', 'actor'] as const;
@@ -182,16 +186,31 @@ class PgOps implements StoreTx {
       ) AS ordered`);
   }
 
-  *insertJob(row: JobRow): Op<number> {
-    assertNoNul(row, JOB_TEXT, '');
-    if (row.claimable) this.#wakes = true;
-    const inserted = (yield this.#stmts.insertJob.execute(row)) as Array<{ id: number }>;
-    return inserted[0]!.id;
+  *insertJobs(rows: readonly JobRow[]): Op<number[]> {
+    for (const row of rows) {
+      assertNoNul(row, JOB_TEXT, '');
+      if (row.claimable) this.#wakes = true;
+    }
+    if (rows.length === 1) return [((yield this.#stmts.insertJob.execute(rows[0]!)) as Array<{ id: number }>)[0]!.id];
+    const ids: number[] = [];
+    for (let at = 0; at < rows.length; at += JOBS_PER_INSERT) {
+      const chunk = rows.slice(at, at + JOBS_PER_INSERT).map(({ id: _id, ...row }) => row);
+      const inserted = (yield this.#db.insert(jobs).values(chunk).returning({ id: jobs.id })) as Array<{ id: number }>;
+      // The identity is drawn row by row in VALUES order, so ascending ids follow the rows given.
+      ids.push(...inserted.map((r) => r.id).sort((a, b) => a - b));
+    }
+    return ids;
   }
 
-  *appendEvent(event: JobEventRow): Op<void> {
-    assertNoNul(event, EVENT_TEXT, 'event.');
-    yield this.#stmts.insertEvent.execute(event);
+  *appendEvents(events: readonly JobEventRow[]): Op<void> {
+    for (const event of events) assertNoNul(event, EVENT_TEXT, 'event.');
+    if (events.length === 1) {
+      yield this.#stmts.insertEvent.execute(events[0]!);
+      return;
+    }
+    for (let at = 0; at < events.length; at += EVENTS_PER_INSERT) {
+      yield this.#db.insert(jobEvents).values(events.slice(at, at + EVENTS_PER_INSERT));
+    }
   }
 
   *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
@@ -207,7 +226,7 @@ class PgOps implements StoreTx {
       .where(and(eq(jobs.id, row.id), eq(jobs.version, row.version - 1)))) as pg.QueryResult;
     if (result.rowCount !== 1) return false;
     if (row.claimable) this.#wakes = true;
-    yield* this.appendEvent(event);
+    yield this.#stmts.insertEvent.execute(event);
     return true;
   }
 

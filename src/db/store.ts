@@ -63,9 +63,12 @@ export interface StoreTx {
    * keys in different orders wait instead of deadlocking. Nothing where writers take turns (SQLite).
    */
   lockIdempotencyKeys(keys: ReadonlyArray<{ type: string; key: string }>): Op<void>;
-  /** Insert a new job's row (its `id` is ignored) and return the id it got. */
-  insertJob(row: JobRow): Op<number>;
-  appendEvent(event: JobEventRow): Op<void>;
+  /**
+   * Insert new jobs' rows (their `id`s are ignored) and return the ids they got, in order: one
+   * statement for many rows where the driver gains by it (a server's round trips).
+   */
+  insertJobs(rows: readonly JobRow[]): Op<number[]>;
+  appendEvents(events: readonly JobEventRow[]): Op<void>;
   /**
    * Write `row` over `before` (the row at the version `row` follows) and append its event, guarded
    * by the version: false, and nothing written, when the stored row is no longer at `before`'s.

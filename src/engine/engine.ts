@@ -100,6 +100,13 @@ interface LiveJob {
  * cache then (bounded like the cache: a batch of 10,000 creations keeps only its last 1,000), and
  * its effects (notifications, deletions). Dropped when it rolls back.
  */
+/** A new job folded in memory, before it has an id: one step per event, the last one's row to be written. */
+interface Creation {
+  at: number;
+  actor: string | null;
+  steps: Array<{ row: JobRow; snapshot: AnyMachineSnapshot; type: string; payload: Record<string, unknown>; stateBefore: string | null }>;
+}
+
 interface Unit {
   cache: Map<number, LiveJob>;
   effects: Array<() => void>;
@@ -215,20 +222,85 @@ export class Engine<S extends Store = SyncStore> {
 
   /** Create a job: its CREATE event, then the lifecycle's start events, in one transaction. */
   create(options: CreateOptions): Out<S, JobRow> {
-    const { lifecycle, input } = this.#prepareCreate(options);
-    return this.#write((tx, unit) => this.#createScript(tx, unit, lifecycle, input, options));
+    return this.#then(this.createMany([options]), (rows) => rows[0]!);
   }
 
-  /** Create many jobs in one transaction: all are written, or none. */
+  /**
+   * Create many jobs in one transaction: all are written, or none. Each job is folded in memory
+   * (its creation and start events), then every row goes in with one insert and every event with
+   * another. A job with an idempotency key seen before (stored, or earlier in the batch) is not
+   * created again: its first job is returned in its place.
+   */
   createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
     const prepared = items.map((options) => ({ options, ...this.#prepareCreate(options) }));
     const keyed = items.flatMap((item) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
     return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
       if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
-      const rows: JobRow[] = [];
-      for (const { options, lifecycle, input } of prepared) rows.push(yield* this.#createScript(tx, unit, lifecycle, input, options));
-      return rows;
+      // Each item's job: a stored one, or the index of the creation that makes it.
+      const results: Array<JobRow | number> = [];
+      const creations: Creation[] = [];
+      const firstOfKey = new Map<string, number>();
+      for (const { options, lifecycle, input } of prepared) {
+        if (options.idempotencyKey != null) {
+          const key = `${options.type}\u0000${options.idempotencyKey}`;
+          const earlier = firstOfKey.get(key);
+          if (earlier !== undefined) {
+            results.push(results[earlier]!);
+            continue;
+          }
+          firstOfKey.set(key, results.length);
+          const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
+          if (existing) {
+            results.push(existing);
+            continue;
+          }
+        }
+        results.push(creations.length);
+        creations.push(this.#fold(lifecycle, input, options));
+      }
+      if (creations.length > 0) {
+        const ids = yield* tx.insertJobs(creations.map((c) => c.steps.at(-1)!.row));
+        const events: JobEventRow[] = [];
+        creations.forEach((creation, i) => {
+          for (const step of creation.steps) {
+            step.row.id = ids[i]!;
+            const event = eventOf(step.row, step.type, creation.at, step.payload, step.stateBefore, creation.actor);
+            events.push(event);
+            this.#afterCommit(unit, step.row, step === creation.steps.at(-1) ? step.snapshot : null, event);
+          }
+        });
+        yield* tx.appendEvents(events);
+      }
+      return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
     }.bind(this));
+  }
+
+  /** A new job's creation and start events folded in memory: each step's row and snapshot, the last one to be written. */
+  #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Creation {
+    const at = this.clock();
+    const identity: JobIdentity = {
+      id: 0, // known once the row is inserted
+      lifecycle: lifecycle.name,
+      lifecycleVersion: lifecycle.version,
+      type: options.type,
+      owner: options.owner ?? null,
+      runId: options.runId ?? null,
+      idempotencyKey: options.idempotencyKey ?? null,
+    };
+    const { id: _id, ...fixed } = identity;
+    const creation: CreatePayload = { ...fixed, input };
+    let snapshot = firstSnapshot(lifecycle.machine, input);
+    let row = deriveRow(null, identity, snapshot, at, NO_LEASE);
+    const steps: Creation['steps'] = [{ row, snapshot, type: 'CREATE', payload: { ...creation }, stateBefore: null }];
+    for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
+      const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
+      if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
+      const next = deriveRow(row, identity, after, at, NO_LEASE);
+      steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
+      row = next;
+      snapshot = after;
+    }
+    return { at, actor: options.actor ?? null, steps };
   }
 
   /** Check a creation's options before any transaction begins. */
@@ -242,45 +314,6 @@ export class Engine<S extends Store = SyncStore> {
       if (value != null) assertText(value, field);
     }
     return { lifecycle, input };
-  }
-
-  *#createScript(tx: StoreTx, unit: Unit, lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Script<JobRow> {
-    if (options.idempotencyKey != null) {
-      const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
-      if (existing) return existing;
-    }
-    const at = this.clock();
-    const identity: JobIdentity = {
-      id: 0, // known once the row is inserted
-      lifecycle: lifecycle.name,
-      lifecycleVersion: lifecycle.version,
-      type: options.type,
-      owner: options.owner ?? null,
-      runId: options.runId ?? null,
-      idempotencyKey: options.idempotencyKey ?? null,
-    };
-    const { id: _id, ...fixed } = identity;
-    const creation: CreatePayload = { ...fixed, input };
-    // Fold the creation and the start events in memory, then write the row once with all its events.
-    let snapshot = firstSnapshot(lifecycle.machine, input);
-    let row = deriveRow(null, identity, snapshot, at, NO_LEASE);
-    const steps = [{ row, snapshot, type: 'CREATE', payload: { ...creation } as Record<string, unknown>, stateBefore: null as string | null }];
-    for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
-      const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
-      if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
-      const next = deriveRow(row, identity, after, at, NO_LEASE);
-      steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
-      row = next;
-      snapshot = after;
-    }
-    const id = yield* tx.insertJob(row);
-    for (const step of steps) {
-      step.row.id = id;
-      const event = eventOf(step.row, step.type, at, step.payload, step.stateBefore, options.actor ?? null);
-      yield* tx.appendEvent(event);
-      this.#afterCommit(unit, step.row, step === steps.at(-1) ? step.snapshot : null, event);
-    }
-    return row;
   }
 
   /** Apply one event to one job. Throws a typed error and writes nothing when it is refused. */
