@@ -31,6 +31,12 @@ export interface Sizes {
   concurrency: number;
   /** Repetitions of the drains that the goals are about (median kept, systems interleaved). */
   repeats: number;
+  /**
+   * The PostgreSQL rows' drains and latency samples (the other rows are sized as above). Smaller
+   * in full mode: pg-boss works at most `concurrency` jobs per 0.5 s poll per process (64 jobs/s at
+   * 32), and every latency sample waits for its poll.
+   */
+  postgres: { drainJobs: Record<Durability, number>; latencySamples: number };
 }
 
 export const QUICK: Sizes = {
@@ -47,6 +53,7 @@ export const QUICK: Sizes = {
   pollMs: 50,
   concurrency: 32,
   repeats: 1,
+  postgres: { drainJobs: { NORMAL: 1_000, FULL: 300 }, latencySamples: 20 },
 };
 
 export const FULL: Sizes = {
@@ -65,4 +72,15 @@ export const FULL: Sizes = {
   pollMs: 50,
   concurrency: 32,
   repeats: 3,
+  postgres: { drainJobs: { NORMAL: 4_000, FULL: 4_000 }, latencySamples: 100 },
 };
+
+/** Jobs per drain for this system (the PostgreSQL rows have their own size). */
+export function drainJobs(sizes: Sizes, postgres: boolean, durability: Durability): number {
+  return (postgres ? sizes.postgres.drainJobs : sizes.drainJobs)[durability];
+}
+
+/** Latency samples per case for this system. */
+export function latencySamples(sizes: Sizes, postgres: boolean): number {
+  return postgres ? sizes.postgres.latencySamples : sizes.latencySamples;
+}

@@ -3,12 +3,13 @@
  * processes (bench/children/host.ts) and returns figures; bench/run.ts runs each scenario for every
  * system back to back, so that the systems compared in one row were measured close together.
  */
-import type { Sizes } from './config.ts';
+import { drainJobs, latencySamples, type Sizes } from './config.ts';
 import { now, sleep } from './lib/clock.ts';
 import type { Host } from './lib/children.ts';
 import { runRss } from './lib/children.ts';
 import { removeDatabase, workFile } from './lib/files.ts';
 import { perSecond, percentile } from './lib/stats.ts';
+import { onPostgres, pollPeriodMs, SYSTEMS } from './systems/index.ts';
 import type { Durability, SystemName } from './systems/types.ts';
 
 export interface Figures {
@@ -53,6 +54,9 @@ export interface Scenario {
   run(context: ScenarioContext): Promise<Figures>;
 }
 
+/** The systems of the SQLite table (Phaseline on SQLite, plainjob, BullMQ): some rows are measured for these only. */
+const NOT_POSTGRES = SYSTEMS.filter((system) => !onPostgres(system));
+
 export function target(context: Pick<ScenarioContext, 'system' | 'durability'>, name: string): string {
   return workFile(`${context.system}-${context.durability.toLowerCase()}-${name}.db`);
 }
@@ -78,7 +82,7 @@ async function drain(context: ScenarioContext, file: string, processes: 1 | 2, f
     return n;
   })();
   await first.request({ op: 'open', target: file, fresh, durability });
-  const jobs = sizes.drainJobs[durability];
+  const jobs = drainJobs(sizes, onPostgres(context.system), durability);
   await first.request({ op: 'enqueueMany', n: jobs, batch: sizes.batch });
   for (const host of used.slice(1)) await host.request({ op: 'open', target: file, fresh: false, durability });
   // A drain whose worker died can leave the other process waiting for ever (plainjob's 2-process
@@ -141,6 +145,8 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'drain, 1 process, one job at a time',
+    // Not on PostgreSQL: pg-boss at concurrency 1 works one job per 0.5 s poll.
+    only: NOT_POSTGRES,
     async run(context) {
       const file = target(context, 'drain1-serial');
       try {
@@ -152,7 +158,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'replay the whole database',
-    only: ['phaseline'],
+    only: ['phaseline', 'phaseline-pg'],
     async run(context) {
       const [host] = context.hosts;
       await host.request({ op: 'open', target: target(context, 'drain1'), fresh: false, durability: context.durability });
@@ -205,7 +211,7 @@ export const SCENARIOS: readonly Scenario[] = [
       const file = target(context, 'latency');
       await host.request({ op: 'open', target: file, fresh: true, durability: context.durability });
       try {
-        const latencies = await host.request<number[]>({ op: 'latencySame', samples: context.sizes.latencySamples });
+        const latencies = await host.request<number[]>({ op: 'latencySame', samples: latencySamples(context.sizes, onPostgres(context.system)) });
         return { latencySameP50: percentile(latencies, 50), latencySameP99: percentile(latencies, 99) };
       } finally {
         await host.request({ op: 'close' });
@@ -219,13 +225,14 @@ export const SCENARIOS: readonly Scenario[] = [
       const [worker, sender] = context.hosts;
       const { durability, sizes } = context;
       const file = target(context, 'latency');
+      const phaseMs = pollPeriodMs(context.system, sizes.pollMs);
       await sender.request({ op: 'open', target: file, fresh: true, durability });
       await worker.request({ op: 'open', target: file, fresh: false, durability });
       const latencies: number[] = [];
       try {
         await worker.request({ op: 'latencyWorkerOn' });
-        await sleep(sizes.pollMs * 2 + 20); // idle: the first poll found nothing
-        for (let i = 0; i < sizes.latencySamples; i++) {
+        await sleep(phaseMs * 2 + 20); // idle: the first poll found nothing
+        for (let i = 0, n = latencySamples(sizes, onPostgres(context.system)); i < n; i++) {
           const started = new Promise<number>((resolve, reject) => {
             const timer = setTimeout(() => reject(new Error(`latency sample ${i} did not start within 10 s`)), 10_000);
             worker.onStart((latency) => {
@@ -236,7 +243,7 @@ export const SCENARIOS: readonly Scenario[] = [
           await sender.request({ op: 'enqueueStamped' });
           latencies.push(await started);
           // Let the worker finish and go idle, at a random phase of its poll timer.
-          await sleep(1 + Math.random() * sizes.pollMs);
+          await sleep(1 + Math.random() * phaseMs);
         }
       } finally {
         worker.onStart(null);
@@ -251,6 +258,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     // A fresh process per system; all systems at once (the figure is memory, not time).
     name: 'peak RSS',
+    only: NOT_POSTGRES,
     at: (durability, sizes) => sizes.rssDurabilities.includes(durability),
     concurrent: true,
     async run(context) {

@@ -3,20 +3,22 @@
  * drain with one worker, time latency samples, seed history, replay) and it answers each with its
  * result. The system's module is loaded once, before `ready`, so no timing includes a startup.
  *
- *   node --import tsx bench/children/host.ts <system> <pollMs> [redisPort]
+ *   node --import tsx bench/children/host.ts <system> <pollMs> [services as JSON: {"redisPort", "pgUrl"}]
  */
 import { now, sleep } from '../lib/clock.ts';
-import type { Envelope, Notice, Reply, Request } from '../lib/protocol.ts';
-import { isSystemName, loadSystem } from '../systems/index.ts';
+import type { Envelope, Notice, Reply, Request, Services } from '../lib/protocol.ts';
+import { isSystemName, loadSystem, pollPeriodMs } from '../systems/index.ts';
 import type { Payload, QueueHandle, WorkerHandle } from '../systems/types.ts';
 
-const [systemName = '', pollArg = '', portArg] = process.argv.slice(2);
+const [systemName = '', pollArg = '', servicesArg] = process.argv.slice(2);
 if (!isSystemName(systemName) || !process.send) {
-  console.error('usage (forked with IPC): host.ts <phaseline|plainjob|bullmq> <pollMs> [redisPort]');
+  console.error('usage (forked with IPC): host.ts <system> <pollMs> [services JSON]');
   process.exit(2);
 }
 const pollMs = Number(pollArg);
-const redisPort = portArg ? Number(portArg) : undefined;
+const { redisPort, pgUrl } = (servicesArg ? JSON.parse(servicesArg) : {}) as Services;
+/** The latency samples start at a random phase of this (the system's own poll period). */
+const phaseMs = pollPeriodMs(systemName, pollMs);
 const system = await loadSystem(systemName);
 
 /** How often a drain asks whether anything is left (an O(1) query). */
@@ -47,7 +49,7 @@ async function handleRequest(request: Request): Promise<unknown> {
   switch (request.op) {
     case 'open':
       if (handle) throw new Error('a store is already open');
-      handle = await system.open(request.target, { durability: request.durability, fresh: request.fresh, pollMs, redisPort });
+      handle = await system.open(request.target, { durability: request.durability, fresh: request.fresh, pollMs, redisPort, pgUrl });
       return null;
     case 'close':
       if (worker) await worker.stop();
@@ -83,7 +85,7 @@ async function handleRequest(request: Request): Promise<unknown> {
       let started: ((data: Payload) => void) | null = null;
       worker = await open().worker((data) => started?.(data));
       worker.run();
-      await sleep(pollMs * 2 + 20); // idle: the first poll found nothing
+      await sleep(phaseMs * 2 + 20); // idle: the first poll found nothing
       const latencies: number[] = [];
       for (let i = 0; i < request.samples; i++) {
         const start = new Promise<number>((resolve, reject) => {
@@ -97,7 +99,7 @@ async function handleRequest(request: Request): Promise<unknown> {
         latencies.push(await start);
         started = null;
         // Let the worker finish and go idle, at a random phase of its poll timer.
-        await sleep(2 + Math.random() * pollMs);
+        await sleep(2 + Math.random() * phaseMs);
       }
       await worker.stop();
       worker = null;

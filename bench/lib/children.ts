@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SystemName } from '../systems/types.ts';
-import type { Envelope, Notice, Reply, Request, RssJob, RssResult } from './protocol.ts';
+import type { Envelope, Notice, Reply, Request, RssJob, RssResult, Services } from './protocol.ts';
 
 const CHILDREN = join(dirname(fileURLToPath(import.meta.url)), '..', 'children');
 const EXEC_ARGV = ['--import', 'tsx'];
@@ -22,9 +22,9 @@ export class Host {
   #onStart: ((latency: number) => void) | null = null;
   #exited = false;
 
-  constructor(system: SystemName, pollMs: number, redisPort: number | undefined) {
+  constructor(system: SystemName, pollMs: number, services: Services) {
     this.system = system;
-    this.#child = forkChild('host.ts', [system, String(pollMs), ...(redisPort !== undefined ? [String(redisPort)] : [])]);
+    this.#child = forkChild('host.ts', [system, String(pollMs), JSON.stringify(services)]);
     let ready!: () => void;
     this.#ready = new Promise<void>((resolve) => (ready = resolve));
     this.#child.on('message', (message: Reply | Notice) => {

@@ -19,6 +19,13 @@ export type Request =
 
 export type Envelope = Request & { id: number };
 
+/** The servers the bench started, for the systems that need one (passed to each host at its start). */
+export interface Services {
+  redisPort?: number;
+  /** A URL of the bench's PostgreSQL server on which databases may be made. */
+  pgUrl?: string;
+}
+
 export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 /** Unprompted messages from a child. */

@@ -4,10 +4,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { sleep } from './clock.ts';
+import { freePort } from './ports.ts';
 import type { Durability } from '../systems/types.ts';
 
 export function findRedisServer(): string | null {
@@ -28,18 +28,6 @@ export function findRedisServer(): string | null {
 export function redisVersion(binary: string): string {
   const out = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout ?? '';
   return /v=(\S+)/.exec(out)?.[1] ?? 'unknown';
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export class RedisServer {

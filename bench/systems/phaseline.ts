@@ -1,55 +1,30 @@
 /**
- * Phaseline: a RIME job type with a no-op handler, so each job is four history events
- * (CREATE, ADMIT, CLAIM, SUCCEED) and three transactions (enqueue, claim, succeed).
+ * Phaseline on SQLite: a RIME job type with a no-op handler, so each job is four history events
+ * (CREATE, ADMIT, CLAIM, SUCCEED) and three transactions (enqueue, claim, succeed); the facade
+ * part is shared with Phaseline on PostgreSQL (phaseline-facade.ts).
  *
  * Everything goes through the public facade except two read-only queries and the history seeding,
  * which use the raw SQLite handle (`engineOf(phaseline).store.database.sqlite`): the facade has no cheap
  * "is anything queued or running" question and no bulk import (see bench/README.md, API gaps).
  */
 import type Database from 'better-sqlite3';
-import { createPhaseline, defineJobType, type Json, type Phaseline } from '../../src/index.ts';
+import { createPhaseline } from '../../src/index.ts';
 import { engineOf } from '../../src/internal.ts';
 import { removeDatabase, ensureDir } from '../lib/files.ts';
-import type { OpenOptions, Payload, QueueHandle, SystemAdapter, WorkerHandle } from './types.ts';
+import { PhaselineFacadeHandle } from './phaseline-facade.ts';
+import type { OpenOptions, SystemAdapter } from './types.ts';
 
-const TYPE = 'noop';
-
-class PhaselineHandle implements QueueHandle {
-  readonly #p: Phaseline;
+class PhaselineHandle extends PhaselineFacadeHandle {
   readonly #sqlite: Database.Database;
-  readonly #pollMs: number;
-  #onStart: ((data: Payload) => void) | undefined;
   readonly #busy: Database.Statement;
 
   constructor(file: string, options: OpenOptions) {
-    this.#p = createPhaseline({ file, synchronous: options.durability });
-    this.#pollMs = options.pollMs;
-    this.#p.register(
-      defineJobType({
-        name: TYPE,
-        lifecycle: 'rime',
-        attempts: 1,
-        handler: async (ctx) => {
-          this.#onStart?.(ctx.params as Payload);
-          return null;
-        },
-      }),
-    );
-    // Phaseline reports what goes wrong outside a job (a failed claim, SQLITE_BUSY) on `error` only.
-    this.#p.on('error', ({ error, where }) => console.error(`phaseline error in ${where}:`, error));
-    this.#sqlite = engineOf(this.#p).store.database.sqlite;
+    super(createPhaseline({ file, synchronous: options.durability }), options.pollMs);
+    this.#sqlite = engineOf(this.phaseline).store.database.sqlite;
     // Both walk a partial index (jobs_claim, jobs_lease) and stop at the first row.
     this.#busy = this.#sqlite
       .prepare('SELECT EXISTS (SELECT 1 FROM jobs WHERE claimable = 1) OR EXISTS (SELECT 1 FROM jobs WHERE running = 1)')
       .pluck();
-  }
-
-  async enqueueOne(data: Payload): Promise<void> {
-    await this.#p.enqueue(TYPE, data as Json);
-  }
-
-  async enqueueMany(items: Payload[]): Promise<void> {
-    await this.#p.enqueueMany(TYPE, items.map((params) => ({ params: params as Json })));
   }
 
   async busy(): Promise<boolean> {
@@ -60,25 +35,8 @@ class PhaselineHandle implements QueueHandle {
     return this.#sqlite.prepare("SELECT count(*) FROM jobs WHERE outcome = 'succeeded'").pluck().get() as number;
   }
 
-  async worker(onStart?: (data: Payload) => void, concurrency = 1): Promise<WorkerHandle> {
-    this.#onStart = onStart;
-    return {
-      run: () => void this.#p.start({ concurrency, pollIntervalMs: this.#pollMs }),
-      stop: () => this.#p.stop(),
-    };
-  }
-
   async seedHistory(total: number): Promise<void> {
     seedByCopying(this.#sqlite, total);
-  }
-
-  async replay() {
-    const { jobs, events, diverged } = await this.#p.replayAll();
-    return { jobs, events, diverged };
-  }
-
-  async close(): Promise<void> {
-    await this.#p.close();
   }
 }
 

@@ -3,10 +3,14 @@
  * runs the same work, the same way, against Phaseline and the anchors.
  */
 
-/** `NORMAL` and `FULL` are SQLite's `synchronous` settings; BullMQ maps them to Redis's AOF fsync (see bullmq.ts). */
+/**
+ * `NORMAL` and `FULL` are SQLite's `synchronous` settings; BullMQ maps them to Redis's AOF fsync
+ * (see bullmq.ts), the PostgreSQL systems to `synchronous_commit` off and on (see lib/postgres.ts).
+ */
 export type Durability = 'NORMAL' | 'FULL';
 
-export type SystemName = 'phaseline' | 'plainjob' | 'bullmq';
+/** On SQLite or Redis, compared with `phaseline`; on PostgreSQL, compared with `phaseline-pg`. */
+export type SystemName = 'phaseline' | 'plainjob' | 'bullmq' | 'phaseline-pg' | 'pgboss' | 'graphile' | 'graphile-batched';
 
 /** What every benchmark job carries: a counter for drains, a send instant for latency samples. */
 export interface Payload {
@@ -23,6 +27,8 @@ export interface OpenOptions {
   pollMs: number;
   /** BullMQ only: the bench's own redis-server. */
   redisPort?: number;
+  /** The PostgreSQL systems only: a URL of the bench's server on which databases may be made (lib/postgres.ts). */
+  pgUrl?: string;
 }
 
 /** One worker with a no-op handler, prepared first and then run. */
@@ -66,6 +72,9 @@ export interface SystemAdapter {
   name: SystemName;
   /** As printed in the table, with its version. */
   label: string;
-  /** `target` is a file path; BullMQ uses its base name as the queue name. */
+  /**
+   * `target` is a file path; BullMQ uses its base name as the queue name, the PostgreSQL systems as
+   * the name of their database.
+   */
   open(target: string, options: OpenOptions): Promise<QueueHandle>;
 }
