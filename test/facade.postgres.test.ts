@@ -193,13 +193,13 @@ describe('workers on PostgreSQL', () => {
     let idle = 0;
     worker.on('runner:idle', () => idle++);
     worker.start({ pollIntervalMs: 10_000 });
-    await waitFor(() => (idle > 0 ? true : null), 5000, 'the worker to go idle');
+    await waitFor(() => (idle > 0 ? true : null), 10_000, 'the worker to go idle');
     // Another facade stands in for another process: its own pool, no runner.
     const client = facade();
     client.register({ name: 'ping', lifecycle: 'rime', handler: async () => null });
     for (let i = 0; i < 5; i++) {
       await client.enqueue('ping', { at: performance.now() });
-      await waitFor(() => (started.length > i ? true : null), 3000, `job ${i + 1} to start`);
+      await waitFor(() => (started.length > i ? true : null), 8000, `job ${i + 1} to start`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     console.log(`[facade.postgres] other-connection enqueue → start: ${started.map((ms) => ms.toFixed(1)).join(', ')} ms (poll interval 10 s)`);

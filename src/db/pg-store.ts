@@ -80,6 +80,14 @@ function prepare(db: PgDb) {
     insertEvent: db.insert(jobEvents).values(placeholders(EVENT_COLUMNS)).prepare('phaseline_insert_event'),
     head: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).prepare('phaseline_head'),
     headForUpdate: db.select(headColumns).from(jobs).where(eq(jobs.id, p('id'))).for('update').prepare('phaseline_head_for_update'),
+    // Locked in id order, as every batch locks them: two batches wait for each other, never deadlock.
+    headsForUpdate: db
+      .select(headColumns)
+      .from(jobs)
+      .where(sql`${jobs.id} = any(${p('ids')})`)
+      .orderBy(asc(jobs.id))
+      .for('update')
+      .prepare('phaseline_heads_for_update'),
     row: db.select().from(jobs).where(eq(jobs.id, p('id'))).prepare('phaseline_row'),
     byKey: db.select().from(jobs).where(and(eq(jobs.type, p('type')), eq(jobs.idempotencyKey, p('key')))).prepare('phaseline_by_key'),
     claimable: claimableQuery(db, false).prepare('phaseline_claimable'),
@@ -100,6 +108,40 @@ function prepare(db: PgDb) {
       .where(and(eq(jobs.id, p('id')), eq(jobs.leaseId, p('leaseId')), eq(jobs.running, true)))
       .prepare('phaseline_renew'),
   };
+}
+
+/** Each column a transition writes, with its PostgreSQL type (for the arrays of a batch UPDATE). */
+const BATCH_COLUMNS = DERIVED.map((key) => ({ key, column: c[key], type: c[key].getSQLType() }));
+
+/**
+ * One UPDATE of many rows, each guarded by its stored version: every column a transition writes,
+ * one array per column (`unnest`), so the statement's size does not grow with its parameters' count.
+ */
+function batchUpdate(pending: ReadonlyArray<{ row: JobRow; storedVersion: number }>) {
+  const arrays = BATCH_COLUMNS.map(({ key, column, type }) =>
+    sql`${sql.param(pending.map(({ row }) => (row[key] === null ? null : column.mapToDriverValue(row[key]))))}::${sql.raw(type)}[]`,
+  );
+  const names = BATCH_COLUMNS.map(({ column }) => sql.identifier(column.name));
+  return sql`UPDATE ${jobs} SET ${sql.join(names.map((name) => sql`${name} = v.${name}`), sql`, `)}
+    FROM unnest(${sql.param(pending.map((p) => p.row.id))}::bigint[], ${sql.param(pending.map((p) => p.storedVersion))}::integer[], ${sql.join(arrays, sql`, `)})
+      AS v(phaseline_id, phaseline_stored_version, ${sql.join(names, sql`, `)})
+    WHERE ${jobs.id} = v.phaseline_id AND ${jobs.version} = v.phaseline_stored_version`;
+}
+
+/** Names of the prepared UPDATEs, one per set of columns, the same on every connection. */
+const updateNames = new Map<string, string>();
+
+/** A transition's UPDATE of these columns, guarded by the version, prepared by name. */
+function updateStatement(db: PgDb, columns: readonly (typeof DERIVED)[number][]) {
+  const key = columns.join(',');
+  let name = updateNames.get(key);
+  if (!name) updateNames.set(key, (name = `phaseline_update_${updateNames.size + 1}`));
+  return db
+    .update(jobs)
+    .set(placeholders(columns) as Partial<JobRow>)
+    // The version guard: the row must still be at the version this transition started from.
+    .where(and(eq(jobs.id, p('id')), eq(jobs.version, p('prevVersion'))))
+    .prepare(name);
 }
 
 /**
@@ -132,6 +174,26 @@ class PgOps implements StoreTx {
   #savepoints = 0;
   /** A row written in this transaction is claimable: its COMMIT carries a NOTIFY. */
   #wakes = false;
+  /**
+   * Savepoints for real (SAVEPOINT, ROLLBACK TO), and events written as they come. Otherwise a
+   * savepoint costs no round trip: the engine refuses an event before it writes anything, so a
+   * refusal needs no rollback; and the transaction's events wait to go in together, with one
+   * INSERT before its COMMIT. A statement that fails in such a transaction aborts it on the server:
+   * the store then runs the script again, strict (see PgStore).
+   */
+  #strict = false;
+  #pendingEvents: JobEventRow[] = [];
+  /**
+   * Rows this light transaction holds locked (read FOR UPDATE, or claimed): no other writer can
+   * move them, so their version guard cannot fail, and their UPDATEs wait to go in together, as
+   * one statement, before anything reads them back.
+   */
+  #locked = new Set<number>();
+  /** Each locked row's latest version in this transaction, and the version stored before it. */
+  #pendingRows = new Map<number, { row: JobRow; storedVersion: number }>();
+  /** Heads read and locked together ({@link lockHeads}), for the readHead calls that follow. */
+  #heads = new Map<number, JobHead>();
+  #updates = new Map<string, ReturnType<typeof updateStatement>>();
 
   constructor(db: PgDb) {
     this.#db = db;
@@ -139,10 +201,44 @@ class PgOps implements StoreTx {
   }
 
   /** Called by the store when a transaction of this client begins. */
-  begin(mode: TxMode): void {
+  begin(mode: TxMode, strict: boolean): void {
     this.#writing = mode === 'write';
     this.#savepoints = 0;
     this.#wakes = false;
+    this.#strict = strict;
+    this.#pendingEvents = [];
+    this.#locked.clear();
+    this.#pendingRows.clear();
+    this.#heads.clear();
+  }
+
+  /** A light transaction (not strict) whose statement failed stops at once: it is run again, strict. */
+  get retriesStrict(): boolean {
+    return !this.#strict;
+  }
+
+  /** Write what waits for the end of the transaction: the rows' UPDATE, then the events. */
+  *flush(): Op<void> {
+    yield* this.#flushRows();
+    yield* this.#flushEvents();
+  }
+
+  /** The locked rows' UPDATEs, as one statement (before a statement that reads jobs). */
+  *#flushRows(): Op<void> {
+    if (this.#pendingRows.size === 0) return;
+    const pending = [...this.#pendingRows.values()];
+    this.#pendingRows.clear();
+    const result = (yield this.#db.execute(batchUpdate(pending))) as pg.QueryResult;
+    if (result.rowCount !== pending.length) {
+      throw new Error(`phaseline: ${pending.length - (result.rowCount ?? 0)} of ${pending.length} locked rows had moved on`);
+    }
+  }
+
+  *#flushEvents(): Op<void> {
+    const events = this.#pendingEvents;
+    if (events.length === 0) return;
+    this.#pendingEvents = [];
+    yield* this.#insertEvents(events);
   }
 
   /** Whether the transaction's COMMIT must wake listeners (and forget it for the next one). */
@@ -153,11 +249,28 @@ class PgOps implements StoreTx {
   }
 
   *readHead(id: number): Op<JobHead | undefined> {
+    // A row written earlier in this transaction: what it holds now is in memory.
+    const pending = this.#pendingRows.get(id);
+    if (pending) return pending.row;
+    const locked = this.#heads.get(id);
+    if (locked) return locked;
     const stmt = this.#writing ? this.#stmts.headForUpdate : this.#stmts.head;
-    return ((yield stmt.execute({ id })) as JobHead[])[0];
+    const head = ((yield stmt.execute({ id })) as JobHead[])[0];
+    if (head && this.#writing && !this.#strict) this.#locked.add(id);
+    return head;
+  }
+
+  *lockHeads(ids: readonly number[]): Op<void> {
+    if (!this.#writing || this.#strict) return;
+    const heads = (yield this.#stmts.headsForUpdate.execute({ ids: [...ids] })) as JobHead[];
+    for (const head of heads) {
+      this.#heads.set(head.id, head);
+      this.#locked.add(head.id);
+    }
   }
 
   *readRow(id: number): Op<JobRow | undefined> {
+    if (this.#pendingRows.has(id)) yield* this.#flushRows();
     return ((yield this.#stmts.row.execute({ id })) as JobRow[])[0];
   }
 
@@ -204,6 +317,14 @@ class PgOps implements StoreTx {
 
   *appendEvents(events: readonly JobEventRow[]): Op<void> {
     for (const event of events) assertNoNul(event, EVENT_TEXT, 'event.');
+    if (this.#writing && !this.#strict) {
+      this.#pendingEvents.push(...events);
+      return;
+    }
+    yield* this.#insertEvents(events);
+  }
+
+  *#insertEvents(events: readonly JobEventRow[]): Op<void> {
     if (events.length === 1) {
       yield this.#stmts.insertEvent.execute(events[0]!);
       return;
@@ -216,34 +337,51 @@ class PgOps implements StoreTx {
   *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
     assertNoNul(row, JOB_TEXT, '');
     assertNoNul(event, EVENT_TEXT, 'event.');
-    // Only the columns that changed against the row as last written (JSON ones compare by reference).
-    const set: Record<string, unknown> = {};
-    for (const key of DERIVED) if (ALWAYS.has(key) || row[key] !== before[key]) set[key] = row[key];
-    const result = (yield this.#db
-      .update(jobs)
-      .set(set as Partial<JobRow>)
-      // The version guard: the row must still be at the version this transition started from.
-      .where(and(eq(jobs.id, row.id), eq(jobs.version, row.version - 1)))) as pg.QueryResult;
+    // Only the columns that changed against the row as last written (JSON ones compare by reference),
+    // by a statement prepared once per set of columns.
+    if (this.#locked.has(row.id)) {
+      // Locked by this transaction: the guard holds; the UPDATE goes with the others (#flushRows).
+      const stored = this.#pendingRows.get(row.id)?.storedVersion ?? row.version - 1;
+      this.#pendingRows.set(row.id, { row, storedVersion: stored });
+      if (row.claimable) this.#wakes = true;
+      yield* this.appendEvents([event]);
+      return true;
+    }
+    const columns = DERIVED.filter((key) => ALWAYS.has(key) || row[key] !== before[key]);
+    const key = columns.join(',');
+    let update = this.#updates.get(key);
+    if (!update) this.#updates.set(key, (update = updateStatement(this.#db, columns)));
+    const values: Record<string, unknown> = { id: row.id, prevVersion: row.version - 1 };
+    for (const column of columns) values[column] = row[column];
+    const result = (yield update.execute(values)) as pg.QueryResult;
     if (result.rowCount !== 1) return false;
     if (row.claimable) this.#wakes = true;
-    yield this.#stmts.insertEvent.execute(event);
+    yield* this.appendEvents([event]);
     return true;
   }
 
   *claimable(now: number, limit: number, types?: readonly string[]): Op<JobRow[]> {
-    if (!types) return (yield this.#stmts.claimable.execute({ now, limit })) as JobRow[];
-    return (yield this.#stmts.claimableOfTypes.execute({ now, limit, types: [...types] })) as JobRow[];
+    yield* this.#flushRows();
+    const rows = (yield types
+      ? this.#stmts.claimableOfTypes.execute({ now, limit, types: [...types] })
+      : this.#stmts.claimable.execute({ now, limit })) as JobRow[];
+    // Locked FOR UPDATE by the claim.
+    if (this.#writing && !this.#strict) for (const row of rows) this.#locked.add(row.id);
+    return rows;
   }
 
   *renewLease(id: number, leaseId: string, expiresAt: number): Op<boolean> {
+    yield* this.#flushRows();
     return ((yield this.#stmts.renew.execute({ id, leaseId, expiresAt })) as pg.QueryResult).rowCount === 1;
   }
 
   *runningLeases(): Op<LeaseRow[]> {
+    yield* this.#flushRows();
     return (yield this.#stmts.leases.execute()) as LeaseRow[];
   }
 
   *dueForDestruction(now: number, limit: number, settled: readonly SettledStates[]): Op<DestructionRow[]> {
+    yield* this.#flushRows();
     const unsettled = settled
       .filter((s) => s.states.length > 0)
       .map((s) => not(and(eq(jobs.lifecycle, s.lifecycle), inArray(jobs.state, [...s.states]))!));
@@ -255,6 +393,7 @@ class PgOps implements StoreTx {
   }
 
   *endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): Op<number[]> {
+    yield* this.#flushRows();
     const rows = (yield this.#db
       .select({ id: jobs.id })
       .from(jobs)
@@ -264,35 +403,53 @@ class PgOps implements StoreTx {
   }
 
   *list(query: JobQuery): Op<JobRow[]> {
+    yield* this.#flushRows();
     const select = this.#db.select().from(jobs).where(listWhere(jobs, query)).orderBy(...listOrder(jobs, query));
     const limit = query.last ?? query.limit;
     return (yield limit !== undefined ? select.limit(limit) : select) as JobRow[];
   }
 
   *jobsAfter(afterId: number, limit: number): Op<JobRow[]> {
+    yield* this.#flushRows();
     return (yield this.#stmts.jobsAfter.execute({ after: afterId, limit })) as JobRow[];
   }
 
   *idRange(): Op<{ min: number; max: number } | null> {
+    yield* this.#flushRows();
     const [range] = (yield this.#db.select({ min: min(jobs.id), max: max(jobs.id) }).from(jobs)) as Array<{ min: number | null; max: number | null }>;
     return range?.min == null || range.max == null ? null : { min: range.min, max: range.max };
   }
 
   *history(id: number): Op<JobEventRow[]> {
+    yield* this.#flushEvents();
     return (yield this.#stmts.history.execute({ id })) as JobEventRow[];
   }
 
   *historyBetween(fromId: number, toId: number): Op<JobEventRow[]> {
+    yield* this.#flushEvents();
     return (yield this.#stmts.historyBetween.execute({ from: fromId, to: toId })) as JobEventRow[];
   }
 
   *deleteJobs(ids: readonly number[]): Op<number> {
     if (ids.length === 0) return 0;
+    yield* this.flush();
     // The foreign key's ON DELETE CASCADE takes the history with each job.
     return ((yield this.#db.delete(jobs).where(inArray(jobs.id, [...ids]))) as pg.QueryResult).rowCount ?? 0;
   }
 
   *savepoint<T>(script: Script<T>): Op<T> {
+    if (!this.#strict) {
+      // A refusal comes before any write (see #strict): only what it queued is dropped.
+      const mark = this.#pendingEvents.length;
+      const rows = new Map(this.#pendingRows);
+      try {
+        return yield* script;
+      } catch (error) {
+        this.#pendingEvents.length = mark;
+        this.#pendingRows = rows;
+        throw error;
+      }
+    }
     // After a failed statement PostgreSQL refuses everything until the savepoint is rolled back.
     const name = sql.raw(`phaseline_${++this.#savepoints}`);
     yield this.#db.execute(sql`SAVEPOINT ${name}`);
@@ -373,15 +530,22 @@ export class PgStore extends PgOps implements Store {
 
   run<T>(mode: TxMode, script: (tx: StoreTx) => Script<T>): Promise<T> {
     // No transaction: each statement on whichever pooled client is free.
-    if (mode === 'autocommit') return drive(script(this));
+    if (mode === 'autocommit') return drive(script(this), null);
     return this.#transaction(mode, script);
   }
 
   async #transaction<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>): Promise<T> {
+    let strict = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#transactionOnce(mode, script);
+        return await this.#transactionOnce(mode, script, strict);
       } catch (error) {
+        if (error instanceof RunStrict) {
+          // A statement failed in a light transaction (nothing committed): again, with savepoints.
+          strict = true;
+          attempt--;
+          continue;
+        }
         // The server aborted this transaction to let another go on (creators of jobs with the
         // same idempotency keys in different orders): nothing was written, so run it again.
         if (attempt >= MAX_TRANSACTION_ATTEMPTS || !isRetryable(error)) throw error;
@@ -390,16 +554,17 @@ export class PgStore extends PgOps implements Store {
     }
   }
 
-  async #transactionOnce<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>): Promise<T> {
+  async #transactionOnce<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>, strict: boolean): Promise<T> {
     const client = await this.pool.connect();
     let ops = this.#ops.get(client);
     if (!ops) this.#ops.set(client, (ops = new PgOps(drizzle(client))));
-    ops.begin(mode);
+    ops.begin(mode, strict);
     let broken: Error | undefined;
     try {
       await client.query(BEGIN[mode]);
       try {
-        const value = await drive(script(ops));
+        const value = await drive(script(ops), ops);
+        await drive(ops.flush(), ops);
         // NOTIFY is delivered at the COMMIT, and only if it commits; one round trip for both.
         await client.query(ops.takeWake() ? `NOTIFY ${WAKE_CHANNEL}; COMMIT` : 'COMMIT');
         return value;
@@ -449,14 +614,25 @@ function isRetryable(error: unknown): boolean {
   return code === '40P01' || code === '40001';
 }
 
-/** Drive a script: await each promise it yields and pass the value (or the rejection) back in. */
-async function drive<T>(script: Script<T>): Promise<T> {
+/** A light transaction's statement failed: the store runs the script again, strict. */
+class RunStrict extends Error {}
+
+/**
+ * Drive a script: await each promise it yields and pass the value (or the rejection) back in. In
+ * a light transaction a failed statement ends the script at once, its `catch` blocks skipped (the
+ * transaction is aborted, and a script that went on would report refusals that never were).
+ */
+async function drive<T>(script: Script<T>, ops: PgOps | null): Promise<T> {
   let step = script.next();
   while (!step.done) {
     let value: unknown;
     try {
       value = await step.value;
     } catch (error) {
+      if (ops?.retriesStrict) {
+        script.return(undefined as T);
+        throw new RunStrict();
+      }
       step = script.throw(driverError(error));
       continue;
     }

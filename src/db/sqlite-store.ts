@@ -63,6 +63,10 @@ export class SqliteStore implements SyncStore, StoreTx {
     return this.#stmts.selectByIdempotencyKey.get({ type, key });
   }
 
+  *lockHeads(): Generator<never, void> {
+    // Each head is one compiled statement in process: nothing to gain.
+  }
+
   *lockIdempotencyKeys(): Generator<never, void> {
     // One writer at a time already (BEGIN IMMEDIATE).
   }

@@ -55,6 +55,12 @@ export type TxMode = 'write' | 'read' | 'autocommit';
 export interface StoreTx {
   readHead(id: number): Op<JobHead | undefined>;
   readRow(id: number): Op<JobRow | undefined>;
+  /**
+   * Before a batch that writes these jobs: read and lock their heads together, in id order, so
+   * that each `readHead` of them after it is answered without a query. Nothing where one query
+   * per job costs no round trip (SQLite).
+   */
+  lockHeads(ids: readonly number[]): Op<void>;
   /** The job of this type created with this idempotency key, if any. */
   findByIdempotencyKey(type: string, key: string): Op<JobRow | undefined>;
   /**

@@ -383,8 +383,13 @@ export class Engine<S extends Store = SyncStore> {
     sends: ReadonlyArray<() => QueuedSend>,
     onRefused: (send: QueuedSend, error: unknown) => void,
     claimAfter: () => { limit: number; types: readonly string[]; leaseFor: (now: number) => ClaimLease },
+    /** The jobs the sends write, when known: a store may then read and lock them together first. */
+    jobIds: readonly number[] = [],
   ): Out<S, JobRow[]> {
-    return this.#write((tx, unit) => this.#sendEachScript(tx, unit, sends, onRefused, claimAfter));
+    return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
+      if (jobIds.length > 1) yield* tx.lockHeads(jobIds);
+      return yield* this.#sendEachScript(tx, unit, sends, onRefused, claimAfter);
+    }.bind(this));
   }
 
   *#sendEachScript(

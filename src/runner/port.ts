@@ -79,6 +79,8 @@ export interface RunnerPort {
     writes: ReadonlyArray<() => AttemptWrite>,
     report: (write: AttemptWrite, error: unknown) => void,
     claimAfter: () => ClaimRequest,
+    /** The jobs the writes are for. */
+    jobIds: readonly number[],
   ): Maybe<Job[]>;
   /** Whether the job's machine accepts an event of this type now (`known` saves a read when it never does). */
   accepts(jobId: number, type: string, known?: Pick<Job, 'lifecycle' | 'lifecycleVersion'>): Maybe<boolean>;
@@ -117,13 +119,13 @@ export function enginePort<S extends Store>(engine: Engine<S>): RunnerPort {
     clock: () => engine.clock(),
     claim: (limit, types, leaseFor) => (types.length === 0 || limit <= 0 ? [] : then(e.claimDue(limit, types, leaseFor), jobs)),
     write: (write) => then(fenced(write), (row) => toJob(row)),
-    finish: (writes, report, claimAfter) => {
+    finish: (writes, report, claimAfter, jobIds) => {
       type Queued = QueuedSend & { write: AttemptWrite };
       const queued = writes.map((make) => (): Queued => {
         const write = make();
         return { jobId: write.jobId, event: write.event, options: { fence: { leaseId: write.leaseId }, actor: write.actor }, write };
       });
-      return then(e.sendEachThenClaim(queued, (send, error) => report((send as Queued).write, error), claimAfter), jobs);
+      return then(e.sendEachThenClaim(queued, (send, error) => report((send as Queued).write, error), claimAfter, jobIds), jobs);
     },
     accepts: (jobId, type, known) => e.accepts(jobId, type, known),
     validationEvent: (job) => e.validationEvent(job),

@@ -306,6 +306,7 @@ export class Runner implements Workers {
           this.#reserved += reserved;
           return { limit: reserved, types: [...this.#types.keys()], leaseFor: this.#leaseFor };
         },
+        finals.map(({ attempt }) => attempt.jobId),
       );
       for (const job of next) this.#begin(job);
     } catch (error) {
