@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { defineLifecycle } from '../machines/index.ts';
 import { createPhaseline, InvalidInputError } from '../src/index.ts';
-import { FAST, open, rawRow, types, waitFor, waitForState } from './helpers/behaviour-harness.ts';
+import { FAST, LEAD_MS, open, rawRow, types, waitFor, waitForState } from './helpers/behaviour-harness.ts';
 
 const apply = (target: string) => ({ target, actions: 'apply' });
 
@@ -57,7 +57,7 @@ describe('a user lifecycle with an archive event', () => {
     p.register({ name: 'entry', lifecycle: 'ledger', attempts: 1, handler: async () => ({ booked: true }) });
     p.register({ name: 'note', lifecycle: 'plain', attempts: 1, handler: async () => null });
     p.start(FAST);
-    const destruction = Date.now() + 250;
+    const destruction = Date.now() + LEAD_MS + 250;
     const kept = await p.enqueue('entry', { amount: 3 }, { destruction });
     const gone = await p.enqueue('note', null, { destruction });
     const job = await waitForState(p, kept, 'shelved');

@@ -2,7 +2,9 @@
  * Destruction and retention, as the runner's maintenance tick applies them (src/runner/sweeper.ts).
  */
 import { describe, expect, test } from 'vitest';
-import { FAST, aborted, countRows, deferred, eventsOf, onCleanup, open, rawHistory, rawRow, types, waitFor, waitForState } from './helpers/behaviour-harness.ts';
+import {
+  FAST, LEAD_MS, aborted, countRows, deferred, eventsOf, onCleanup, open, rawHistory, rawRow, types, waitFor, waitForState,
+} from './helpers/behaviour-harness.ts';
 
 describe('destruction of UWS jobs', () => {
   test('QUEUED at destruction → aborted, then ARCHIVED; record kept; CANCEL then ARCHIVE in history', async () => {
@@ -10,7 +12,7 @@ describe('destruction of UWS jobs', () => {
     let ran = 0;
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => (ran++, null) });
     p.start(FAST);
-    const destruction = Date.now() + 150;
+    const destruction = Date.now() + LEAD_MS + 150;
     const id = await p.enqueue('job', { keep: 'me' }, { delayMs: 60_000, destruction });
     expect((await p.get(id)).state).toBe('QUEUED');
     const job = await waitForState(p, id, 'ARCHIVED');
@@ -44,7 +46,7 @@ describe('destruction of UWS jobs', () => {
       },
     });
     p.start(FAST);
-    const id = await p.enqueue('job', null, { destruction: Date.now() + 200 });
+    const id = await p.enqueue('job', null, { destruction: Date.now() + LEAD_MS + 200 });
     await started.promise;
     expect((await p.get(id)).state).toBe('EXECUTING');
     const job = await waitForState(p, id, 'ARCHIVED');
@@ -63,7 +65,7 @@ describe('destruction of UWS jobs', () => {
     const p = await open();
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => ({ big: 'result' }) });
     p.start(FAST);
-    const id = await p.enqueue('job', { x: 1 }, { destruction: Date.now() + 250 });
+    const id = await p.enqueue('job', { x: 1 }, { destruction: Date.now() + LEAD_MS + 250 });
     const completed = await waitForState(p, id, 'COMPLETED');
     expect(completed.result).toEqual({ big: 'result' });
     const job = await waitForState(p, id, 'ARCHIVED');
@@ -86,12 +88,12 @@ describe('destruction of UWS jobs', () => {
     const p = await open();
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => ({ r: 1 }) });
     p.start({ ...FAST, sweep: { destroy: 'delete' } });
-    const soon = Date.now() + 200;
+    const soon = Date.now() + LEAD_MS + 200;
     const completed = await p.enqueue('job', null, { destruction: soon });
     const queued = await p.enqueue('job', null, { delayMs: 60_000, destruction: soon });
     const kept = await p.enqueue('job', null, { destruction: Date.now() + 3_600_000 });
     await waitForState(p, completed, 'COMPLETED');
-    await waitFor(async () => !(await rawRow(p, completed)) && !(await rawRow(p, queued)), 3000, 'both deleted');
+    await waitFor(async () => !(await rawRow(p, completed)) && !(await rawRow(p, queued)), 3000 + LEAD_MS, 'both deleted');
     expect(await rawHistory(p, completed)).toEqual([]);
     expect(await rawHistory(p, queued)).toEqual([]);
     await expect(p.get(completed)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
@@ -106,7 +108,7 @@ describe('retention of other lifecycles', () => {
     const p = await open();
     p.register({ name: 'rime', lifecycle: 'rime', handler: async () => ({ ok: true }) });
     p.register({ name: 'uws', lifecycle: 'uws', handler: async () => ({ ok: true }) });
-    const retentionMs = 200;
+    const retentionMs = LEAD_MS + 200;
     p.start({ ...FAST, sweep: { retentionMs } });
     const finished = await p.enqueue('rime', null);
     const unfinished = await p.enqueue('rime', null, { delayMs: 60_000 });
@@ -114,7 +116,7 @@ describe('retention of other lifecycles', () => {
     const done = await waitForState(p, finished, 'JOB_STATUS_SUCCEEDED');
     await waitForState(p, uws, 'COMPLETED');
     expect((await rawHistory(p, finished)).length).toBeGreaterThan(0);
-    await waitFor(async () => !(await rawRow(p, finished)), 3000, 'finished job deleted');
+    await waitFor(async () => !(await rawRow(p, finished)), 3000 + LEAD_MS, 'finished job deleted');
     expect(Date.now() - done.endedAt!).toBeGreaterThanOrEqual(retentionMs);
     expect(await rawHistory(p, finished)).toEqual([]);
     expect((await p.get(unfinished)).state).toBe('JOB_STATUS_PENDING');

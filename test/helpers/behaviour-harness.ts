@@ -49,7 +49,7 @@ afterEach(async () => {
 export { waitFor };
 
 /** Wait until the job is in `state` (wire spelling) and return it. */
-export function waitForState(p: Phaseline, id: number, state: string | ((job: Job) => boolean), timeoutMs = 3000): Promise<Job> {
+export function waitForState(p: Phaseline, id: number, state: string | ((job: Job) => boolean), timeoutMs = 3000 + LEAD_MS): Promise<Job> {
   const test = typeof state === 'string' ? (job: Job) => job.state === state : state;
   return waitFor(
     async () => {
@@ -134,3 +134,10 @@ export function eventsOf(history: JobEvent[], type: string): JobEvent[] {
 
 /** Short intervals for the runner, so tests run in tens of milliseconds. */
 export const FAST = { pollIntervalMs: 10, leaseMs: 400, heartbeatMs: 50, progressIntervalMs: 20, cancelGraceMs: 2000 } as const;
+
+/**
+ * Added to a deadline a test sets (a destruction instant, a retention, a delay, a grace) when it
+ * checks steps that must come before it (enqueue, claim, a run, a read): each is a few round trips
+ * on PostgreSQL, which on a loaded machine add up past the deadlines SQLite meets.
+ */
+export const LEAD_MS = STORE === 'postgres' ? 1000 : 0;
