@@ -232,30 +232,31 @@ describe('timeout', () => {
   );
 
   test('the execution duration is per attempt: a retry gets the full duration again', async () => {
-    // jobtypes.ts: "Seconds an attempt may run". Attempt 1 fails after ~700 ms, attempt 2 needs ~500 ms:
-    // each attempt is well inside 1 s, so the job must succeed.
+    // jobtypes.ts: "Seconds an attempt may run". Attempt 1 fails after ~1300 ms, attempt 2 needs ~1000 ms:
+    // each attempt is well inside 2 s (a loaded machine may fire a timer hundreds of ms late), so
+    // the job must succeed; together they are well over 2 s.
     const p = await open();
     const calls: number[] = [];
     p.register({
       name: 'job',
       lifecycle: 'rime',
       attempts: 2,
-      executionDuration: 1,
+      executionDuration: 2,
       backoff: { baseMs: 10, jitter: false },
       handler: async (ctx) => {
         calls.push(ctx.attempt);
-        await new Promise((resolve) => setTimeout(resolve, ctx.attempt === 1 ? 700 : 500));
+        await new Promise((resolve) => setTimeout(resolve, ctx.attempt === 1 ? 1300 : 1000));
         if (ctx.attempt === 1) throw new Error('first attempt fails');
         return { ok: true };
       },
     });
     p.start(FAST);
     const id = await p.enqueue('job', null);
-    const job = await waitForState(p, id, (j) => j.terminal, 5000);
+    const job = await waitForState(p, id, (j) => j.terminal, 8000);
     expect(calls).toEqual([1, 2]);
     expect(types(await p.history(id))).toEqual(['ADMIT', 'CLAIM', 'FAIL', 'CLAIM', 'SUCCEED']);
     expect(job.state).toBe('JOB_STATUS_SUCCEEDED');
-  }, 8000);
+  }, 12_000);
 
   test('time spent waiting for a reply does not count against the execution duration', async () => {
     // The clock jumps 5 s while the job waits in A (a slow user); the resumed run needs ~50 ms.
