@@ -5,11 +5,8 @@
  * no server file path reaches a client; a malformed id is a 400; a 413 closes its connection,
  * and a connection the server keeps open stays usable.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineLifecycle } from '../machines/index.ts';
@@ -21,6 +18,7 @@ import { client, type Client } from './helpers/http-client.ts';
 import { rawConnection } from './helpers/http-raw.ts';
 import { startHarness, waitForState, type Harness } from './helpers/http-harness.ts';
 import { uwsParameters } from './helpers/http-xml.ts';
+import { freshDatabase } from './support/stores.ts';
 
 function authenticate(request: Request): Caller | null {
   const match = /^Bearer ([a-z]+)$/.exec(request.headers.get('authorization') ?? '');
@@ -261,8 +259,8 @@ describe('no server file path reaches a client', () => {
   });
 
   it('a server-side failure (a closed engine) is 503 without its message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'phaseline-closed-'));
-    const phaseline = createPhaseline({ file: join(dir, 'jobs.db') });
+    const phaseline = createPhaseline({ db: await freshDatabase() });
+    await phaseline.ready();
     const app = createHttpApp(phaseline);
     const server = await new Promise<Server>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
@@ -275,15 +273,13 @@ describe('no server file path reaches a client', () => {
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
 describe('a stored job whose lifecycle the server has not loaded', () => {
   it('is 503 with a neutral body (a server misconfiguration), while an unknown job type stays 400', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'phaseline-lifecycle-'));
-    const file = join(dir, 'jobs.db');
+    const db = await freshDatabase();
     const chore = defineLifecycle({
       name: 'chore', version: 1, initial: 'queued',
       states: {
@@ -293,11 +289,11 @@ describe('a stored job whose lifecycle the server has not loaded', () => {
         dropped: { type: 'final', tags: ['terminal', 'cancelled'] },
       },
     });
-    const writer = createPhaseline({ file, lifecycles: [chore] });
+    const writer = createPhaseline({ db, lifecycles: [chore] });
     writer.register(defineJobType({ name: 'chore.sweep', lifecycle: 'chore', attempts: 1, handler: async () => ({}) }));
     const id = await writer.enqueue('chore.sweep', {});
     await writer.close(0);
-    const phaseline = createPhaseline({ file }); // without the chore lifecycle
+    const phaseline = createPhaseline({ db }); // without the chore lifecycle
     const app = createHttpApp(phaseline);
     const errors = console.error;
     console.error = () => {}; // the server logs it for its operator; not for this output
@@ -316,7 +312,6 @@ describe('a stored job whose lifecycle the server has not loaded', () => {
     } finally {
       console.error = errors;
       await phaseline.close(0);
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

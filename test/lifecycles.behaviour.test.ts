@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { defineLifecycle } from '../machines/index.ts';
 import { createPhaseline, InvalidInputError } from '../src/index.ts';
-import { FAST, open, rawRow, types, waitFor, waitForState } from './helpers/behaviour-harness.ts';
+import { FAST, LEAD_MS, open, rawRow, types, waitFor, waitForState } from './helpers/behaviour-harness.ts';
 
 const apply = (target: string) => ({ target, actions: 'apply' });
 
@@ -53,11 +53,11 @@ const plain = defineLifecycle({
 
 describe('a user lifecycle with an archive event', () => {
   test('at destruction an ended job is archived into its `archived` state and kept; a plain lifecycle is deleted', async () => {
-    const p = open({ lifecycles: [ledger, plain] });
+    const p = await open({ lifecycles: [ledger, plain] });
     p.register({ name: 'entry', lifecycle: 'ledger', attempts: 1, handler: async () => ({ booked: true }) });
     p.register({ name: 'note', lifecycle: 'plain', attempts: 1, handler: async () => null });
     p.start(FAST);
-    const destruction = Date.now() + 250;
+    const destruction = Date.now() + LEAD_MS + 250;
     const kept = await p.enqueue('entry', { amount: 3 }, { destruction });
     const gone = await p.enqueue('note', null, { destruction });
     const job = await waitForState(p, kept, 'shelved');
@@ -67,11 +67,11 @@ describe('a user lifecycle with an archive event', () => {
     const history = await p.history(kept);
     expect(types(history)).toEqual(['CLAIM', 'CHECKED', 'SUCCEED', 'SHELVE']);
     expect(history.at(-1)).toMatchObject({ type: 'SHELVE', stateBefore: 'done', stateAfter: 'shelved', actor: 'sweeper' });
-    await waitFor(() => !rawRow(p, gone), 3000, 'plain job deleted at destruction');
+    await waitFor(async () => !(await rawRow(p, gone)), 3000, 'plain job deleted at destruction');
   });
 
   test('archived jobs are no longer due: with a batch of one, a later-due job is archived too', async () => {
-    const p = open({ lifecycles: [ledger] });
+    const p = await open({ lifecycles: [ledger] });
     p.register({ name: 'entry', lifecycle: 'ledger', attempts: 1, handler: async () => null });
     const first = await p.enqueue('entry', null, { destruction: Date.now() + 100 });
     const second = await p.enqueue('entry', null, { destruction: Date.now() + 400 });
@@ -83,24 +83,24 @@ describe('a user lifecycle with an archive event', () => {
   });
 
   test("sweep.destroy 'delete' deletes it instead", async () => {
-    const p = open({ lifecycles: [ledger] });
+    const p = await open({ lifecycles: [ledger] });
     p.register({ name: 'entry', lifecycle: 'ledger', attempts: 1, handler: async () => null });
     p.start({ ...FAST, sweep: { destroy: 'delete' } });
     const id = await p.enqueue('entry', null, { destruction: Date.now() + 150 });
-    await waitFor(() => !rawRow(p, id), 3000, 'deleted at destruction');
+    await waitFor(async () => !(await rawRow(p, id)), 3000, 'deleted at destruction');
   });
 });
 
 describe('a user lifecycle with retention: false', () => {
   test('its finished jobs outlive retentionMs; a plain lifecycle’s are deleted', async () => {
-    const p = open({ lifecycles: [ledger, plain] });
+    const p = await open({ lifecycles: [ledger, plain] });
     p.register({ name: 'entry', lifecycle: 'ledger', attempts: 1, handler: async () => null });
     p.register({ name: 'note', lifecycle: 'plain', attempts: 1, handler: async () => null });
     p.start({ ...FAST, sweep: { retentionMs: 100 } });
     const kept = await p.enqueue('entry', null);
     const gone = await p.enqueue('note', null);
     await waitForState(p, kept, 'done');
-    await waitFor(() => !rawRow(p, gone), 3000, 'plain job deleted after retention');
+    await waitFor(async () => !(await rawRow(p, gone)), 3000, 'plain job deleted after retention');
     const ended = (await p.get(kept)).endedAt!;
     // Deletion of the other job proves a sweep ran after its retention; give this one as long again.
     await waitFor(() => Date.now() - ended > 300, 1000, 'well past retention');
@@ -110,7 +110,7 @@ describe('a user lifecycle with retention: false', () => {
 
 describe('a user lifecycle with a validation step', () => {
   test('a claim into its `validating` state runs the validator, then sends validatedEvent before the handler', async () => {
-    const p = open({ lifecycles: [ledger] });
+    const p = await open({ lifecycles: [ledger] });
     const seen: string[] = [];
     p.register({
       name: 'entry',
@@ -133,7 +133,7 @@ describe('a user lifecycle with a validation step', () => {
   });
 
   test('parameters the validator refuses at the claim fail the attempt; the handler never runs', async () => {
-    const p = open({ lifecycles: [ledger] });
+    const p = await open({ lifecycles: [ledger] });
     let strict = false;
     let ran = false;
     p.register({

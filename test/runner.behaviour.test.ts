@@ -1,6 +1,7 @@
 /**
- * The runner as a host app sees it: real SQLite file, real timers, short intervals.
- * Every wait polls (`waitFor`); no assertion rests on a fixed sleep.
+ * The runner as a host app sees it: a real database (a SQLite file, or PostgreSQL in the postgres
+ * project), real timers, short intervals. Every wait polls (`waitFor`); no assertion rests on a
+ * fixed sleep.
  */
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import type { Json } from '../machines/common.ts';
@@ -8,8 +9,9 @@ import type { Job, JobEvent } from '../src/engine/job.ts';
 import type { PhaselineEventMap } from '../src/events.ts';
 import type { HandlerContext } from '../src/runner/context.ts';
 import { createPhaseline } from '../src/phaseline.ts';
+import { STORE } from './support/stores.ts';
 import {
-  FAST, aborted, countRows, deferred, eventsOf, onCleanup, open, tempFile, types, waitFor, waitForState,
+  FAST, LEAD_MS, aborted, countRows, deferred, eventsOf, freshDatabase, onCleanup, open, types, waitFor, waitForState,
 } from './helpers/behaviour-harness.ts';
 
 type LifecycleName = 'uws' | 'ecotaxa' | 'rime' | 'synapse' | 'qiskit';
@@ -86,7 +88,7 @@ const LIFECYCLES: LifecycleName[] = ['uws', 'ecotaxa', 'rime', 'synapse', 'qiski
 
 describe('cancellation', () => {
   test.each(LIFECYCLES)('%s: a job nobody runs (no workers) is cancelled at once', async (lifecycle) => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle, handler: async () => null });
     const id = await p.enqueue('job', { n: 1 });
     expect((await p.get(id)).state).toBe(QUEUED_STATE[lifecycle]);
@@ -99,7 +101,7 @@ describe('cancellation', () => {
   });
 
   test.each(LIFECYCLES)('%s: a delayed job, workers running, is cancelled at once and never runs', async (lifecycle) => {
-    const p = open();
+    const p = await open();
     let ran = 0;
     p.register({ name: 'job', lifecycle, handler: async () => (ran++, null) });
     p.start(FAST);
@@ -114,7 +116,7 @@ describe('cancellation', () => {
   });
 
   test.each(['uws', 'ecotaxa', 'qiskit'] as const)('%s: a running job changes state at once and its handler is signalled', async (lifecycle) => {
-    const p = open();
+    const p = await open();
     const h = gatedHandler();
     p.register({ name: 'job', lifecycle, attempts: 1, handler: h.obedient });
     p.start(FAST);
@@ -137,7 +139,7 @@ describe('cancellation', () => {
     ['rime', 'JOB_STATUS_CANCELLED'],
     ['synapse', 'FAILED'],
   ] as const)('%s: a running job sets the flag first and ends (CANCEL_DONE) when its handler stops', async (lifecycle, endState) => {
-    const p = open();
+    const p = await open();
     const h = gatedHandler();
     p.register({ name: 'job', lifecycle, attempts: 1, handler: h.obedient });
     p.start({ ...FAST, cancelGraceMs: 10_000 });
@@ -164,9 +166,9 @@ describe('cancellation', () => {
     ['rime', 'JOB_STATUS_CANCELLED'],
     ['synapse', 'FAILED'],
   ] as const)('%s: a handler that ignores its signal is ended after cancelGraceMs', async (lifecycle, endState) => {
-    const p = open();
+    const p = await open();
     const h = gatedHandler();
-    const cancelGraceMs = 150;
+    const cancelGraceMs = LEAD_MS + 150;
     p.register({ name: 'job', lifecycle, attempts: 1, handler: h.stubborn });
     p.start({ ...FAST, cancelGraceMs });
     const id = await p.enqueue('job', null);
@@ -191,7 +193,7 @@ describe('cancellation', () => {
 
 describe('timeout', () => {
   test('uws: executionDuration exceeded → ABORTED (not ERROR) with a TIMEOUT event; the signal fires', async () => {
-    const p = open();
+    const p = await open();
     const h = gatedHandler();
     p.register({ name: 'job', lifecycle: 'uws', executionDuration: 1, handler: h.obedient });
     p.start(FAST);
@@ -212,7 +214,7 @@ describe('timeout', () => {
   test.each(['ecotaxa', 'rime', 'synapse', 'qiskit'] as const)(
     '%s: executionDuration exceeded with attempts 1 → failed; the signal fires',
     async (lifecycle) => {
-      const p = open();
+      const p = await open();
       const h = gatedHandler();
       p.register({ name: 'job', lifecycle, attempts: 1, executionDuration: 1, handler: h.obedient });
       p.start(FAST);
@@ -230,35 +232,36 @@ describe('timeout', () => {
   );
 
   test('the execution duration is per attempt: a retry gets the full duration again', async () => {
-    // jobtypes.ts: "Seconds an attempt may run". Attempt 1 fails after ~700 ms, attempt 2 needs ~500 ms:
-    // each attempt is well inside 1 s, so the job must succeed.
-    const p = open();
+    // jobtypes.ts: "Seconds an attempt may run". Attempt 1 fails after ~1300 ms, attempt 2 needs ~1000 ms:
+    // each attempt is well inside 2 s (a loaded machine may fire a timer hundreds of ms late), so
+    // the job must succeed; together they are well over 2 s.
+    const p = await open();
     const calls: number[] = [];
     p.register({
       name: 'job',
       lifecycle: 'rime',
       attempts: 2,
-      executionDuration: 1,
+      executionDuration: 2,
       backoff: { baseMs: 10, jitter: false },
       handler: async (ctx) => {
         calls.push(ctx.attempt);
-        await new Promise((resolve) => setTimeout(resolve, ctx.attempt === 1 ? 700 : 500));
+        await new Promise((resolve) => setTimeout(resolve, ctx.attempt === 1 ? 1300 : 1000));
         if (ctx.attempt === 1) throw new Error('first attempt fails');
         return { ok: true };
       },
     });
     p.start(FAST);
     const id = await p.enqueue('job', null);
-    const job = await waitForState(p, id, (j) => j.terminal, 5000);
+    const job = await waitForState(p, id, (j) => j.terminal, 8000);
     expect(calls).toEqual([1, 2]);
     expect(types(await p.history(id))).toEqual(['ADMIT', 'CLAIM', 'FAIL', 'CLAIM', 'SUCCEED']);
     expect(job.state).toBe('JOB_STATUS_SUCCEEDED');
-  }, 8000);
+  }, 12_000);
 
   test('time spent waiting for a reply does not count against the execution duration', async () => {
     // The clock jumps 5 s while the job waits in A (a slow user); the resumed run needs ~50 ms.
     let offset = 0;
-    const p = open({ clock: () => Date.now() + offset });
+    const p = await open({ clock: () => Date.now() + offset });
     p.register({
       name: 'job',
       lifecycle: 'ecotaxa',
@@ -283,8 +286,9 @@ describe('timeout', () => {
 
 describe('retry with backoff', () => {
   test('fails twice, then succeeds: CLAIM FAIL CLAIM FAIL CLAIM SUCCEED, attempts 1..3, gaps ≥ retryAt', async () => {
-    const p = open();
+    const p = await open();
     const attempts: number[] = [];
+    const thrownAt: number[] = [];
     p.register({
       name: 'flaky',
       lifecycle: 'ecotaxa',
@@ -292,7 +296,10 @@ describe('retry with backoff', () => {
       backoff: { baseMs: 50, jitter: false },
       handler: async (ctx) => {
         attempts.push(ctx.attempt);
-        if (attempts.length <= 2) throw new Error(`boom ${attempts.length}`);
+        if (attempts.length <= 2) {
+          thrownAt.push(Date.now());
+          throw new Error(`boom ${attempts.length}`);
+        }
         return { ok: true };
       },
     });
@@ -310,9 +317,12 @@ describe('retry with backoff', () => {
     for (const [i, fail] of fails.entries()) {
       const retryAt = fail.payload?.retryAt as number;
       expect(typeof retryAt).toBe('number');
-      // baseMs, doubling, no jitter (the runner reads the clock a moment before the FAIL is stamped)
+      // baseMs, doubling, no jitter, counted from a clock reading after the handler threw and
+      // before the FAIL was stamped
+      expect(retryAt).toBeGreaterThanOrEqual(thrownAt[i]! + 50 * 2 ** i);
       expect(retryAt - fail.at).toBeLessThanOrEqual(50 * 2 ** i);
-      expect(retryAt - fail.at).toBeGreaterThanOrEqual(50 * 2 ** i - 10);
+      // TODO(postgres): retryAt is read before the FAIL's SAVEPOINT and row read, its stamp round trips later (retryAt - at 35 ms for a 50 ms backoff, under load)
+      if (STORE === 'sqlite') expect(retryAt - fail.at).toBeGreaterThanOrEqual(50 * 2 ** i - 10);
       expect(fail.stateAfter).toBe('P'); // back to the queue
       expect(claims[i + 1]!.at).toBeGreaterThanOrEqual(retryAt);
     }
@@ -325,7 +335,7 @@ describe('retry with backoff', () => {
   });
 
   test('after the last attempt the job fails for good', async () => {
-    const p = open();
+    const p = await open();
     let calls = 0;
     p.register({
       name: 'doomed',
@@ -357,7 +367,7 @@ describe('retry with backoff', () => {
   });
 
   test('ecotaxa: RESTART of an E job starts a new attempt', async () => {
-    const p = open();
+    const p = await open();
     const attempts: number[] = [];
     p.register({
       name: 'job',
@@ -384,7 +394,7 @@ describe('retry with backoff', () => {
   });
 
   test('uws: RUN of a HELD job starts a new attempt', async () => {
-    const p = open();
+    const p = await open();
     const attempts: number[] = [];
     const first = deferred<void>();
     onCleanup(() => first.resolve());
@@ -419,7 +429,7 @@ describe('retry with backoff', () => {
 
 describe('ask and reply', () => {
   test('ecotaxa: ask → A with the question; reply → P → R → F; earlier step ran once; result stored', async () => {
-    const p = open();
+    const p = await open();
     let prepared = 0;
     let invocations = 0;
     p.register({
@@ -453,7 +463,7 @@ describe('ask and reply', () => {
   });
 
   test('rime (no waiting state): ask fails the attempt with a clear message', async () => {
-    const p = open();
+    const p = await open();
     p.register({
       name: 'job',
       lifecycle: 'rime',
@@ -476,13 +486,13 @@ describe('ask and reply', () => {
 
 describe('idempotency keys', () => {
   test('a second enqueue with the same key returns the same id; one row', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'ecotaxa', handler: async () => null });
     p.register({ name: 'other', lifecycle: 'ecotaxa', handler: async () => null });
     const a = await p.enqueue('job', { n: 1 }, { idempotencyKey: 'k1' });
     const b = await p.enqueue('job', { n: 2 }, { idempotencyKey: 'k1' });
     expect(b).toBe(a);
-    expect(countRows(p)).toBe(1);
+    expect(await countRows(p)).toBe(1);
     expect((await p.get(a)).params).toEqual({ n: 1 });
     expect(await p.history(a)).toHaveLength(1); // no second CREATE
     // The key is per type.
@@ -491,13 +501,13 @@ describe('idempotency keys', () => {
     // Also within one enqueueMany.
     const [d, e] = await p.enqueueMany('job', [{ params: 1, idempotencyKey: 'k2' }, { params: 2, idempotencyKey: 'k2' }]);
     expect(e).toBe(d);
-    expect(countRows(p)).toBe(3);
+    expect(await countRows(p)).toBe(3);
   });
 });
 
 describe('progress', () => {
   test('{current,total} form: rate-limited, and the last figure is stored before SUCCEED', async () => {
-    const p = open();
+    const p = await open();
     const reports = 50;
     p.register({
       name: 'job',
@@ -521,7 +531,7 @@ describe('progress', () => {
   });
 
   test('percent form: the last figure reaches storage; many calls → few PROGRESS events', async () => {
-    const p = open();
+    const p = await open();
     const seen: number[] = [];
     p.on('job:progress', ({ job }) => seen.push(job.progress.percent));
     p.register({
@@ -550,7 +560,7 @@ describe('progress', () => {
   });
 
   test('a job failing after reporting keeps the last reported figures in its row', async () => {
-    const p = open();
+    const p = await open();
     p.register({
       name: 'job',
       lifecycle: 'rime',
@@ -572,7 +582,7 @@ describe('progress', () => {
 
 describe('events', () => {
   test('job:transition and job:ended deliver typed payloads; a throwing listener does not break the engine', async () => {
-    const p = open();
+    const p = await open();
     const transitions: Array<PhaselineEventMap['job:transition']> = [];
     const ended: Job[] = [];
     const errors: Array<PhaselineEventMap['error']> = [];
@@ -612,7 +622,7 @@ describe('events', () => {
 
 describe('claim order', () => {
   test('priority first, then age', async () => {
-    const p = open();
+    const p = await open();
     const order: string[] = [];
     p.register({
       name: 'job',
@@ -636,8 +646,8 @@ describe('stop', () => {
     ['uws', 'SUSPENDED', 'COMPLETED'],
     ['ecotaxa', 'P', 'F'],
   ] as const)('%s: stop(grace) with a handler ignoring its signal releases the job (→ %s); another Phaseline completes it', async (lifecycle, releasedState, doneState) => {
-    const file = tempFile();
-    const first = createPhaseline({ file });
+    const db = await freshDatabase();
+    const first = createPhaseline({ db });
     const h = gatedHandler();
     let second: ReturnType<typeof createPhaseline> | undefined;
     try {
@@ -659,7 +669,7 @@ describe('stop', () => {
       expect(types(await first.history(id)).at(-1)).toBe('RELEASE');
       await first.close();
 
-      second = createPhaseline({ file });
+      second = createPhaseline({ db });
       const attempts: number[] = [];
       second.register({ name: 'job', lifecycle, handler: async (ctx) => (attempts.push(ctx.attempt), { resumed: true }) });
       second.start(FAST);
@@ -683,7 +693,7 @@ describe('stop', () => {
 
 describe('delayed jobs', () => {
   test('delayMs is respected: not claimed before runAfter', async () => {
-    const p = open();
+    const p = await open();
     const startedAt = new Map<string, number>();
     p.register({
       name: 'job',
@@ -694,7 +704,7 @@ describe('delayed jobs', () => {
       },
     });
     p.start(FAST);
-    const delayed = await p.enqueue('job', 'delayed', { delayMs: 300 });
+    const delayed = await p.enqueue('job', 'delayed', { delayMs: LEAD_MS + 300 });
     const now = await p.enqueue('job', 'now');
     const runAfter = (await p.get(delayed)).runAfter;
     expect(runAfter).toBeGreaterThan(Date.now());
@@ -709,7 +719,7 @@ describe('delayed jobs', () => {
   });
 
   test('runAt is respected too', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'qiskit', handler: async () => null });
     p.start(FAST);
     const runAt = Date.now() + 200;

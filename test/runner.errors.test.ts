@@ -22,31 +22,31 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Err
 }
 
 /** Take the raw row and history now; `unchanged()` asserts neither moved. */
-function snapshotOf(p: Phaseline, id: number) {
-  const row = rawRow(p, id);
-  const history = rawHistory(p, id);
+async function snapshotOf(p: Phaseline, id: number) {
+  const row = await rawRow(p, id);
+  const history = await rawHistory(p, id);
   expect(row).toBeDefined();
   return {
-    unchanged() {
-      expect(rawRow(p, id)).toEqual(row);
-      expect(rawHistory(p, id)).toEqual(history);
+    async unchanged() {
+      expect(await rawRow(p, id)).toEqual(row);
+      expect(await rawHistory(p, id)).toEqual(history);
     },
   };
 }
 
 describe('enqueue refuses bad input and writes nothing', () => {
   test('unknown job type → UNKNOWN_JOB_TYPE', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'known', lifecycle: 'ecotaxa', handler: async () => null });
     const error = await rejectsWith(p.enqueue('unknown', { a: 1 }), 'UNKNOWN_JOB_TYPE');
     expect(error.message).toMatch(/unknown/);
     await rejectsWith(p.enqueueMany('unknown', [{ params: 1 }]), 'UNKNOWN_JOB_TYPE');
-    expect(countRows(p, 'jobs')).toBe(0);
-    expect(countRows(p, 'job_events')).toBe(0);
+    expect(await countRows(p, 'jobs')).toBe(0);
+    expect(await countRows(p, 'job_events')).toBe(0);
   });
 
   test('invalid parameters, plain-function validator → INVALID_INPUT with its message; no row', async () => {
-    const p = open();
+    const p = await open();
     p.register<{ n: number }, null>({
       name: 'fn',
       lifecycle: 'uws',
@@ -60,20 +60,20 @@ describe('enqueue refuses bad input and writes nothing', () => {
     const error = await rejectsWith(p.enqueue('fn', { n: 'seven' } as never), 'INVALID_INPUT');
     expect(error.message).toMatch(/n must be a number/);
     await rejectsWith(p.enqueue('fn', null as never), 'INVALID_INPUT');
-    expect(countRows(p, 'jobs')).toBe(0);
-    expect(countRows(p, 'job_events')).toBe(0);
+    expect(await countRows(p, 'jobs')).toBe(0);
+    expect(await countRows(p, 'job_events')).toBe(0);
     // enqueueMany is all or nothing: one bad item, no rows.
     await rejectsWith(p.enqueueMany('fn', [{ params: { n: 1 } }, { params: { n: 'x' } as never }]), 'INVALID_INPUT');
-    expect(countRows(p, 'jobs')).toBe(0);
-    expect(countRows(p, 'job_events')).toBe(0);
+    expect(await countRows(p, 'jobs')).toBe(0);
+    expect(await countRows(p, 'job_events')).toBe(0);
     // A valid one goes through, as the validator returned it.
     const id = await p.enqueue('fn', { n: 7, extra: true } as never);
     expect((await p.get(id)).params).toEqual({ n: 7 });
-    expect(countRows(p, 'jobs')).toBe(1);
+    expect(await countRows(p, 'jobs')).toBe(1);
   });
 
   test('invalid parameters, Standard Schema object → INVALID_INPUT with its issues; no row', async () => {
-    const p = open();
+    const p = await open();
     let calls = 0;
     const schema: StandardSchemaLike<{ size: number }> = {
       '~standard': {
@@ -94,52 +94,52 @@ describe('enqueue refuses bad input and writes nothing', () => {
     expect(error.message).toMatch(/size: see docs/);
     await rejectsWith(p.enqueue('schema', 'nonsense' as never), 'INVALID_INPUT');
     expect(calls).toBe(2);
-    expect(countRows(p, 'jobs')).toBe(0);
-    expect(countRows(p, 'job_events')).toBe(0);
+    expect(await countRows(p, 'jobs')).toBe(0);
+    expect(await countRows(p, 'job_events')).toBe(0);
     // Its output, not its input, is stored.
     const id = await p.enqueue('schema', { size: '12' } as never);
     expect((await p.get(id)).params).toEqual({ size: 12 });
-    expect(countRows(p, 'jobs')).toBe(1);
+    expect(await countRows(p, 'jobs')).toBe(1);
   });
 
   test('an asynchronous Standard Schema is refused (INVALID_INPUT), not silently accepted', async () => {
-    const p = open();
+    const p = await open();
     const schema = { '~standard': { version: 1, vendor: 'test', validate: async (value: unknown) => ({ value }) } } as const;
     p.register({ name: 'async', lifecycle: 'qiskit', validate: schema as never, handler: async () => null });
     const error = await rejectsWith(p.enqueue('async', { a: 1 }), 'INVALID_INPUT');
     expect(error.message).toMatch(/asynchronous/);
-    expect(countRows(p, 'jobs')).toBe(0);
+    expect(await countRows(p, 'jobs')).toBe(0);
   });
 });
 
 describe('refused commands leave row and history unchanged', () => {
   test('reply to a job that is not waiting → ILLEGAL_TRANSITION', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'ecotaxa', handler: async () => null });
     const id = await p.enqueue('job', null); // P, no workers
-    const before = snapshotOf(p, id);
+    const before = await snapshotOf(p, id);
     const error = await rejectsWith(p.reply(id, { late: true }), 'ILLEGAL_TRANSITION');
     expect(error.message).toMatch(/REPLY/);
-    before.unchanged();
+    await before.unchanged();
   });
 
   test('reply to a running job → ILLEGAL_TRANSITION', async () => {
-    const p = open();
+    const p = await open();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     p.register({ name: 'job', lifecycle: 'ecotaxa', handler: async () => (await gate, null) });
     p.start({ ...FAST, leaseMs: 30_000, heartbeatMs: 10_000 }); // no heartbeat writes during the check
     const id = await p.enqueue('job', null);
     await waitForState(p, id, 'R');
-    const before = snapshotOf(p, id);
+    const before = await snapshotOf(p, id);
     await rejectsWith(p.reply(id, 1), 'ILLEGAL_TRANSITION');
-    before.unchanged();
+    await before.unchanged();
     release();
     await waitForState(p, id, 'F');
   });
 
   test('cancel of a finished job → ILLEGAL_TRANSITION (succeeded, failed, cancelled)', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'ok', lifecycle: 'uws', handler: async () => ({ fine: true }) });
     p.register({ name: 'bad', lifecycle: 'synapse', attempts: 1, handler: async () => Promise.reject(new Error('no')) });
     p.register({ name: 'gone', lifecycle: 'qiskit', handler: async () => null });
@@ -152,15 +152,15 @@ describe('refused commands leave row and history unchanged', () => {
     const gone = await p.enqueue('gone', null);
     await p.cancel(gone);
     for (const id of [ok, bad, gone]) {
-      const before = snapshotOf(p, id);
+      const before = await snapshotOf(p, id);
       const error = await rejectsWith(p.cancel(id), 'ILLEGAL_TRANSITION');
       expect(error.message).toMatch(/CANCEL/);
-      before.unchanged();
+      await before.unchanged();
     }
   });
 
   test('wrong owner on get, history, reply, cancel, send, delete → WRONG_OWNER', async () => {
-    const p = open();
+    const p = await open();
     p.register({
       name: 'job',
       lifecycle: 'ecotaxa',
@@ -169,7 +169,7 @@ describe('refused commands leave row and history unchanged', () => {
     p.start(FAST);
     const id = await p.enqueue('job', null, { owner: 'alice' });
     await waitForState(p, id, 'A'); // waiting: a reply by the right owner would be accepted
-    const before = snapshotOf(p, id);
+    const before = await snapshotOf(p, id);
     for (const owner of ['bob', null]) {
       await rejectsWith(p.get(id, { owner }), 'WRONG_OWNER');
       await rejectsWith(p.history(id, { owner }), 'WRONG_OWNER');
@@ -178,7 +178,7 @@ describe('refused commands leave row and history unchanged', () => {
       await rejectsWith(p.send(id, { type: 'KILL' }, { owner }), 'WRONG_OWNER');
       await rejectsWith(p.delete(id, { owner }), 'WRONG_OWNER');
     }
-    before.unchanged();
+    await before.unchanged();
     // The owner herself is served.
     expect((await p.get(id, { owner: 'alice' })).state).toBe('A');
     expect((await p.history(id, { owner: 'alice' })).length).toBeGreaterThan(0);
@@ -188,15 +188,15 @@ describe('refused commands leave row and history unchanged', () => {
   });
 
   test('unknown job id → JOB_NOT_FOUND; stale expectVersion → STALE_VERSION; nothing written', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => null });
     const id = await p.enqueue('job', null, { start: false }); // PENDING draft
-    const before = snapshotOf(p, id);
+    const before = await snapshotOf(p, id);
     await rejectsWith(p.get(id + 100), 'JOB_NOT_FOUND');
     await rejectsWith(p.cancel(id + 100), 'JOB_NOT_FOUND');
     const { version } = await p.get(id);
     await rejectsWith(p.send(id, { type: 'RUN' }, { expectVersion: version - 1 }), 'STALE_VERSION');
-    before.unchanged();
-    expect(countRows(p, 'jobs')).toBe(1);
+    await before.unchanged();
+    expect(await countRows(p, 'jobs')).toBe(1);
   });
 });

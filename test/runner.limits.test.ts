@@ -85,7 +85,7 @@ describe('an execution duration of 30 days', () => {
       await release.promise;
       return { ok: true };
     };
-    const p = open();
+    const p = await open();
     // One attempt: a timeout would end the job (UWS ABORTED, the others failed), not hide behind a retry.
     for (const lifecycle of LIFECYCLES) {
       p.register({ name: `${lifecycle}-typed`, lifecycle, attempts: 1, executionDuration: MONTH_S, handler });
@@ -120,8 +120,8 @@ describe('an execution duration of 30 days', () => {
 });
 
 describe('runner options that feed a timer are checked at start', () => {
-  const refused = (options: RunnerOptions, field: string) => {
-    const p = open();
+  const refused = async (options: RunnerOptions, field: string) => {
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => null });
     let error: unknown;
     try {
@@ -159,7 +159,7 @@ describe('runner options that feed a timer are checked at start', () => {
     };
     process.on('warning', onWarning);
     onCleanup(() => process.off('warning', onWarning));
-    const p = open();
+    const p = await open();
     const release = deferred();
     onCleanup(() => release.resolve());
     p.register({ name: 'job', lifecycle: 'rime', handler: async () => (await release.promise, null) });

@@ -2,15 +2,17 @@
  * Destruction and retention, as the runner's maintenance tick applies them (src/runner/sweeper.ts).
  */
 import { describe, expect, test } from 'vitest';
-import { FAST, aborted, countRows, deferred, eventsOf, onCleanup, open, rawHistory, rawRow, types, waitFor, waitForState } from './helpers/behaviour-harness.ts';
+import {
+  FAST, LEAD_MS, aborted, countRows, deferred, eventsOf, onCleanup, open, rawHistory, rawRow, types, waitFor, waitForState,
+} from './helpers/behaviour-harness.ts';
 
 describe('destruction of UWS jobs', () => {
   test('QUEUED at destruction → aborted, then ARCHIVED; record kept; CANCEL then ARCHIVE in history', async () => {
-    const p = open();
+    const p = await open();
     let ran = 0;
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => (ran++, null) });
     p.start(FAST);
-    const destruction = Date.now() + 150;
+    const destruction = Date.now() + LEAD_MS + 150;
     const id = await p.enqueue('job', { keep: 'me' }, { delayMs: 60_000, destruction });
     expect((await p.get(id)).state).toBe('QUEUED');
     const job = await waitForState(p, id, 'ARCHIVED');
@@ -28,7 +30,7 @@ describe('destruction of UWS jobs', () => {
   });
 
   test('EXECUTING at destruction → aborted (handler signalled), then ARCHIVED', async () => {
-    const p = open();
+    const p = await open();
     const started = deferred<void>();
     const seen = { signalled: false };
     const gate = deferred<void>();
@@ -44,7 +46,7 @@ describe('destruction of UWS jobs', () => {
       },
     });
     p.start(FAST);
-    const id = await p.enqueue('job', null, { destruction: Date.now() + 200 });
+    const id = await p.enqueue('job', null, { destruction: Date.now() + LEAD_MS + 200 });
     await started.promise;
     expect((await p.get(id)).state).toBe('EXECUTING');
     const job = await waitForState(p, id, 'ARCHIVED');
@@ -60,10 +62,10 @@ describe('destruction of UWS jobs', () => {
   });
 
   test('COMPLETED at destruction → ARCHIVED with result null; record kept', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => ({ big: 'result' }) });
     p.start(FAST);
-    const id = await p.enqueue('job', { x: 1 }, { destruction: Date.now() + 250 });
+    const id = await p.enqueue('job', { x: 1 }, { destruction: Date.now() + LEAD_MS + 250 });
     const completed = await waitForState(p, id, 'COMPLETED');
     expect(completed.result).toEqual({ big: 'result' });
     const job = await waitForState(p, id, 'ARCHIVED');
@@ -73,7 +75,7 @@ describe('destruction of UWS jobs', () => {
     expect(job.params).toEqual({ x: 1 });
     expect(job.endedAt).toBe(completed.endedAt); // ended when it completed, not when archived
     // Dropped in storage too (SQL NULL or JSON null text: both decode to null).
-    expect(JSON.parse(String(rawRow(p, id)!.result))).toBeNull();
+    expect(JSON.parse(String((await rawRow(p, id))!.result))).toBeNull();
     const history = await p.history(id);
     expect(types(history)).toEqual(['RUN', 'CLAIM', 'SUCCEED', 'ARCHIVE']);
     // Archived jobs are left alone by later ticks.
@@ -83,52 +85,52 @@ describe('destruction of UWS jobs', () => {
   });
 
   test("sweep.destroy 'delete' deletes the job and its history instead", async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'uws', handler: async () => ({ r: 1 }) });
     p.start({ ...FAST, sweep: { destroy: 'delete' } });
-    const soon = Date.now() + 200;
+    const soon = Date.now() + LEAD_MS + 200;
     const completed = await p.enqueue('job', null, { destruction: soon });
     const queued = await p.enqueue('job', null, { delayMs: 60_000, destruction: soon });
     const kept = await p.enqueue('job', null, { destruction: Date.now() + 3_600_000 });
     await waitForState(p, completed, 'COMPLETED');
-    await waitFor(() => !rawRow(p, completed) && !rawRow(p, queued), 3000, 'both deleted');
-    expect(rawHistory(p, completed)).toEqual([]);
-    expect(rawHistory(p, queued)).toEqual([]);
+    await waitFor(async () => !(await rawRow(p, completed)) && !(await rawRow(p, queued)), 3000 + LEAD_MS, 'both deleted');
+    expect(await rawHistory(p, completed)).toEqual([]);
+    expect(await rawHistory(p, queued)).toEqual([]);
     await expect(p.get(completed)).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
     const survivor = await waitForState(p, kept, 'COMPLETED');
     expect(survivor.result).toEqual({ r: 1 });
-    expect(countRows(p, 'jobs')).toBe(1);
+    expect(await countRows(p, 'jobs')).toBe(1);
   });
 });
 
 describe('retention of other lifecycles', () => {
   test('a finished job is deleted with its history after retentionMs; unfinished ones and UWS jobs are kept', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'rime', lifecycle: 'rime', handler: async () => ({ ok: true }) });
     p.register({ name: 'uws', lifecycle: 'uws', handler: async () => ({ ok: true }) });
-    const retentionMs = 200;
+    const retentionMs = LEAD_MS + 200;
     p.start({ ...FAST, sweep: { retentionMs } });
     const finished = await p.enqueue('rime', null);
     const unfinished = await p.enqueue('rime', null, { delayMs: 60_000 });
     const uws = await p.enqueue('uws', null);
     const done = await waitForState(p, finished, 'JOB_STATUS_SUCCEEDED');
     await waitForState(p, uws, 'COMPLETED');
-    expect(rawHistory(p, finished).length).toBeGreaterThan(0);
-    await waitFor(() => !rawRow(p, finished), 3000, 'finished job deleted');
+    expect((await rawHistory(p, finished)).length).toBeGreaterThan(0);
+    await waitFor(async () => !(await rawRow(p, finished)), 3000 + LEAD_MS, 'finished job deleted');
     expect(Date.now() - done.endedAt!).toBeGreaterThanOrEqual(retentionMs);
-    expect(rawHistory(p, finished)).toEqual([]);
+    expect(await rawHistory(p, finished)).toEqual([]);
     expect((await p.get(unfinished)).state).toBe('JOB_STATUS_PENDING');
-    expect(rawHistory(p, unfinished).length).toBeGreaterThan(0);
+    expect((await rawHistory(p, unfinished)).length).toBeGreaterThan(0);
     // UWS keeps its records until destruction.
     expect((await p.get(uws)).state).toBe('COMPLETED');
   });
 
   test('a non-UWS job at its destruction instant is cancelled, then deleted', async () => {
-    const p = open();
+    const p = await open();
     p.register({ name: 'job', lifecycle: 'rime', handler: async () => null });
     p.start(FAST);
     const id = await p.enqueue('job', null, { delayMs: 60_000, destruction: Date.now() + 150 });
-    await waitFor(() => !rawRow(p, id), 3000, 'destroyed');
-    expect(rawHistory(p, id)).toEqual([]);
+    await waitFor(async () => !(await rawRow(p, id)), 3000, 'destroyed');
+    expect(await rawHistory(p, id)).toEqual([]);
   });
 });

@@ -8,6 +8,16 @@ import { defineConfig } from 'vitest/config';
  */
 export const CONFORMANCE = [
   'test/facade.conformance.test.ts',
+  'test/runner.behaviour.test.ts',
+  'test/runner.errors.test.ts',
+  'test/runner.sweeper.test.ts',
+  'test/runner.limits.test.ts',
+  'test/lifecycles.behaviour.test.ts',
+  'test/http.uws.test.ts',
+  'test/http.ecotaxa.test.ts',
+  'test/http.owners.test.ts',
+  'test/http.fuzz.test.ts',
+  'test/http.hardening.test.ts',
 ];
 
 export default defineConfig({

@@ -1,20 +1,19 @@
 /**
- * Shared by the HTTP tests: a Phaseline on a temp SQLite file with test job types whose handlers
- * the test controls (a job in `hold` mode stays running until the test releases it), workers with
- * short poll intervals, and the HTTP app served by @hono/node-server on a real port.
+ * Shared by the HTTP tests: a Phaseline on a fresh database of the project's store
+ * (test/support/stores.ts) with test job types whose handlers the test controls (a job in `hold`
+ * mode stays running until the test releases it), workers with short poll intervals, and the HTTP
+ * app served by @hono/node-server on a real port.
  */
 import { waitFor as pollUntil } from './wait.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import type { Json } from '../../machines/common.ts';
 import { createHttpApp, type HttpOptions } from '../../src/http/app.ts';
 import { defineJobType } from '../../src/jobtypes.ts';
 import { createPhaseline, type Phaseline } from '../../src/phaseline.ts';
 import type { RunnerOptions } from '../../src/runner/runner.ts';
+import { freshDatabase } from '../support/stores.ts';
 
 /** What a test job does when it runs (its `mode` parameter). */
 export type Mode = 'quick' | 'plain' | 'hold' | 'fail' | 'ask' | 'failOnce';
@@ -115,10 +114,10 @@ export interface Harness {
 const failedOnce = new Set<string>();
 
 export async function startHarness(options: { http?: HttpOptions; runner?: RunnerOptions } = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'phaseline-http-'));
-  const phaseline = createPhaseline({ file: join(dir, 'jobs.db') });
+  const dbKey = await freshDatabase();
+  const phaseline = createPhaseline({ db: dbKey });
+  await phaseline.ready();
   const gates = new Gates();
-  const dbKey = dir;
 
   const run = async (mode: Mode, ctx: { job: { id: number }; signal: AbortSignal; ask: (q: Json, m?: string) => Promise<Json> }): Promise<Json> => {
     const id = ctx.job.id;
@@ -188,7 +187,6 @@ export async function startHarness(options: { http?: HttpOptions; runner?: Runne
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
       await phaseline.close(0);
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

