@@ -326,7 +326,8 @@ export interface Lifecycle<TMachine extends AnyStateMachine = AnyStateMachine> {
   name: string;
   /**
    * Bump when the machine changes how it answers events. Jobs keep the version they were
-   * created with, and replay folds their history through that version.
+   * created with (until `upgrade` moves them to another), and replay folds each event of their
+   * history through the version the job was on.
    */
   version: number;
   machine: TMachine;

@@ -44,7 +44,7 @@ export interface LifecycleArgs {
 export interface LifecycleDefinition {
   /** Stored on each job. A built-in name (`uws`, ...) is refused unless `replaceBuiltIn` is set. */
   name: string;
-  /** Bump whenever the states change how they answer events: stored jobs replay through the version they were created with. */
+  /** Bump whenever the states change how they answer events: stored jobs replay through the version they were created with (or moved to by `upgrade`). */
   version: number;
   /** The state a new job starts in. */
   initial: string;

@@ -12,9 +12,14 @@ export {
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
-export type { AnyJob, Job, JobEvent } from './engine/job-types.ts';
+export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';
 export type { ListFilter, SendOptions, Clock } from './engine/types.ts';
-export type { JobReplay, ReplaySummary, Divergence, ParallelReplayOptions } from './replay/types.ts';
+export type {
+  JobReplay, ReplaySummary, Divergence, DivergenceCause, DivergenceGroup, ParallelReplayOptions, HistoryReplayReport,
+  StoredHistory, StoredJob, StoredEvent, UpgradeOptions, UpgradeReport,
+} from './replay/types.ts';
+export { HISTORY_FORMAT } from './replay/types.ts';
+export { replayHistories, type ReplayHistoriesOptions } from './replay/histories.ts';
 export type { PhaselineEventMap, PhaselineEventName, Listener } from './events.ts';
 export { LifecycleRegistry, checkLifecycle, checkTagContract } from './engine/lifecycles.ts';
 export * from './errors.ts';

@@ -19,13 +19,15 @@ import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
 import type { Clock, ListFilter, SendOptions } from './engine/types.ts';
 import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../machines/index.ts';
-import { ClosedError, InvalidInputError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
+import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
 import { attemptsDefaulted, defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
-import { replayAllAsync, replayJob, replayJobAsync } from './replay/replay.ts';
-import type { JobReplay, ParallelReplayOptions, ReplaySummary } from './replay/types.ts';
+import { toStoredHistory } from './replay/stored.ts';
+import { jobsOfPage, PAGE, replayAllAsync, replayJob, replayJobAsync } from './replay/replay.ts';
+import type { JobReplay, ParallelReplayOptions, ReplaySummary, StoredHistory, UpgradeOptions, UpgradeReport } from './replay/types.ts';
+import { assertInstant, assertText } from './engine/validate.ts';
 import type { RunnerOptions, Workers } from './runner/options.ts';
 import { enginePort, pendingPort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
@@ -369,6 +371,68 @@ export class Phaseline {
     if (!this.#engine) return replayAllAsync(await this.#async('replay'));
     this.#assertOpen('replay');
     return replayAllThreads(this.#engine, options);
+  }
+
+  /**
+   * Every job with its whole history, by id, in the exported format (`phaseline export` writes one
+   * a line; {@link replayHistories} reads them). With `since` (UTC ms), only the jobs changed at or
+   * after that instant; with `id`, only that job (nothing when there is none). Each page of jobs is
+   * read with its events in one read transaction.
+   */
+  async *histories(options: { since?: number; id?: number } = {}): AsyncGenerator<StoredHistory> {
+    const { since, id } = options;
+    if (since !== undefined) assertInstant(since, 'since');
+    if (id !== undefined && !(Number.isSafeInteger(id) && id > 0)) throw new InvalidInputError('id', 'must be a job id (a positive integer)');
+    const [from, to] = id === undefined ? [0, Number.MAX_SAFE_INTEGER] : [id - 1, id];
+    const server = this.#engine ? null : await this.#async('histories');
+    for (let after = from; after < to; ) {
+      this.#assertOpen('histories');
+      const { jobs, events } = this.#engine ? this.#engine.pageWithHistory(after, PAGE, to) : await server!.pageWithHistory(after, PAGE, to);
+      if (jobs.length === 0) return;
+      for (const { row, events: history } of jobsOfPage(jobs, events)) {
+        if (since === undefined || row.updatedAt >= since) yield toStoredHistory(row, history);
+      }
+      after = jobs.at(-1)!.id;
+    }
+  }
+
+  // ── Upgrades ─────────────────────────────────────────────────────────────
+
+  /**
+   * Move the unfinished jobs of a lifecycle to another registered version, each whose stored
+   * history folds under that version exactly as under its own (the same states, engine tags and
+   * derived row after every event): one transaction per job, recorded in its history as an
+   * UPGRADE event (payload `{ from, to }`). The others stay where they are, listed with the first
+   * difference. Workers then run the moved jobs through the new version's machine; every process
+   * that runs them must know that version. An unknown lifecycle or version is refused
+   * (UNKNOWN_LIFECYCLE) before anything is read or written.
+   */
+  async upgrade(options: UpgradeOptions): Promise<UpgradeReport> {
+    this.#assertOpen('upgrade');
+    const { lifecycle, to } = options ?? {};
+    if (typeof lifecycle !== 'string') throw new InvalidInputError('lifecycle', 'must be a lifecycle name');
+    if (!Number.isSafeInteger(to)) throw new InvalidInputError('to', 'must be a version (an integer)');
+    if (options.actor != null) assertText(options.actor, 'actor');
+    this.#lifecycles.get(lifecycle, to);
+    const dryRun = options.dryRun === true;
+    const report: UpgradeReport = { lifecycle, to, dryRun, upgraded: [], kept: [] };
+    const server = this.#engine ? null : await this.#async('upgrade');
+    const ids = this.#engine ? this.#engine.upgradeCandidates(lifecycle, to) : await server!.upgradeCandidates(lifecycle, to);
+    const target = { lifecycle, version: to };
+    const jobOptions = { actor: options.actor ?? null, dryRun };
+    for (const id of ids) {
+      this.#assertOpen('upgrade');
+      let result;
+      try {
+        result = this.#engine ? this.#engine.upgrade(id, target, jobOptions) : await server!.upgrade(id, target, jobOptions);
+      } catch (error) {
+        if (isPhaselineError(error, 'JOB_NOT_FOUND')) continue; // deleted since it was listed
+        throw error;
+      }
+      if (result.compatible) report.upgraded.push({ jobId: id, from: result.from });
+      else report.kept.push({ jobId: id, from: result.from, reason: result.reason ?? 'it stays', divergence: result.divergence });
+    }
+    return report;
   }
 
   // ── Workers ──────────────────────────────────────────────────────────────

@@ -131,7 +131,8 @@ describe('phaseline CLI', () => {
     sqlite.close();
     const dirty = phaseline('replay');
     expect(dirty.code).toBe(1);
-    expect(dirty.out).toMatch(/^job 1: state diverges at event \d+: stored "P", replayed "F"$/m);
+    expect(dirty.out).toMatch(/^1 job: ecotaxa@1: SUCCEED in R leads to F, not P$/m);
+    expect(dirty.out).toMatch(/^job 1: state diverges at event \d+ \(SUCCEED\): stored "P", replayed "F"$/m);
     expect(dirty.out.trim().split('\n').at(-1)).toMatch(/^replayed 10 jobs, 1 diverged$/);
     const report = phaseline('replay', '--json');
     expect(report.code).toBe(1);

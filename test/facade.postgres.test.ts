@@ -3,10 +3,15 @@
  * refusals SQLite gives, workers woken across connections by NOTIFY, the HTTP app and the CLI on top.
  */
 import pg from 'pg';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createHttpApp } from '../src/http/app.ts';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
-import { isOneLineError, phaseline as cli } from './fixtures/cli/run.ts';
+import { FIXTURES, isOneLineError, phaseline as cli } from './fixtures/cli/run.ts';
+import { uwsV2 } from './fixtures/cli/uws-v2.ts';
+import { replayHistories, type StoredHistory } from '../src/index.ts';
+import { tempDir } from './support/sqlite.ts';
 import { waitFor } from './helpers/wait.ts';
 import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
 
@@ -273,5 +278,68 @@ describe('the CLI with --db postgres://', () => {
     const replay = cli(['--db', server.url, 'replay']);
     expect(replay.code, replay.err).toBe(0);
     expect(replay.out.trim()).toBe('replayed 10 jobs, 0 diverged');
+  });
+});
+
+describe('upgrades and exported histories on PostgreSQL', () => {
+  test('upgrade moves the compatible drafts in one transaction each, keeps the edited one; replay agrees; a worker finishes a moved job', async () => {
+    const before = facade();
+    const { draft } = withTypes(before);
+    const clean = await before.enqueue(draft, { n: 1 }, { start: false });
+    const edited = await before.enqueue(draft, { n: 2 }, { start: false });
+    await before.send(edited, { type: 'SET', params: { n: 3 } });
+    const queued = await before.enqueue(draft, { n: 4 });
+    await before.close();
+
+    const p = createPhaseline({ db: server.url, lifecycles: [uwsV2] });
+    open.push(p);
+    withTypes(p);
+    await expect(p.upgrade({ lifecycle: 'uws', to: 5 })).rejects.toMatchObject({ code: 'UNKNOWN_LIFECYCLE' });
+    const rows = async () => (await admin.query('SELECT * FROM jobs ORDER BY id')).rows;
+    const events = async () => (await admin.query('SELECT * FROM job_events ORDER BY job_id, seq')).rows;
+    const untouched = { jobs: await rows(), events: await events() };
+    expect(await p.upgrade({ lifecycle: 'uws', to: 2, dryRun: true })).toMatchObject({ upgraded: [{ jobId: clean }, { jobId: queued }], kept: [{ jobId: edited }] });
+    expect({ jobs: await rows(), events: await events() }).toEqual(untouched);
+
+    const report = await p.upgrade({ lifecycle: 'uws', to: 2, actor: 'deploy' });
+    expect(report.upgraded).toEqual([{ jobId: clean, from: 1 }, { jobId: queued, from: 1 }]);
+    expect(report.kept).toMatchObject([{ jobId: edited, from: 1, reason: expect.stringContaining('uws@2 refuses SET in state PENDING') }]);
+    expect((await p.history(clean)).at(-1)).toMatchObject({ type: 'UPGRADE', payload: { from: 1, to: 2 }, actor: 'deploy' });
+    expect(await p.replayAll()).toMatchObject({ jobs: 3, diverged: 0 });
+
+    // The queued job was woken for by the upgrade's commit; a worker runs it on version 2.
+    const ended = new Promise<void>((resolve) => p.on('job:ended', ({ job }) => job.id === queued && resolve()));
+    p.start({ pollIntervalMs: 50 });
+    await ended;
+    await p.stop();
+    expect(await p.get(queued)).toMatchObject({ state: 'COMPLETED', lifecycleVersion: 2 });
+    expect(await p.replayAll()).toMatchObject({ jobs: 3, diverged: 0 });
+    const histories: StoredHistory[] = [];
+    for await (const history of p.histories()) histories.push(history);
+    expect(await replayHistories(histories, [uwsV2])).toMatchObject({ jobs: 3, diverged: 0, notReplayed: [] });
+  });
+
+  test('the CLI: upgrade, export, and replay --from the export gives the report replay gives from the server', async () => {
+    const before = facade();
+    const { draft } = withTypes(before);
+    const id = await before.enqueue(draft, { n: 1 }, { start: false });
+    await before.close();
+    const v2 = join(FIXTURES, 'uws-v2.ts');
+    expect(cli(['--db', server.url, '--lifecycles', v2, 'upgrade', '--lifecycle', 'uws', '--to', '2'])).toEqual({
+      code: 0, out: `job ${id}: uws@1 -> uws@2\nupgraded 1 job to uws@2, 0 kept\n`, err: '',
+    });
+    const dir = tempDir('pg-export');
+    try {
+      const file = join(dir, 'histories.jsonl');
+      expect(cli(['--db', server.url, 'export', '--out', file])).toMatchObject({ code: 0, out: `exported 1 job (2 events) to ${file}\n` });
+      const fromServer = cli(['--db', server.url, '--lifecycles', v2, 'replay', '--json']);
+      const fromFile = cli(['--lifecycles', v2, 'replay', '--from', file, '--json']);
+      expect(fromServer.code, fromServer.err).toBe(0);
+      expect(JSON.parse(fromFile.out)).toEqual(JSON.parse(fromServer.out));
+      writeFileSync(file, '{"format": 1}\n');
+      expect(cli(['replay', '--from', file])).toMatchObject({ code: 2, err: expect.stringMatching(/line 1: not a job history/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

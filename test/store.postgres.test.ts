@@ -13,11 +13,15 @@ import { openDatabase } from '../src/db/open.ts';
 import { claimableQuery, PgStore } from '../src/db/pg-store.ts';
 import type { JobRow } from '../src/db/schema.ts';
 import { SqliteStore } from '../src/db/sqlite-store.ts';
+import type { Store } from '../src/db/store.ts';
 import { Engine } from '../src/engine/engine.ts';
+import { LifecycleRegistry } from '../src/engine/lifecycles.ts';
+import { builtInLifecycles } from '../machines/index.ts';
+import { uwsV2 } from './fixtures/cli/uws-v2.ts';
 import { replayAll, replayAllAsync, replayJobAsync } from '../src/replay/replay.ts';
 import { AsyncSqliteStore } from './support/async-store.ts';
 import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
-import { leaseFor, queries, script, steps, uws } from './support/store-scenario.ts';
+import { leaseFor, queries, script, steps, upgrades, uws } from './support/store-scenario.ts';
 
 let server: AdminPostgres;
 let admin: pg.Client;
@@ -62,6 +66,27 @@ describe('the engine on PostgreSQL', () => {
     expect(wrapped).toEqual(expected);
     expect(actual).toEqual(expected);
     expect(actual.jobs.length).toBeGreaterThan(0);
+  });
+
+  test('upgrades to the rows and histories the SQLite and asynchronous stores give, and replays them', async () => {
+    const registry = () => new LifecycleRegistry([...Object.values(builtInLifecycles), uwsV2]);
+    const pair = <S extends Store>(store: S) => {
+      const clock = steps();
+      return [new Engine<S>(store, { clock }), new Engine<S>(store, { clock, lifecycles: registry() })] as const;
+    };
+    const lite = pair(new SqliteStore(openDatabase(':memory:')));
+    const expected = await upgrades(...lite);
+    const wrapped = await upgrades(...pair(new AsyncSqliteStore(openDatabase(':memory:'))));
+    const onServer = pair(await open());
+    const actual = await upgrades(...onServer);
+    expect(wrapped).toEqual(expected);
+    expect(actual).toEqual(expected);
+    expect(expected.results.map((r) => r.written)).toEqual([true, false, true]);
+    expect(expected.dry).toMatchObject({ compatible: true, written: false });
+    expect(expected.refused).toBe('ILLEGAL_TRANSITION');
+    expect(expected.left).toEqual([expected.candidates[1]]);
+    expect(await replayAllAsync(onServer[1])).toMatchObject({ jobs: 3, diverged: 0 });
+    expect(replayAll(lite[1])).toMatchObject({ jobs: 3, diverged: 0 });
   });
 
   test('answers every query as the SQLite store does', async () => {

@@ -1,11 +1,10 @@
 /** The commands that read and change jobs. Each prints its result and returns the exit code. */
 import { COMMON_EVENT_TYPES, type Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job.ts';
-import { InvalidInputError, UnknownLifecycleError } from '../errors.ts';
+import { InvalidInputError } from '../errors.ts';
 import type { Phaseline } from '../phaseline.ts';
-import type { JobReplay, ReplaySummary } from '../replay/replay.ts';
-import { CliError, errorLine, EXIT } from './errors.ts';
-import { divergenceLines, historyTable, jobDetails, jobsTable, json } from './print.ts';
+import { CliError, EXIT } from './errors.ts';
+import { historyTable, jobDetails, jobsTable, json } from './print.ts';
 
 const out = (text: string) => process.stdout.write(text);
 
@@ -46,54 +45,6 @@ export async function historyCommand(p: Phaseline, id: number, asJson: boolean):
   const events = await p.history(id);
   out(asJson ? json(events) : historyTable(events));
   return EXIT.ok;
-}
-
-/**
- * Replay one job or all. Jobs of a lifecycle that is not loaded cannot be replayed: they are
- * counted apart and named on stderr (exit 2, load it with --lifecycles), not reported as diverged.
- */
-export async function replayCommand(p: Phaseline, id: number | undefined, asJson: boolean): Promise<number> {
-  let summary: ReplaySummary;
-  if (id === undefined) {
-    summary = await p.replayAll();
-  } else {
-    const job = await p.get(id); // a missing job is missing input, not a divergence
-    const report = await p.replay(id);
-    if (unknownLifecycle(report) !== null) throw new UnknownLifecycleError(job.lifecycle, job.lifecycleVersion);
-    summary = summarise(report);
-  }
-  const unknown = new Map<string, number>();
-  const reports = summary.reports.filter((report) => {
-    const lifecycle = unknownLifecycle(report);
-    if (lifecycle !== null) unknown.set(lifecycle, (unknown.get(lifecycle) ?? 0) + 1);
-    return lifecycle === null;
-  });
-  const skipped = [...unknown.values()].reduce((a, b) => a + b, 0);
-  const jobs = summary.jobs - skipped;
-  if (asJson) {
-    const notReplayed = [...unknown].map(([lifecycle, count]) => ({ lifecycle, jobs: count }));
-    out(json({ jobs, events: summary.events, diverged: reports.length, reports, notReplayed }));
-  } else {
-    for (const report of reports) out(divergenceLines(report));
-    out(`replayed ${jobs} jobs, ${reports.length} diverged\n`);
-  }
-  if (skipped > 0) {
-    const list = [...unknown].map(([lifecycle, count]) => `${lifecycle} (${count} ${count === 1 ? 'job' : 'jobs'})`).join(', ');
-    process.stderr.write(errorLine(`${skipped} ${skipped === 1 ? 'job was' : 'jobs were'} not replayed: lifecycle ${list} not loaded; load it with --lifecycles FILE`));
-  }
-  return reports.length > 0 ? EXIT.refused : skipped > 0 ? EXIT.usage : EXIT.ok;
-}
-
-/** `name@version` when replay could not find the job's machine, else null. */
-function unknownLifecycle(report: JobReplay): string | null {
-  const [only] = report.divergences;
-  return report.divergences.length === 1 && only!.field === 'lifecycle' && only!.replayed === 'not registered' ? String(only!.stored) : null;
-}
-
-/** One job's replay, in the shape of a whole-database summary. */
-function summarise(report: JobReplay): ReplaySummary {
-  const diverged = report.divergences.length > 0;
-  return { jobs: 1, events: report.events, diverged: diverged ? 1 : 0, reports: diverged ? [report] : [], threads: 1 };
 }
 
 export async function cancelCommand(p: Phaseline, id: number, asJson: boolean): Promise<number> {

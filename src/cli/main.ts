@@ -4,8 +4,12 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isPostgresUrl } from '../db/url.ts';
+import type { Lifecycle } from '../../machines/common.ts';
+import { builtInLifecycles } from '../../machines/index.ts';
+import { LifecycleRegistry } from '../engine/lifecycles.ts';
 import { createPhaseline, type Phaseline } from '../phaseline.ts';
-import { cancelCommand, historyCommand, jobsCommand, replayCommand, replyCommand, sendCommand, showCommand, type JobsOptions } from './commands.ts';
+import { cancelCommand, historyCommand, jobsCommand, replyCommand, sendCommand, showCommand, type JobsOptions } from './commands.ts';
+import { exportCommand, replayCommand, upgradeCommand, type ReplayOptions, type UpgradeCommandOptions } from './histories.ts';
 import { runDemo } from './demo.ts';
 import { CliError, errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';
 import { loadLifecycles } from './lifecycles.ts';
@@ -21,7 +25,7 @@ interface GlobalOptions {
 const EXIT_CODES = `
 Exit codes:
   0  done
-  1  refused (e.g. an event the job's state does not accept) or replay found a divergence
+  1  refused (e.g. an event the job's state does not accept), replay found a divergence, or upgrade left jobs
   2  usage error or missing input (database, job, lifecycle, file)
   70 an unexpected failure (a damaged database, an I/O error)`;
 
@@ -48,7 +52,7 @@ function usageExit(error: CommanderError): number {
 
 function buildProgram(setCode: (code: number) => void): Command {
   const program = new Command('phaseline')
-    .description('Durable state-machine jobs: list, inspect, change and replay them, run the demo, serve HTTP.')
+    .description('Durable state-machine jobs: list, inspect, change, export and replay them, upgrade them to a new lifecycle version, run the demo, serve HTTP.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: phaseline help COMMAND)')
     .option('--db <file|url>', 'SQLite database file, or a postgres:// URL', './phaseline.db')
@@ -101,10 +105,55 @@ function buildProgram(setCode: (code: number) => void): Command {
 
   program
     .command('replay')
-    .description("fold histories through their machines and compare with the stored jobs; exit 1 on a divergence")
+    .summary('fold histories (of the database, or of a file export wrote) through their machines or candidate ones, and compare; exit 1 on a divergence')
+    .description(
+      'fold histories (the database\'s, or those of a file export wrote) through their machines and compare with the stored jobs; ' +
+        'lifecycles loaded with --lifecycles replace the built-in ones of their name and version (try a changed machine before deploying it); ' +
+        'exit 1 on a divergence',
+    )
     .argument('[id]', 'only this job', parseId)
+    .option('--from <file>', 'read the histories from this file (JSON lines, as export writes them), without any database')
     .addOption(json())
-    .action(act(false, (p, id: number | undefined, options: JsonOption) => replayCommand(p, id, options.json === true)));
+    .action(async (id: number | undefined, options: ReplayOptions, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      if (options.from !== undefined && command.parent?.getOptionValueSource('db') === 'cli') {
+        throw new CliError('replay --from reads histories from a file: give --db or --from, not both');
+      }
+      const lifecycles = await loadedLifecycles(globals);
+      if (options.from !== undefined) {
+        // Checked as opening a database would check them, so that both sources take the same modules.
+        new LifecycleRegistry([...Object.values(builtInLifecycles), ...lifecycles]);
+        setCode(await replayCommand(options.from, lifecycles, id, options));
+        return;
+      }
+      const phaseline = await open(globals, false, lifecycles);
+      try {
+        setCode(await replayCommand(phaseline, lifecycles, id, options));
+      } finally {
+        await phaseline.close();
+      }
+    });
+
+  program
+    .command('export')
+    .description('write every job with its whole history as JSON lines, one job a line, for replay --from')
+    .option('--since <instant>', 'only jobs changed at or after this ISO 8601 instant', parseInstant)
+    .option('--out <file>', 'write to this file (replaced once complete) instead of stdout')
+    .action(act(false, (p, options: { since?: number; out?: string }) => exportCommand(p, options)));
+
+  program
+    .command('upgrade')
+    .summary('move in-flight jobs of a lifecycle to another version where their histories fold identically; exit 1 when any stays')
+    .description(
+      'move the unfinished jobs of a lifecycle to another version (loaded with --lifecycles), each whose history folds identically under it, ' +
+        'recording an UPGRADE event; the others stay, each with its first difference; exit 1 when any stays',
+    )
+    .requiredOption('--lifecycle <name>', 'the lifecycle whose jobs move')
+    .requiredOption('--to <version>', 'the version they move to', parseCount)
+    .option('--dry-run', 'check every job, change nothing')
+    .option('--actor <actor>', 'who is recorded on each UPGRADE event', 'cli')
+    .addOption(json())
+    .action(act(false, (p, options: UpgradeCommandOptions) => upgradeCommand(p, options)));
 
   program
     .command('cancel')
@@ -169,8 +218,8 @@ interface JsonOption {
  * Open the database. `create: false` keeps a mistyped SQLite path from leaving an empty file; a
  * server's database exists already (its tables are migrated on open, as the SQLite file's are).
  */
-async function open(options: GlobalOptions, create: boolean): Promise<Phaseline> {
-  const lifecycles = options.lifecycles === undefined ? [] : await loadLifecycles(options.lifecycles);
+async function open(options: GlobalOptions, create: boolean, loaded?: Lifecycle[]): Promise<Phaseline> {
+  const lifecycles = loaded ?? (await loadedLifecycles(options));
   const phaseline = createPhaseline({ db: options.db, lifecycles, create });
   try {
     await phaseline.ready(); // an unreachable server is one line here, before any command runs
@@ -179,6 +228,11 @@ async function open(options: GlobalOptions, create: boolean): Promise<Phaseline>
     throw error;
   }
   return phaseline;
+}
+
+/** The module of `--lifecycles`, or none. */
+async function loadedLifecycles(options: GlobalOptions): Promise<Lifecycle[]> {
+  return options.lifecycles === undefined ? [] : loadLifecycles(options.lifecycles);
 }
 
 function parseId(value: string): number {

@@ -1,6 +1,7 @@
 /** How jobs, histories and replays read in a terminal. `--json` prints the objects instead. */
 import type { Job, JobEvent } from '../engine/job.ts';
-import type { JobReplay } from '../replay/replay.ts';
+import { describeDivergence } from '../replay/causes.ts';
+import type { HistoryReplayReport, UpgradeReport } from '../replay/types.ts';
 import { clip, iso, oneLine, table, terminalWidth } from './table.ts';
 
 export function json(value: unknown): string {
@@ -65,8 +66,34 @@ export function jobDetails(job: Job): string {
     .join('');
 }
 
-export function divergenceLines(report: JobReplay): string {
-  return report.divergences
-    .map((d) => `job ${report.jobId}: ${d.field} diverges at event ${d.seq ?? '-'}: stored ${JSON.stringify(d.stored)}, replayed ${JSON.stringify(d.replayed)}\n`)
-    .join('');
+/** Ids listed after a group's first jobs. */
+const MORE_IDS = 10;
+
+/**
+ * A replay in a few lines: each cause with its number of jobs, its first jobs and their first
+ * differing event, then `replayed N jobs, M diverged`.
+ */
+export function replayLines(report: HistoryReplayReport): string {
+  const lines: string[] = [];
+  for (const group of report.causes) {
+    lines.push(`${group.jobs} ${group.jobs === 1 ? 'job' : 'jobs'}: ${group.description}`);
+    for (const { jobId, divergence } of group.first) lines.push(`job ${jobId}: ${describeDivergence(divergence)}`);
+    const rest = group.jobIds.slice(group.first.length);
+    if (rest.length > 0) {
+      const more = rest.length > MORE_IDS ? `, ... (${rest.length - MORE_IDS} more)` : '';
+      lines.push(`  and ${rest.length} more: jobs ${rest.slice(0, MORE_IDS).join(', ')}${more}`);
+    }
+  }
+  lines.push(`replayed ${report.jobs} jobs, ${report.diverged} diverged`);
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+export function upgradeLines(report: UpgradeReport): string {
+  const to = `${report.lifecycle}@${report.to}`;
+  const lines = [
+    ...report.upgraded.map(({ jobId, from }) => `job ${jobId}: ${report.lifecycle}@${from} -> ${to}${report.dryRun ? ' (dry run)' : ''}`),
+    ...report.kept.map(({ jobId, from, reason }) => `job ${jobId}: stays on ${report.lifecycle}@${from}: ${reason}`),
+    `${report.dryRun ? 'would upgrade' : 'upgraded'} ${report.upgraded.length} ${report.upgraded.length === 1 ? 'job' : 'jobs'} to ${to}, ${report.kept.length} kept${report.dryRun ? ' (dry run: nothing written)' : ''}`,
+  ];
+  return lines.map((l) => `${l}\n`).join('');
 }

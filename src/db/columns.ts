@@ -31,6 +31,13 @@ export const DERIVED = [
   'priority', 'runAfter', 'attempt', 'leaseId', 'leaseExpiresAt', 'workerId',
 ] as const satisfies ReadonlyArray<keyof JobRow>;
 
+/** What an upgrade writes: the derived columns and the lifecycle version. */
+export function upgradeColumns(row: JobRow): Partial<JobRow> {
+  const set: Partial<Record<keyof JobRow, unknown>> = { lifecycleVersion: row.lifecycleVersion };
+  for (const key of DERIVED) set[key] = row[key];
+  return set as Partial<JobRow>;
+}
+
 function pick<T, K extends keyof T>(columns: T, keys: readonly K[]): Pick<T, K> {
   const picked = {} as Pick<T, K>;
   for (const key of keys) picked[key] = columns[key];

@@ -9,7 +9,7 @@
  * rows they pick and skip those locked by others. Reads that must agree (a page and its events) run
  * at REPEATABLE READ READ ONLY.
  */
-import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, lt, lte, max, min, not, notInArray, sql } from 'drizzle-orm';
+import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, ne, not, notInArray, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { InvalidInputError, NotAPhaselineDatabaseError, StoreUnavailableError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
-import { DERIVED, listOrder, listWhere, selections } from './columns.ts';
+import { DERIVED, listOrder, listWhere, selections, upgradeColumns } from './columns.ts';
 import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
@@ -358,6 +358,28 @@ class PgOps implements StoreTx {
     if (row.claimable) this.#wakes = true;
     yield* this.appendEvents([event]);
     return true;
+  }
+
+  *writeUpgrade(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
+    assertNoNul(row, JOB_TEXT, '');
+    assertNoNul(event, EVENT_TEXT, 'event.');
+    const result = (yield this.#db
+      .update(jobs)
+      .set(upgradeColumns(row))
+      .where(and(eq(jobs.id, row.id), eq(jobs.version, before.version), eq(jobs.lifecycleVersion, before.lifecycleVersion)))) as pg.QueryResult;
+    if (result.rowCount !== 1) return false;
+    if (row.claimable) this.#wakes = true;
+    yield* this.appendEvent(event);
+    return true;
+  }
+
+  *unfinishedOf(lifecycle: string, version: number): Op<number[]> {
+    const rows = (yield this.#db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.lifecycle, lifecycle), ne(jobs.lifecycleVersion, version), isNull(jobs.endedAt)))
+      .orderBy(asc(jobs.id))) as Array<{ id: number }>;
+    return rows.map((r) => r.id);
   }
 
   *claimable(now: number, limit: number, types?: readonly string[]): Op<JobRow[]> {

@@ -33,7 +33,7 @@ export const jobs = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     /** The lifecycle machine's name (`uws`, `ecotaxa`, ...). */
     lifecycle: text('lifecycle').notNull(),
-    /** The machine version the job was created with; replay folds its history through it. */
+    /** The machine version the job runs on: the one it was created with, or the one an upgrade moved it to (an UPGRADE event). */
     lifecycleVersion: integer('lifecycle_version').notNull(),
     /** The job type: which handler runs it. */
     type: text('type').notNull(),
@@ -109,7 +109,7 @@ export const jobEvents = sqliteTable(
     /** 1 for the creation, then one more per accepted event; equals the job's version after it. */
     seq: integer('seq').notNull(),
     at: integer('at').notNull(),
-    /** `CREATE` for the first event, else the machine event's type. */
+    /** `CREATE` for the first event, `UPGRADE` for a move to another lifecycle version, else the machine event's type. */
     type: text('type').notNull(),
     /** The event without `type` and `at` (for CREATE: the machine input); null when empty. */
     payload: json<Record<string, unknown> | null>('payload'),

@@ -5,9 +5,9 @@
  * transaction script runs to its end inside better-sqlite3's synchronous `transaction()`, as the
  * engine's code did before it was written as scripts.
  */
-import { and, inArray, lt, max, min, notInArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
-import { listOrder, listWhere } from './columns.ts';
+import { listOrder, listWhere, upgradeColumns } from './columns.ts';
 import type { CompiledRead } from './compile.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
@@ -84,6 +84,27 @@ export class SqliteStore implements SyncStore, StoreTx {
     if (this.#stmts.updateJob.run(row, before).changes !== 1) return false;
     this.#stmts.insertEvent.run(event);
     return true;
+  }
+
+  *writeUpgrade(row: JobRow, before: JobRow, event: JobEventRow): Generator<never, boolean> {
+    const { changes } = this.database.db
+      .update(jobs)
+      .set(upgradeColumns(row))
+      .where(and(eq(jobs.id, row.id), eq(jobs.version, before.version), eq(jobs.lifecycleVersion, before.lifecycleVersion)))
+      .run();
+    if (changes !== 1) return false;
+    this.#stmts.insertEvent.run(event);
+    return true;
+  }
+
+  *unfinishedOf(lifecycle: string, version: number): Generator<never, number[]> {
+    return this.database.db
+      .select({ id: jobs.id })
+      .from(jobs)
+      .where(and(eq(jobs.lifecycle, lifecycle), ne(jobs.lifecycleVersion, version), isNull(jobs.endedAt)))
+      .orderBy(asc(jobs.id))
+      .all()
+      .map((r) => r.id);
   }
 
   *claimable(now: number, limit: number, types?: readonly string[]): Generator<never, JobRow[]> {

@@ -80,6 +80,13 @@ export interface StoreTx {
    * by the version: false, and nothing written, when the stored row is no longer at `before`'s.
    */
   writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean>;
+  /**
+   * Write an upgrade: `row`, at another lifecycle version, over `before`, and its event; guarded
+   * like {@link writeTransition} by the version (and by the lifecycle version `before` has).
+   */
+  writeUpgrade(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean>;
+  /** Ids of the unfinished jobs of a lifecycle on any version but `version`, in id order. */
+  unfinishedOf(lifecycle: string, version: number): Op<number[]>;
   /** Due claimable jobs, whole rows, in claim order (priority, then id), of the given types when given. */
   claimable(now: number, limit: number, types?: readonly string[]): Op<JobRow[]>;
   /**

@@ -6,17 +6,10 @@ import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { JobContext, Outcome } from '../../machines/common.ts';
 import type { JobRow, StoredSnapshot } from '../db/schema.ts';
 import type { JobHead } from '../db/store.ts';
+import type { JobFields } from './job-types.ts';
 
-/** Columns fixed at creation, taken from the CREATE event. */
-export interface JobIdentity {
-  id: number;
-  lifecycle: string;
-  lifecycleVersion: number;
-  type: string;
-  owner: string | null;
-  runId: string | null;
-  idempotencyKey: string | null;
-}
+/** Columns fixed at creation, taken from the CREATE event (the lifecycle version also changed by an UPGRADE). */
+export type JobIdentity = Pick<JobFields, 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey'>;
 
 /** The row columns that only claims and heartbeats write; replay does not rebuild them. */
 export type LeaseColumns = Pick<JobRow, 'leaseId' | 'leaseExpiresAt' | 'workerId'>;

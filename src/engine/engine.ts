@@ -14,7 +14,7 @@
  * snapshot cache, and the notifications after each commit.
  */
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import { firstSnapshot, machineEvent, nextSnapshot } from './transition.ts';
+import { describeState, firstSnapshot, machineEvent, nextSnapshot } from './transition.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import type {
@@ -26,6 +26,9 @@ import {
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
+import { describeDivergence } from '../replay/causes.ts';
+import { resolverOf, UPGRADE, upgradeDifference } from '../replay/fold.ts';
+import type { Divergence } from '../replay/types.ts';
 import type { Clock, ListFilter, SendOptions as PublicSendOptions } from './types.ts';
 
 export type { Clock, ListFilter } from './types.ts';
@@ -86,6 +89,22 @@ export interface QueuedSend {
   jobId: number;
   event: EventObject & Record<string, unknown>;
   options: SendOptions;
+}
+
+/** One job's upgrade ({@link Engine.upgrade}). */
+export interface UpgradeResult {
+  jobId: number;
+  /** The version the job was on. */
+  from: number;
+  to: number;
+  /** Its history folds identically under `to`: it moved (or, in a dry run, would). */
+  compatible: boolean;
+  /** The UPGRADE was written. */
+  written: boolean;
+  /** Why it stays, when it does. */
+  reason: string | null;
+  /** The first difference under `to` (or under its own version), when that is why. */
+  divergence: Divergence | null;
 }
 
 /** A job as the engine last wrote it: its live snapshot and its row, at one version. */
@@ -375,6 +394,53 @@ export class Engine<S extends Store = SyncStore> {
   }
 
   /**
+   * Move an unfinished job to version `target.version` of its lifecycle when its stored history
+   * folds under that version exactly as under the versions it went through: the same states, the
+   * same engine tags and the same derived row after every event. One transaction (the job's head
+   * read first, locked on PostgreSQL): an UPGRADE event with payload `{ from, to }` and the row at
+   * the new version, its state and snapshot as they were, the snapshot taken up in the new
+   * machine as the engine takes up any stored job. Otherwise, and in a dry run, nothing is written
+   * and the answer says why. The target must be registered (UNKNOWN_LIFECYCLE before any read).
+   */
+  upgrade(jobId: number, target: { lifecycle: string; version: number }, options: { actor?: string | null; dryRun?: boolean } = {}): Out<S, UpgradeResult> {
+    const lifecycle = this.lifecycles.get(target.lifecycle, target.version);
+    if (options.actor != null) assertText(options.actor, 'actor');
+    if (options.dryRun) return this.#store.run('read', (tx) => this.#upgradeScript(tx, null, jobId, lifecycle, null)) as Out<S, UpgradeResult>;
+    return this.#write((tx, unit) => this.#upgradeScript(tx, unit, jobId, lifecycle, options.actor ?? null));
+  }
+
+  /** `unit` null: a dry run, which only reads. */
+  *#upgradeScript(tx: StoreTx, unit: Unit | null, jobId: number, target: Lifecycle, actor: string | null): Script<UpgradeResult> {
+    const head = yield* tx.readHead(jobId);
+    if (!head) throw new JobNotFoundError(jobId);
+    if (head.lifecycle !== target.name) throw new InvalidInputError('lifecycle', `job ${jobId} is a ${head.lifecycle} job, not ${target.name}`);
+    const base = { jobId, from: head.lifecycleVersion, to: target.version };
+    const keep = (reason: string, divergence: Divergence | null = null): UpgradeResult => ({ ...base, compatible: false, written: false, reason, divergence });
+    if (head.endedAt !== null) return keep(`it has finished (${head.state})`);
+    if (head.lifecycleVersion === target.version) return keep(`it is on version ${target.version} already`);
+    const row = (yield* tx.readRow(jobId))!;
+    const events = yield* tx.history(jobId);
+    const difference = upgradeDifference(row, events, resolverOf(this.lifecycles), target);
+    if (difference) {
+      const said = describeDivergence(difference.divergence);
+      return keep(difference.own ? `its history does not replay under its own version: ${said}` : said, difference.divergence);
+    }
+    if (unit === null) return { ...base, compatible: true, written: false, reason: null, divergence: null };
+    const at = Math.max(this.clock(), head.updatedAt);
+    const snapshot = restoreSnapshot(target.machine, row.snapshot, row);
+    const next = deriveRow(head, { ...head, lifecycleVersion: target.version }, snapshot, at, leaseOf(head));
+    const event = eventOf(next, UPGRADE, at, { from: head.lifecycleVersion, to: target.version }, head.state, actor);
+    if (!(yield* tx.writeUpgrade(next, row, event))) throw new StaleVersionError(jobId, head.version, head.version + 1);
+    this.#afterCommit(unit, next, snapshot, event);
+    return { ...base, compatible: true, written: true, reason: null, divergence: null };
+  }
+
+  /** The ids of the unfinished jobs of a lifecycle on any version but `version`: those an upgrade to it would consider. */
+  upgradeCandidates(lifecycle: string, version: number): Out<S, number[]> {
+    return this.#autocommit((tx) => tx.unfinishedOf(lifecycle, version));
+  }
+
+  /**
    * One transaction: each send in its own savepoint (a refused one, given to `onRefused`, undoes
    * only itself), then, when `claimAfter` asks for it, a claim of due jobs (the runner's final
    * writes and the claim for the slots they free: one commit for many jobs).
@@ -649,17 +715,6 @@ function putLatest<K, V>(map: Map<K, V>, key: K, value: V, size: number): void {
 
 function leaseOf(row: JobHead): LeaseColumns {
   return { leaseId: row.leaseId, leaseExpiresAt: row.leaseExpiresAt, workerId: row.workerId };
-}
-
-/** `E.killed`, `PROCESSING.running`, `QUEUED`: the full state path, for error messages. */
-export function describeState(snapshot: AnyMachineSnapshot): string {
-  const walk = (value: unknown): string =>
-    typeof value === 'string'
-      ? value
-      : Object.entries(value as Record<string, unknown>)
-          .map(([k, v]) => `${k}.${walk(v)}`)
-          .join(',');
-  return walk(snapshot.value);
 }
 
 function validateInput(input: JobInput): void {

@@ -4,36 +4,31 @@
  */
 import type { JobError, Json, Outcome } from '../../machines/common.ts';
 
-export interface Job<Params = Json, Result = Json> {
+/**
+ * The fields a stored job (as exported: `StoredJob`) and its public view ({@link Job}) share,
+ * each as the row holds it.
+ */
+export interface JobFields {
   id: number;
-  /** Lifecycle machine name and the version the job was created with. */
+  /** Lifecycle machine name, and the version the job runs on: the one it was created with, or the one an upgrade moved it to. */
   lifecycle: string;
   lifecycleVersion: number;
   type: string;
   /** Wire spelling of the top-level state: `P`, `EXECUTING`, `JOB_STATUS_RUNNING`, `PROCESSING`, `DONE`... */
   state: string;
-  /** The full state value, e.g. `{ E: 'killed' }` where the wire shows `E`. */
-  stateValue: string | Record<string, unknown>;
   /** Rises by one with each transition; Phaseline's own etag. */
   version: number;
   /** The version at which `state` last changed. */
   stateVersion: number;
-  queued: boolean;
-  running: boolean;
-  waiting: boolean;
-  terminal: boolean;
   outcome: Outcome | null;
   owner: string | null;
   runId: string | null;
   idempotencyKey: string | null;
-  params: Params;
-  result: Result | null;
   errors: JobError[];
   question: Json | null;
   reply: Json | null;
   inside: Json | null;
   step: number | null;
-  progress: { percent: number; message: string | null; current: number | null; total: number | null };
   cancelRequested: boolean;
   /** Instants in UTC milliseconds. */
   createdAt: number;
@@ -48,6 +43,18 @@ export interface Job<Params = Json, Result = Json> {
   /** Not claimable before this instant; 0 when due. */
   runAfter: number;
   attempt: number;
+}
+
+export interface Job<Params = Json, Result = Json> extends JobFields {
+  /** The full state value, e.g. `{ E: 'killed' }` where the wire shows `E`. */
+  stateValue: string | Record<string, unknown>;
+  queued: boolean;
+  running: boolean;
+  waiting: boolean;
+  terminal: boolean;
+  params: Params;
+  result: Result | null;
+  progress: { percent: number; message: string | null; current: number | null; total: number | null };
   /** Durable step results by name. */
   steps: Record<string, Json>;
   /** Replies in the order the job asked. */
@@ -57,10 +64,12 @@ export interface Job<Params = Json, Result = Json> {
 
 export interface JobEvent {
   jobId: number;
+  /** 1 for CREATE, then one more per event: the job's version after it. */
   seq: number;
   at: number;
-  /** `CREATE`, then machine event types. */
+  /** `CREATE` first; `UPGRADE` where the job moved to another lifecycle version (payload `{ from, to }`); else a machine event. */
   type: string;
+  /** The event without type and instant; for CREATE, the job's identity and machine input. */
   payload: Record<string, unknown> | null;
   stateBefore: string | null;
   stateAfter: string;

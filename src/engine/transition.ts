@@ -54,3 +54,14 @@ export function machineEvent(type: string, at: number, payload: Record<string, u
 export function firstSnapshot(machine: AnyStateMachine, input: unknown): AnyMachineSnapshot {
   return machine.getInitialSnapshot(scopeOf(machine), input) as AnyMachineSnapshot;
 }
+
+/** `E.killed`, `PROCESSING.running`, `QUEUED`: the full state path, for error messages and replay's reports. */
+export function describeState(snapshot: Pick<AnyMachineSnapshot, 'value'>): string {
+  const walk = (value: unknown): string =>
+    typeof value === 'string'
+      ? value
+      : Object.entries(value as Record<string, unknown>)
+          .map(([k, v]) => `${k}.${walk(v)}`)
+          .join(',');
+  return walk(snapshot.value);
+}

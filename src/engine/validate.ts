@@ -70,6 +70,7 @@ export function validateEvent(event: unknown): asserts event is { type: string }
   if (typeof e.type !== 'string' || !/^[A-Z][A-Z0-9_]*$/.test(e.type) || e.type === 'CREATE') {
     throw new InvalidInputError('event.type', 'must be an upper-case event name');
   }
+  if (e.type === 'UPGRADE') throw new InvalidInputError('event.type', 'UPGRADE is written by upgrade(), which moves a job to another lifecycle version; it is not sent');
   const { type: _type, at: _at, ...payload } = e;
   assertJson(payload, 'event');
   switch (e.type) {

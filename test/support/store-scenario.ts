@@ -102,3 +102,25 @@ export async function queries(engine: Engine<any>) {
 }
 
 const byId = <T extends { id: number }>(rows: T[]) => [...rows].sort((a, b) => a.id - b.id);
+
+/**
+ * Upgrades on either kind of store: `v1` creates jobs on UWS version 1, `all` (which knows version 2,
+ * test/fixtures/cli/uws-v2.ts) moves the unfinished ones, a running one among them, and its worker
+ * finishes it through version 2.
+ */
+export async function upgrades(v1: Engine<any>, all: Engine<any>) {
+  const queued = await v1.create(uws(1));
+  const edited = await v1.create({ ...uws(2), start: false });
+  await v1.send(edited.id, { type: 'SET', params: 5 });
+  const draft = await v1.create({ ...uws(3), start: false });
+  const [running] = await all.claimDue(1, ['job'], leaseFor);
+  const candidates = await all.upgradeCandidates('uws', 2);
+  const dry = await all.upgrade(draft.id, { lifecycle: 'uws', version: 2 }, { dryRun: true });
+  const results = [];
+  for (const id of candidates) results.push(await all.upgrade(id, { lifecycle: 'uws', version: 2 }, { actor: 'test' }));
+  await all.send(running!.id, { type: 'SUCCEED', result: { ok: true } }, { fence: { leaseId: 'lease-1.30000' } });
+  const refused = await (async () => all.send(draft.id, { type: 'SET', params: 7 }))().then(() => 'accepted', (error) => error.code);
+  const jobs = await all.list();
+  const histories = await Promise.all(jobs.map((job: { id: number }) => all.history(job.id)));
+  return { queued: queued.id, candidates, dry, results, refused, left: await all.upgradeCandidates('uws', 2), jobs, histories };
+}
