@@ -358,13 +358,17 @@ describe('transactions on PostgreSQL', () => {
     const engine = new Engine(store);
     const [a, b] = await engine.createMany([uws(1), uws(2)]);
     let scripts = 0;
-    // Each locks one job's row, waits, then the other's: in opposite orders, a deadlock.
+    // Each locks one job's row, waits until both hold one, then takes the other's: a deadlock.
+    let holding = 0;
+    let bothHold!: () => void;
+    const both = new Promise<void>((resolve) => (bothHold = resolve));
     const crossing = (first: number, second: number) =>
       store.run('write', (tx) => {
         scripts++;
         return (function* () {
           yield* tx.readHead(first);
-          yield new Promise((resolve) => setTimeout(resolve, 100));
+          if (++holding === 2) bothHold();
+          yield both;
           return (yield* tx.readHead(second))!.id;
         })();
       });

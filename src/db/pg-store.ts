@@ -363,17 +363,19 @@ class PgOps implements StoreTx {
   *writeUpgrade(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
     assertNoNul(row, JOB_TEXT, '');
     assertNoNul(event, EVENT_TEXT, 'event.');
+    if (this.#pendingRows.has(row.id)) yield* this.#flushRows();
     const result = (yield this.#db
       .update(jobs)
       .set(upgradeColumns(row))
       .where(and(eq(jobs.id, row.id), eq(jobs.version, before.version), eq(jobs.lifecycleVersion, before.lifecycleVersion)))) as pg.QueryResult;
     if (result.rowCount !== 1) return false;
     if (row.claimable) this.#wakes = true;
-    yield* this.appendEvent(event);
+    yield* this.appendEvents([event]);
     return true;
   }
 
   *unfinishedOf(lifecycle: string, version: number): Op<number[]> {
+    yield* this.#flushRows();
     const rows = (yield this.#db
       .select({ id: jobs.id })
       .from(jobs)
