@@ -4,6 +4,9 @@
  * Synchronous throughout. Every operation runs its statement and returns without yielding, so a
  * transaction script runs to its end inside better-sqlite3's synchronous `transaction()`, as the
  * engine's code did before it was written as scripts.
+ *
+ * {@link SqliteStore.listen} wakes workers when another process commits to the same file
+ * (src/db/sqlite-wake.ts).
  */
 import { and, asc, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
@@ -11,6 +14,7 @@ import { listOrder, listWhere, upgradeColumns } from './columns.ts';
 import type { CompiledRead } from './compile.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
+import { commitFile, FileWake } from './sqlite-wake.ts';
 import { compileClaimable, compileDueForDestruction, prepareStatements, type Statements } from './statements.ts';
 import {
   runToEnd,
@@ -28,6 +32,8 @@ export class SqliteStore implements SyncStore, StoreTx {
    * 9 µs): BEGIN IMMEDIATE or DEFERRED when outermost, a savepoint when nested.
    */
   readonly #transaction: ReturnType<Database.Database['transaction']>;
+  /** Watches the file commits write, from the first {@link listen} on; null in memory. */
+  #wake: FileWake | null | undefined;
 
   constructor(database: OpenDatabase) {
     this.database = database;
@@ -47,7 +53,21 @@ export class SqliteStore implements SyncStore, StoreTx {
     return run(script(this)) as T;
   }
 
+  /**
+   * Call `listener` after commits to this database, coalesced: another process's enqueue among
+   * them, and this connection's own commits too (harmless: the runner claims only when idle, and an
+   * empty claim writes nothing). Never for a database in memory.
+   */
+  listen(listener: () => void): () => void {
+    if (this.#wake === undefined) {
+      const file = this.database.sqlite.open ? commitFile(this.database.sqlite) : null;
+      this.#wake = file === null ? null : new FileWake(file);
+    }
+    return this.#wake?.add(listener) ?? (() => {});
+  }
+
   close(): void {
+    this.#wake?.close();
     this.database.sqlite.close();
   }
 

@@ -120,8 +120,9 @@ export interface Store {
   readonly file: string | null;
   /**
    * Call `listener` whenever another connection (another process, another host) may have made a
-   * job claimable, until the returned function is called. Absent where only polling finds such
-   * work (SQLite). A listener may also be called when nothing changed.
+   * job claimable, until the returned function is called: PostgreSQL's LISTEN/NOTIFY
+   * (src/db/pg-wake.ts), a watch on the file SQLite's commits write (src/db/sqlite-wake.ts).
+   * Absent where only polling finds such work. A listener may also be called when nothing changed.
    */
   listen?(listener: () => void): () => void;
   /**

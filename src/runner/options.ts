@@ -4,9 +4,10 @@ export interface RunnerOptions {
   /** Handlers run at once in this process. Default 1. */
   concurrency?: number;
   /**
-   * How often an idle worker looks for work that no in-process enqueue announced: jobs enqueued by
-   * other processes, delayed jobs coming due, expired leases, destruction. Default 1000 ms; at
-   * most 2^31-1 ms, as for every interval here (a longer timer would fire at once).
+   * How often an idle worker looks for work that no wake-up announced (wake-ups come from an
+   * enqueue in this process and from other processes' commits): delayed jobs coming due, expired
+   * leases, destruction, a missed wake-up. Default 1000 ms; at most 2^31-1 ms, as for every
+   * interval here (a longer timer would fire at once).
    */
   pollIntervalMs?: number;
   /**

@@ -101,8 +101,8 @@ export interface RunnerPort {
   onTransition(listener: (observed: Observed) => void): () => void;
   onDelete(listener: (ids: readonly number[]) => void): () => void;
   /**
-   * Work may have become due in another process or on another host (PostgreSQL LISTEN/NOTIFY);
-   * absent where only polling finds it.
+   * Work may have become due in another process or on another host (PostgreSQL LISTEN/NOTIFY, a
+   * commit to the SQLite file by another process); absent where only polling finds it.
    */
   onWake?(listener: () => void): () => void;
 }

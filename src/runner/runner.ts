@@ -57,6 +57,8 @@ export class Runner implements Workers {
   #lastLeaseScan = -Infinity;
   /** Slots promised to claims in flight (an asynchronous store answers later): never claimed twice. */
   #reserved = 0;
+  /** Waiting after failed claims: wake-ups wait too (stop() does not). */
+  #backingOff = false;
   /** A heartbeat round still waiting for its answers: the next one is skipped, not stacked. */
   #beating = false;
   /** stop() has handed back the attempts it found: a claim that commits after that is handed back too. */
@@ -107,6 +109,8 @@ export class Runner implements Workers {
 
   /** Wake an idle worker at once (an enqueue in this process). */
   nudge(): void {
+    // Backing off after failed claims: a wake-up (another process's commit) must not cut it short.
+    if (this.#backingOff && this.#running) return;
     const wake = this.#wake;
     this.#wake = null;
     wake?.();
@@ -159,7 +163,9 @@ export class Runner implements Workers {
       if (!this.#running) break;
       if (failures > 0) {
         // The database is unreachable or busy: try again, less often each time (up to 5 s apart).
+        this.#backingOff = true;
         await this.#idle(Math.min(Math.max(this.#opts.pollIntervalMs, 5000), this.#opts.pollIntervalMs * 2 ** (failures - 1)));
+        this.#backingOff = false;
       } else if (claimed > 0 && claimed === free) {
         // Full: wait for a slot. Partly full after a claim: look again at once.
         await this.#idle(this.#opts.pollIntervalMs);
