@@ -16,6 +16,6 @@ export type { AnyJob, Job, JobEvent } from './engine/job-types.ts';
 export type { ListFilter, SendOptions, Clock } from './engine/types.ts';
 export type { JobReplay, ReplaySummary, Divergence, ParallelReplayOptions } from './replay/types.ts';
 export type { PhaselineEventMap, PhaselineEventName, Listener } from './events.ts';
-export { LifecycleRegistry, checkLifecycle, checkTagContract } from './engine/lifecycles.ts';
+export { LifecycleRegistry, validateLifecycle, checkTagContract } from './engine/lifecycles.ts';
 export * from './errors.ts';
 export * from '../machines/index.ts';
