@@ -115,7 +115,12 @@ export class LifecycleBench {
       // One swap of the wall clock for the whole synchronous run, not one per call.
       withWallClock(() => this.#wall ?? this.#now, () => this.#run(scenario, trace));
     } catch (error) {
-      if (error instanceof RuleViolation) throw new ScenarioFailure(error, trace);
+      if (error instanceof RuleViolation) {
+        // Said at the event that broke it (a rule broken after the last event, by replay, is said in the detail).
+        const last = trace.at(-1);
+        if (last && error.where?.startsWith(`event ${trace.length} `)) last.outcome = `${last.outcome || 'sent'}, breaks ${error.rule}`;
+        throw new ScenarioFailure(error, trace);
+      }
       throw error;
     }
   }
@@ -170,7 +175,7 @@ export class LifecycleBench {
       const prevPath = statePathOf(prev.snapshot.value);
       const modelBefore = model;
       let sent: GeneratedEvent = step.candidates[0]!;
-      const where = () => `step ${i + 1}/${steps.length} ${show(sent.event)} in ${prevPath} (v${prev.version})`;
+      const where = () => `event ${i + 1} ${show(sent.event)} in ${prevPath} (v${prev.version})`;
       const answer = (generated: GeneratedEvent): { expected: ExpectedAnswer; next: AnyMachineSnapshot | null } => {
         if (generated.valid === false) return { expected: { refuse: ['INVALID_INPUT'], accept: null }, next: null };
         const { type, ...rest } = generated.event as { type: string } & Record<string, unknown>;
@@ -232,7 +237,7 @@ export class LifecycleBench {
       stats.states.add(path);
       if (replayEachStep) this.#replay(engine, id, scenario.replayDelay, where);
     });
-    const end = () => `after ${steps.length} steps`;
+    const end = () => `after ${steps.length} events`;
     checkUnchanged(record, { job: record.job, history: engine.history(id) }, end);
     this.#replay(engine, id, scenario.replayDelay, end);
   }

@@ -38,7 +38,7 @@ function arrows(input: DiagramInput, options: DiagramOptions): Array<{ from: str
 }
 
 /** Text Mermaid shows as it is: characters it would read as syntax become entity codes. */
-export function mermaidText(text: string): string {
+function mermaidText(text: string): string {
   return text
     .replace(/[#":;%<>{}\\\r\n]/g, (c) => `#${c.charCodeAt(0)};`)
     .replace(/(direction)(\s+)(?=tb|bt|rl|lr)/gi, (_m, word: string) => `${word}#32;`);

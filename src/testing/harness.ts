@@ -68,7 +68,11 @@ export function createTestHarness(options: HarnessOptions = {}): TestHarness {
   let workers: Workers | null = null;
   let closed = false;
 
-  const due = () => engine.claimableIds(clock.now(), 1, phaseline.jobTypes().map((t) => t.name)).length > 0;
+  /** Whether a job of a registered type is claimable at the clock's instant (the workers claim no other). */
+  const due = () => {
+    const types = phaseline.jobTypes().map((t) => t.name);
+    return types.length > 0 && engine.claimableIds(clock.now(), 1, types).length > 0;
+  };
 
   /** Run the workers until `stop()` says so or everything due has run; returns whether `stop` said so. */
   async function drive(stop: () => boolean, timeoutMs: number, what: string): Promise<boolean> {

@@ -54,12 +54,6 @@ export function tagsOfValue(machine: AnyStateMachine, value: unknown): string[] 
   return [...tags];
 }
 
-/** The tags of a state path (`E.killed`). */
-export function tagsOfPath(machine: AnyStateMachine, path: string): string[] {
-  const value = path.split('.').reduceRight<unknown>((inner, key) => (inner === undefined ? key : { [key]: inner }), undefined);
-  return tagsOfValue(machine, value);
-}
-
 /** The event types the machine has transitions for, anywhere (XState's own `xstate.*` events and wildcards left out). */
 export function knownEventTypes(machine: AnyStateMachine): string[] {
   return [...new Set<string>(machine.root.events)].filter((type) => !type.startsWith('xstate.') && !type.includes('*'));

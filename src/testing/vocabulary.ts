@@ -7,7 +7,6 @@
  * (`APPROVE+yes` for `payloads: { APPROVE: { yes: { verdict: 'yes' } } }`).
  */
 import type { CommandEvent, Json } from '../../machines/common.ts';
-import { COMMON_EVENT_TYPES } from '../../machines/common.ts';
 import { sameJson } from './json.ts';
 
 /** Every lifecycle command of machines/common.ts `CommandEvent`. */
@@ -138,6 +137,3 @@ function variantName(key: string): string | null {
 
 /** The engine's common events that a job's handler sends while it runs. */
 export const HANDLER_EVENTS: readonly string[] = ['PROGRESS', 'ASK', 'CHECKPOINT', 'STEP', 'SUCCEED'];
-
-/** Every type of the built-in vocabulary. */
-export const VOCABULARY_TYPES: readonly string[] = [...COMMON_EVENT_TYPES, ...COMMAND_TYPES];

@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { eventArbitraries, type GeneratedEvent } from '../../src/testing/arbitraries.ts';
 
-export { hasLoneSurrogate, type GeneratedEvent } from '../../src/testing/arbitraries.ts';
+export type { GeneratedEvent } from '../../src/testing/arbitraries.ts';
 
 export type SendOption =
   | { kind: 'none' }
