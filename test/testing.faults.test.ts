@@ -1,6 +1,6 @@
 /**
  * phaseline/testing finds the faults it is for. A user's lifecycle made with defineLifecycle (the
- * README's document review) passes every check; copies of it with one planted fault each are
+ * README's document review, test/support/review.ts) passes every check; copies of it with one planted fault each are
  * caught by the function meant for it, with a shrunk counterexample where one applies:
  *
  * - a terminal state that can be left: checkLifecycle (terminal-accepts) and exploreLifecycle;
@@ -18,50 +18,16 @@
  * Environment: PHASELINE_SEED (default 20261203) seeds every checkLifecycle call.
  */
 import { describe, expect, it } from 'vitest';
-import { builtInLifecycles, defineLifecycle, type JobContext, type Lifecycle, type LifecycleArgs } from '../machines/index.ts';
+import { builtInLifecycles, type Lifecycle } from '../machines/index.ts';
 import {
   checkLifecycle, exploreLifecycle, expectTransitions, LifecycleCheckError, LifecycleExploreError, printTransitions,
   TransitionTableError, type RuleId, type TransitionTable,
 } from '../src/testing/index.ts';
 import { envInt } from './support/env.ts';
+import { apply, IN_REVIEW, review } from './support/review.ts';
 
 const SEED = envInt('PHASELINE_SEED', 20261203);
 const RUNS = 200;
-
-const apply = { actions: 'apply' } as const;
-const retryOr = (target: string) => [{ guard: 'willRetry', target: 'queued', ...apply }, { target, ...apply }];
-
-/** The README's document review: its reviewing state, which some faults change. */
-const IN_REVIEW = {
-  tags: ['running'],
-  on: {
-    PROGRESS: apply,
-    STEP: apply,
-    ASK: { target: 'needs_answer', ...apply },
-    SUCCEED: { target: 'approved', ...apply },
-    FAIL: retryOr('rejected'),
-    TIMEOUT: retryOr('rejected'),
-    LEASE_LOST: retryOr('rejected'),
-    RELEASE: { target: 'queued', ...apply },
-    CANCEL: { target: 'withdrawn', ...apply },
-  },
-};
-
-/** The review lifecycle, with some of its states replaced (a planted fault) and actions or guards of its own. */
-function review(states: Record<string, unknown> = {}, extra: { actions?: Record<string, (args: LifecycleArgs) => Partial<JobContext>>; guards?: Record<string, (args: LifecycleArgs) => boolean> } = {}): Lifecycle {
-  return defineLifecycle({
-    name: 'review', version: 1, initial: 'queued', ...extra,
-    states: {
-      queued: { tags: ['queued'], on: { CLAIM: { target: 'in_review', ...apply }, CANCEL: { target: 'withdrawn', ...apply } } },
-      in_review: IN_REVIEW,
-      needs_answer: { tags: ['waiting'], on: { REPLY: { target: 'queued', ...apply }, CANCEL: { target: 'withdrawn', ...apply } } },
-      approved: { type: 'final', tags: ['terminal', 'succeeded'] },
-      rejected: { type: 'final', tags: ['terminal', 'failed'] },
-      withdrawn: { type: 'final', tags: ['terminal', 'cancelled'] },
-      ...states,
-    },
-  });
-}
 
 /** The review lifecycle's table as printTransitions printed it, pasted here: what its tests pin. */
 const PINNED: TransitionTable = {

@@ -5,38 +5,13 @@
  * handler that never returns ends the drain with an error that names its job.
  */
 import { describe, expect, it } from 'vitest';
-import { defineLifecycle, type Json } from '../machines/index.ts';
+import type { Json } from '../machines/index.ts';
 import { defineJobType, type HandlerContext } from '../src/index.ts';
 import { createTestHarness, HarnessError, HarnessTimeoutError, type TestHarness } from '../src/testing/index.ts';
+import { review } from './support/review.ts';
 
-const apply = { actions: 'apply' } as const;
-const retryOr = (target: string) => [{ guard: 'willRetry', target: 'queued', ...apply }, { target, ...apply }];
-
-/** The README's document review. */
-const review = defineLifecycle({
-  name: 'review', version: 1, initial: 'queued',
-  states: {
-    queued: { tags: ['queued'], on: { CLAIM: { target: 'in_review', ...apply }, CANCEL: { target: 'withdrawn', ...apply } } },
-    in_review: {
-      tags: ['running'],
-      on: {
-        PROGRESS: apply,
-        STEP: apply,
-        ASK: { target: 'needs_answer', ...apply },
-        SUCCEED: { target: 'approved', ...apply },
-        FAIL: retryOr('rejected'),
-        TIMEOUT: retryOr('rejected'),
-        LEASE_LOST: retryOr('rejected'),
-        RELEASE: { target: 'queued', ...apply },
-        CANCEL: { target: 'withdrawn', ...apply },
-      },
-    },
-    needs_answer: { tags: ['waiting'], on: { REPLY: { target: 'queued', ...apply }, CANCEL: { target: 'withdrawn', ...apply } } },
-    approved: { type: 'final', tags: ['terminal', 'succeeded'] },
-    rejected: { type: 'final', tags: ['terminal', 'failed'] },
-    withdrawn: { type: 'final', tags: ['terminal', 'cancelled'] },
-  },
-});
+/** The README's document review (test/support/review.ts). */
+const reviewLifecycle = review();
 
 const MINUTE = 60_000;
 
@@ -52,7 +27,7 @@ describe('createTestHarness', () => {
   it('runs a handler that asks: drain leaves it waiting, a reply and another drain finish it; the recorder saw every transition', () =>
     using(
       createTestHarness({
-        lifecycles: [review],
+        lifecycles: [reviewLifecycle],
         types: [defineJobType<{ doc: string }, { approved: boolean }>({
           name: 'review.document', lifecycle: 'review',
           handler: async (ctx) => {
@@ -154,7 +129,7 @@ describe('createTestHarness', () => {
   it('waitFor resolves with the job once it matches, and says so when nothing due can make it match', () =>
     using(
       createTestHarness({
-        lifecycles: [review],
+        lifecycles: [reviewLifecycle],
         types: [defineJobType({ name: 'asks', lifecycle: 'review', handler: async (ctx: HandlerContext<Json>) => ctx.ask('ok?') })],
       }),
       async (h) => {
