@@ -20,11 +20,14 @@ import { checkTagContract, LifecycleRegistry } from '../src/engine/lifecycles.ts
 import { isPhaselineError, type PhaselineError } from '../src/errors.ts';
 import { replayJob } from '../src/replay/replay.ts';
 import {
-  ALL_EVENT_TYPES, COMMAND_TYPES, EVENT_KEYS, SAMPLE_EVENTS, TABLES, leafPaths, statePath,
+  ALL_EVENT_TYPES, COMMAND_TYPES, EVENT_KEYS, SAMPLE_EVENTS, TABLES, leafPaths, pinnedTable, statePath,
   type EventKey, type LifecycleTable, type Situation,
 } from './support/lifecycle-tables.ts';
 import { lifecycleOf } from './support/lifecycles.ts';
 import { rawHistory, rawJob } from './support/sqlite.ts';
+import { expectTransitions } from '../src/testing/index.ts';
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const INPUT: JobInput = { params: { n: 1 } };
 
@@ -190,15 +193,18 @@ describe.each(Object.entries(TABLES))('%s transition table', (name, table) => {
     expect(outcomes.length).toBe(s.tags.includes('terminal') ? 1 : 0);
   });
 
-  it.each(cells)(`pure transition(): %s + %s → %s`, (label, key, expected) => {
-    const { snapshot, at } = reachPure(table, situation(label));
-    const [next] = transition(machine, snapshot, { ...SAMPLE_EVENTS[key], at: at + 1_000 });
-    if (expected === 'refused') {
-      expect(next).toBe(snapshot);
-    } else {
-      expect(next).not.toBe(snapshot);
-      expect(statePath(next)).toBe(expected);
-    }
+  // Every cell through XState's pure transition(), by phaseline/testing's expectTransitions: it
+  // explores every reachable situation and names each cell that differs from the matrix.
+  it('pure transition(): every cell of the matrix, and no reachable situation outside it (expectTransitions)', () => {
+    expectTransitions(table.lifecycle, pinnedTable(table), { version: 1 });
+  });
+
+  it('expectTransitions names a changed cell: the matrix with one cell flipped is refused, with that cell in the message', () => {
+    const pinned = pinnedTable(table);
+    const [state, row] = Object.entries(pinned)[0]!;
+    const key = Object.keys(row).find((k) => row[k] === 'refused')!;
+    const flipped = { ...pinned, [state]: { ...row, [key]: state } };
+    expect(() => expectTransitions(table.lifecycle, flipped)).toThrow(new RegExp(`${escape(state)} × ${escape(key)}: expected ${escape(state)}, actual refused`));
   });
 
   describe('through the engine', () => {

@@ -17,8 +17,12 @@ const CONTEXT_FIELDS = [
 
 const SAMPLE_INPUT: JobInput = { params: {}, priority: 0, runAfter: null, executionDuration: 0, destruction: null, quote: null };
 
-/** Throws with every problem found: a malformed definition, a broken tag contract, a machine that cannot make a job. */
-export function checkLifecycle(lifecycle: Lifecycle): void {
+/**
+ * The check registration runs: throws with every problem found (a malformed definition, a broken
+ * tag contract, a machine that cannot make a job). What a lifecycle then does with events is
+ * checked in tests by phaseline/testing's `checkLifecycle`.
+ */
+export function validateLifecycle(lifecycle: Lifecycle): void {
   const name = typeof lifecycle?.name === 'string' && lifecycle.name.length > 0 ? lifecycle.name : '(unnamed)';
   const where = `lifecycle ${name}`;
   if (name === '(unnamed)') throw new InvalidInputError(where, 'needs a name (a non-empty string)');
@@ -254,7 +258,7 @@ export class LifecycleRegistry {
    * becomes the version new jobs get.
    */
   register(lifecycle: Lifecycle): void {
-    checkLifecycle(lifecycle);
+    validateLifecycle(lifecycle);
     let versions = this.#byName.get(lifecycle.name);
     if (!versions) this.#byName.set(lifecycle.name, (versions = new Map()));
     const builtIn = [...versions.values()].some((l) => BUILT_IN.has(l));

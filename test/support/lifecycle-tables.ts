@@ -7,73 +7,24 @@
  * machines.table.test.ts checks the machines against these matrices cell by cell;
  * engine.properties.test.ts uses them as the model of which events a job accepts.
  */
-import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
-import type { CommandEvent, EngineTag, Lifecycle } from '../../machines/common.ts';
+import type { AnyMachineSnapshot } from 'xstate';
+import type { EngineTag, Lifecycle } from '../../machines/common.ts';
 import { COMMON_EVENT_TYPES } from '../../machines/common.ts';
 import { builtInLifecycles } from '../../machines/index.ts';
+import { statePathOf } from '../../src/testing/machine-facts.ts';
+import { COMMAND_TYPES, EVENT_KEYS, eventKeyOf as keyOf, type EventKey } from '../../src/testing/vocabulary.ts';
 
-/** Every lifecycle command of machines/common.ts `CommandEvent`. */
-export const COMMAND_TYPES = [
-  'RUN', 'ABORT', 'HOLD', 'SUSPEND', 'RESUME', 'ARCHIVE', 'KILL', 'RESTART', 'ADMIT', 'QUEUE', 'VALIDATED',
-] as const satisfies readonly CommandEvent['type'][];
-// Exhaustive both ways: a command added to CommandEvent must be added here (and to every table).
-type MissingCommand = Exclude<CommandEvent['type'], (typeof COMMAND_TYPES)[number]>;
-const _allCommandsListed: [MissingCommand] extends [never] ? true : never = true;
-void _allCommandsListed;
-
-/**
- * Table rows: each event type, and for a guarded event the variant that flips its guard
- * (`+retry`: with `retryAt`, which asks for another attempt; `+params`: a SET that edits the parameters).
- */
-export const EVENT_KEYS = [
-  'CLAIM', 'PROGRESS', 'ASK', 'REPLY', 'CHECKPOINT', 'STEP', 'SUCCEED', 'FAIL', 'FAIL+retry',
-  'CANCEL', 'CANCEL_DONE', 'LEASE_LOST', 'LEASE_LOST+retry', 'TIMEOUT', 'TIMEOUT+retry', 'RELEASE',
-  'SET', 'SET+params',
-  ...COMMAND_TYPES,
-] as const;
-export type EventKey = (typeof EVENT_KEYS)[number];
-
-/** One well-formed event per row (the engine stamps `at`; the pure tests add it). */
-export const SAMPLE_EVENTS: Record<EventKey, { type: string } & Record<string, unknown>> = {
-  CLAIM: { type: 'CLAIM' },
-  PROGRESS: { type: 'PROGRESS', percent: 40, message: 'working' },
-  ASK: { type: 'ASK', question: { pick: ['a', 'b'] }, message: 'Which one?' },
-  REPLY: { type: 'REPLY', reply: { pick: 'a' } },
-  CHECKPOINT: { type: 'CHECKPOINT', inside: { cursor: 3 }, step: 2 },
-  STEP: { type: 'STEP', name: 'fetch', result: [1, 2] },
-  SUCCEED: { type: 'SUCCEED', result: { ok: true } },
-  FAIL: { type: 'FAIL', error: { message: 'boom', name: 'Error' } },
-  'FAIL+retry': { type: 'FAIL', error: { message: 'boom', name: 'Error', kind: 'transient' }, retryAt: 9_000_000 },
-  CANCEL: { type: 'CANCEL', reason: 'user' },
-  CANCEL_DONE: { type: 'CANCEL_DONE' },
-  LEASE_LOST: { type: 'LEASE_LOST' },
-  'LEASE_LOST+retry': { type: 'LEASE_LOST', retryAt: 9_000_000 },
-  TIMEOUT: { type: 'TIMEOUT' },
-  'TIMEOUT+retry': { type: 'TIMEOUT', retryAt: 9_000_000 },
-  RELEASE: { type: 'RELEASE' },
-  SET: { type: 'SET', priority: 7, quote: 8_000_000 },
-  'SET+params': { type: 'SET', params: { edited: true } },
-  RUN: { type: 'RUN' },
-  ABORT: { type: 'ABORT' },
-  HOLD: { type: 'HOLD' },
-  SUSPEND: { type: 'SUSPEND' },
-  RESUME: { type: 'RESUME' },
-  ARCHIVE: { type: 'ARCHIVE' },
-  KILL: { type: 'KILL' },
-  RESTART: { type: 'RESTART' },
-  ADMIT: { type: 'ADMIT' },
-  QUEUE: { type: 'QUEUE' },
-  VALIDATED: { type: 'VALIDATED' },
-};
+// The rows of the tables are the keys of phaseline/testing's vocabulary: each event type, and for
+// a guarded event the variant that flips its guard (`+retry`: with `retryAt`, which asks for
+// another attempt; `+params`: a SET that edits the parameters). One sample event per key is
+// SAMPLE_EVENTS there.
+export { COMMAND_TYPES, EVENT_KEYS, SAMPLE_EVENTS, type EventKey } from '../../src/testing/vocabulary.ts';
+export { leafPaths } from '../../src/testing/machine-facts.ts';
 
 /** The row an event falls in (an event of a type no table knows has no row: refused everywhere). */
 export function eventKeyOf(event: { type: string } & Record<string, unknown>): EventKey | null {
-  const { type } = event;
-  if ((type === 'FAIL' || type === 'LEASE_LOST' || type === 'TIMEOUT') && typeof event.retryAt === 'number') {
-    return `${type}+retry`;
-  }
-  if (type === 'SET' && event.params !== undefined) return 'SET+params';
-  return (EVENT_KEYS as readonly string[]).includes(type) ? (type as EventKey) : null;
+  const key = keyOf(event);
+  return (EVENT_KEYS as readonly string[]).includes(key) ? (key as EventKey) : null;
 }
 
 export interface Situation {
@@ -157,22 +108,7 @@ function defineTable(lifecycle: Lifecycle, spec: TableSpec): LifecycleTable {
 
 /** `E.killed` for `{ E: 'killed' }`: the full path of a snapshot's (non-parallel) state. */
 export function statePath(snapshot: AnyMachineSnapshot | { value: unknown }): string {
-  const walk = (value: unknown): string =>
-    typeof value === 'string' ? value : Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k}.${walk(v)}`).join(',');
-  return walk(snapshot.value);
-}
-
-/** Every leaf state path of a machine (`P`, `E.error`, `ARCHIVED.completed`...). */
-export function leafPaths(machine: AnyStateMachine): string[] {
-  type Node = { key: string; states: Record<string, Node> };
-  const out: string[] = [];
-  const visit = (node: Node, prefix: string[]): void => {
-    const children = Object.values(node.states);
-    if (children.length === 0) out.push(prefix.join('.'));
-    for (const child of children) visit(child, [...prefix, child.key]);
-  };
-  visit(machine.root as unknown as Node, []);
-  return out;
+  return statePathOf(snapshot.value);
 }
 
 // EcoTaxa: P → R → (A | E | F); A → P on REPLY; E → P on RESTART;
@@ -422,3 +358,17 @@ export const TABLES: Record<keyof typeof builtInLifecycles, LifecycleTable> = {
 
 /** Every event type the five lifecycles know, for vocabulary checks. */
 export const ALL_EVENT_TYPES: readonly string[] = [...COMMON_EVENT_TYPES, ...COMMAND_TYPES];
+
+/**
+ * A matrix as phaseline/testing's transition table (what `expectTransitions` pins): a row per
+ * situation, labelled by its state path (and `+cancel` for a cancel-requested column), with every
+ * cell written out (`refused` for `-`).
+ */
+export function pinnedTable(table: LifecycleTable): Record<string, Record<string, string>> {
+  return Object.fromEntries(
+    table.situations.map((s) => [
+      s.cancelRequested ? `${s.path}+cancel` : s.path,
+      Object.fromEntries(EVENT_KEYS.map((key) => [key, table.next(s.label, key) ?? 'refused'])),
+    ]),
+  );
+}
