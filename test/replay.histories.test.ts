@@ -18,7 +18,7 @@ import { builtInLifecycles, rime, uws, type Lifecycle } from '../machines/index.
 import { openDatabase } from '../src/db/open.ts';
 import { SqliteStore } from '../src/db/sqlite-store.ts';
 import { Engine } from '../src/engine/engine.ts';
-import { checkLifecycle, LifecycleRegistry } from '../src/engine/lifecycles.ts';
+import { LifecycleRegistry, validateLifecycle } from '../src/engine/lifecycles.ts';
 import { firstSnapshot, machineEvent, nextSnapshot } from '../src/engine/transition.ts';
 import { createPhaseline, HISTORY_FORMAT, replayHistories, type StoredHistory } from '../src/index.ts';
 import { engineOf } from '../src/internal.ts';
@@ -282,7 +282,7 @@ function mutate(m: Mutation): Lifecycle | null {
     else state.tags = state.tags?.includes('waiting') ? state.tags.filter((t) => t !== 'waiting') : [...(state.tags ?? []), 'waiting'];
   });
   try {
-    checkLifecycle(mutated);
+    validateLifecycle(mutated);
     return mutated;
   } catch {
     return null;

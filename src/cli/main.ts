@@ -12,6 +12,7 @@ import { cancelCommand, historyCommand, jobsCommand, replyCommand, sendCommand, 
 import { exportCommand, replayCommand, upgradeCommand, type ReplayOptions, type UpgradeCommandOptions } from './histories.ts';
 import { runDemo } from './demo.ts';
 import { CliError, errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';
+import { checkCommand, findLifecycle, graphCommand, type CheckCommandOptions, type GraphOptions } from './lifecycle-commands.ts';
 import { loadLifecycles } from './lifecycles.ts';
 import { jobsTable } from './print.ts';
 import { readToken } from './token.ts';
@@ -156,6 +157,30 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(act(false, (p, options: UpgradeCommandOptions) => upgradeCommand(p, options)));
 
   program
+    .command('graph')
+    .description("print a lifecycle's reachable states and transitions as a Mermaid state diagram (or Graphviz DOT)")
+    .argument('<lifecycle>', 'a built-in lifecycle (uws, ecotaxa, rime, synapse, qiskit) or one of --lifecycles')
+    .addOption(new Option('--format <format>', 'diagram language').choices(['mermaid', 'dot']).default('mermaid'))
+    .option('--version <n>', 'that version (default: the latest)', parseCount)
+    .action(async (name: string, options: GraphOptions, command: Command) => {
+      const lifecycle = findLifecycle(name, await loadedLifecycles(command.optsWithGlobals<GlobalOptions>()), options.version);
+      setCode(graphCommand(lifecycle, options));
+    });
+
+  program
+    .command('check')
+    .description("explore a lifecycle's every reachable state, and run random event sequences through a real engine checking every rule after every step; exit 1 with a shrunk counterexample")
+    .argument('<lifecycle>', 'a built-in lifecycle or one of --lifecycles')
+    .option('--runs <n>', 'random sequences (default 200)', parseCount)
+    .option('--seed <n>', 'the random seed (a failure prints the one it used)', parseSeed)
+    .option('--version <n>', 'that version (default: the latest)', parseCount)
+    .addOption(json())
+    .action(async (name: string, options: CheckCommandOptions, command: Command) => {
+      const lifecycle = findLifecycle(name, await loadedLifecycles(command.optsWithGlobals<GlobalOptions>()), options.version);
+      setCode(checkCommand(lifecycle, options));
+    });
+
+  program
     .command('cancel')
     .description("cancel a job: one nobody runs ends at once, a running one when its handler stops")
     .argument('<id>', 'job id', parseId)
@@ -244,6 +269,12 @@ function parseId(value: string): number {
 function parseCount(value: string): number {
   const n = Number(value);
   if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function parseSeed(value: string): number {
+  const n = Number(value);
+  if (!/^-?[0-9]+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer.');
   return n;
 }
 

@@ -6,7 +6,7 @@
  */
 import { builtInLifecycles } from '../../machines/index.ts';
 import type { Lifecycle } from '../../machines/common.ts';
-import { checkLifecycle } from '../engine/lifecycles.ts';
+import { validateLifecycle } from '../engine/lifecycles.ts';
 import { InvalidInputError } from '../errors.ts';
 import { groupByCause } from './causes.ts';
 import { compareWith, type Resolve } from './fold.ts';
@@ -31,7 +31,7 @@ function machinesOf(candidates: readonly Lifecycle[], registered: readonly Lifec
   for (const lifecycle of registered) written.set(key(lifecycle.name, lifecycle.version), lifecycle);
   const mine = new Map<string, Lifecycle>();
   for (const lifecycle of candidates) {
-    checkLifecycle(lifecycle);
+    validateLifecycle(lifecycle);
     const k = key(lifecycle.name, lifecycle.version);
     const taken = mine.get(k);
     if (taken && taken !== lifecycle) throw new InvalidInputError(`lifecycle ${lifecycle.name}`, `two candidates for version ${lifecycle.version}`);
