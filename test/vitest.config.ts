@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
  */
 export const CONFORMANCE = [
   'test/facade.conformance.test.ts',
+  'test/runner.crash.test.ts',
+  'test/runner.multiprocess.test.ts',
 ];
 
 export default defineConfig({
