@@ -8,7 +8,6 @@ import type { Job } from '../engine/job-types.ts';
 import { IllegalTransitionError } from '../errors.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
-import type { Maybe } from './port.ts';
 
 export interface HandlerContext<Params = Json> {
   /** The job as it was claimed. */
@@ -36,10 +35,14 @@ export interface HandlerContext<Params = Json> {
   checkpoint(inside: Json, step?: number | null): Promise<void>;
 }
 
-/** What the runner gives the context to act with; every call is fenced by the attempt's lease. */
+/**
+ * What the runner gives the context to act with; every call is fenced by the attempt's lease. Each
+ * answers at once or with a promise (port.ts's `Maybe`, spelled out: these declarations are public,
+ * through HandlerContext's module, and port.ts's import the engine, the store and Drizzle's types).
+ */
 export interface AttemptPort {
-  send(event: { type: string } & Record<string, unknown>): Maybe<Job>;
-  canAsk(): Maybe<boolean>;
+  send(event: { type: string } & Record<string, unknown>): Job | Promise<Job>;
+  canAsk(): boolean | Promise<boolean>;
   /** Called once the job has gone to a waiting state: the attempt is over. */
   suspend(): void;
   progressIntervalMs: number;
