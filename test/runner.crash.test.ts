@@ -1,15 +1,20 @@
 /**
- * Crash recovery with real processes on a real database file: worker processes are SIGKILLed at
- * random moments, over and over, while they run jobs made of durable steps. Then the history must
- * show that no job was lost, every job succeeded once, no durable step ran again in an attempt that
- * began after the step was recorded, and replay agrees with every stored row.
+ * Crash recovery with real processes on a real database (a SQLite file, or a PostgreSQL server in
+ * the postgres project): worker processes are SIGKILLed at random moments, over and over, while
+ * they run jobs made of durable steps. Then the history must show that no job was lost, every job
+ * succeeded once, no durable step ran again in an attempt that began after the step was recorded,
+ * and replay agrees with every stored row.
  *
  * - Sequential: one worker process at a time is killed, 20 times; a last one drains the rest, so
- *   every recovery is done by a process that starts after the crash.
+ *   every recovery is done by workers that start after the crash (the next processes are spawned
+ *   and open the database while one runs, as that takes a second or more, but start their workers
+ *   only when told).
  * - Concurrent: a surviving worker process runs all along while others beside it are killed, so
  *   expired leases are recovered by a live process that claims at the same time.
  *
- * Kill schedules come from a seeded PRNG; the seed is printed, and PHASELINE_SEED repeats it.
+ * Each worker is killed a random delay after it began its first job (so every kill interrupts
+ * work, however slowly a loaded machine lets it claim). Kill schedules come from a seeded PRNG;
+ * the seed is printed, and PHASELINE_SEED repeats it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +23,8 @@ import { createPhaseline } from '../src/phaseline.ts';
 import type { JobEvent } from '../src/engine/job.ts';
 import { CRASH_ATTEMPTS, CRASH_LIFECYCLES, CRASH_STEPS, registerCrashTypes, stepResult, typeName } from './fixtures/runner/crash-types.ts';
 import { makeTempDir, prng, seedFromEnv, sleep, spawnFixture, type Child } from './helpers/processes.ts';
+import { openJobCount, openRawDb, type RawDb } from './support/raw-db.ts';
+import { STORE_TAG, freshDatabase } from './support/stores.ts';
 
 const JOBS = 30;
 /** The lifecycles' wire spelling of success. */
@@ -54,18 +61,77 @@ function leaseOfActor(actor: string | null): string | null {
   return match ? match[1]! : null;
 }
 
-/** A temp dir with a database holding JOBS crash jobs (the five lifecycles in turn) and an empty log. */
-async function prepare(prefix: string): Promise<{ file: string; log: string; ids: number[]; remove: () => void }> {
+/** A fresh database holding JOBS crash jobs (the five lifecycles in turn), and an empty log in a temp dir. */
+async function prepare(prefix: string): Promise<{ db: string; log: string; ids: number[]; remove: () => void }> {
+  const db = await freshDatabase();
   const temp = makeTempDir(prefix);
-  const file = join(temp.dir, 'jobs.db');
   const log = join(temp.dir, 'steps.log');
   writeFileSync(log, '');
-  const setup = createPhaseline({ file });
+  const setup = createPhaseline({ db });
   registerCrashTypes(setup, null);
   const ids: number[] = [];
   for (let i = 0; i < JOBS; i++) ids.push(await setup.enqueue(typeName(CRASH_LIFECYCLES[i % CRASH_LIFECYCLES.length]!), { n: i }));
   await setup.close();
-  return { file, log, ids, remove: temp.remove };
+  return { db, log, ids, remove: temp.remove };
+}
+
+/** Every crash worker a test spawned, so that none outlives it. */
+const spawned: Child[] = [];
+
+/** A crash worker process, its database open but its workers not started (see {@link begin}). */
+function spawnWorker(db: string, log: string, mode: 'crash' | 'drain', seed: number, concurrency?: number): Child {
+  const child = spawnFixture('crash-worker.ts', [db, log, mode, String(seed), ...(concurrency !== undefined ? [String(concurrency)] : [])]);
+  spawned.push(child);
+  return child;
+}
+
+/**
+ * `count` crash workers, `make(i)` spawning the i-th, each spawned `depth` turns before it is
+ * taken: call the result for the next one.
+ */
+function ahead(count: number, make: (i: number) => Child, depth = 2): () => Child {
+  const waiting: Child[] = [];
+  let made = 0;
+  const fill = () => {
+    while (waiting.length < depth && made < count) waiting.push(make(made++));
+  };
+  fill();
+  return () => {
+    const child = waiting.shift();
+    if (!child) throw new Error(`all ${count} workers taken`);
+    fill();
+    return child;
+  };
+}
+
+/** Tell a worker whose database is open to start its workers; resolves with its READY line. */
+async function begin(child: Child): Promise<string> {
+  await child.waitForLine(/^OPEN /);
+  child.process.stdin!.write('start\n');
+  return child.waitForLine(/^READY /);
+}
+
+/**
+ * Start a worker that is to be killed, and wait until it runs a job (its claim may come late on a
+ * loaded machine): the random delay before the kill counts from there, so that every kill
+ * interrupts work. False when every job ended first, and there is nothing left to interrupt.
+ */
+async function beginVictim(child: Child, raw: RawDb): Promise<boolean> {
+  await begin(child);
+  const deadline = Date.now() + 40_000;
+  for (let i = 0; !child.lines.includes('RUNNING'); i++) {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) throw new Error(`worker ${child.pid} exited; stderr:\n${child.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`worker ${child.pid} ran no job within 40 s; stderr:\n${child.stderr()}`);
+    if (i % 20 === 0 && (await openJobCount(raw)) === 0) return false;
+    await sleep(10);
+  }
+  return true;
+}
+
+function killLeftovers(): void {
+  for (const child of spawned.splice(0)) {
+    if (child.process.exitCode === null && child.process.signalCode === null) child.kill('SIGKILL');
+  }
 }
 
 /** SIGKILL a running crash worker and check it was still running and had reported no error. */
@@ -99,8 +165,8 @@ interface Outcome {
  * from the recorded results; and in the side-effect log, no step run by an attempt that was claimed
  * after the step had been recorded. Replay: 0 diverged.
  */
-async function checkOutcome(file: string, log: string, ids: number[]): Promise<Outcome> {
-  const p = createPhaseline({ file });
+async function checkOutcome(db: string, log: string, ids: number[]): Promise<Outcome> {
+  const p = createPhaseline({ db });
   try {
     registerCrashTypes(p, null);
     const jobs = await p.list();
@@ -191,45 +257,46 @@ async function checkOutcome(file: string, log: string, ids: number[]): Promise<O
   }
 }
 
-async function unfinished(file: string): Promise<number> {
-  const p = createPhaseline({ file });
-  try {
-    return (await p.list()).filter((j) => !j.terminal).length;
-  } finally {
-    await p.close();
-  }
-}
-
-describe('runner: crash recovery across SIGKILLed worker processes', () => {
+describe(`runner: crash recovery across SIGKILLed worker processes ${STORE_TAG}`, () => {
   it('sequential: 20 workers killed one after another, then one drains; no job lost, no recorded step rerun', async () => {
     const CRASHES = 20;
     const seed = seedFromEnv();
-    console.log(`[runner.crash] sequential seed ${seed} (repeat with PHASELINE_SEED=${seed})`);
+    console.log(`[runner.crash] ${STORE_TAG} sequential seed ${seed} (repeat with PHASELINE_SEED=${seed})`);
     const random = prng(seed);
     const started = Date.now();
-    const { file, log, ids, remove } = await prepare('phaseline-crash-');
+    const { db, log, ids, remove } = await prepare('phaseline-crash-');
+    const raw = await openRawDb(db);
     try {
       const kills: number[] = [];
+      // The crash workers, then the one that drains.
+      const next = ahead(CRASHES + 1, (i) => (i < CRASHES ? spawnWorker(db, log, 'crash', seed + i + 1) : spawnWorker(db, log, 'drain', seed)));
       for (let round = 0; round < CRASHES; round++) {
-        const child = spawnFixture('crash-worker.ts', [file, log, 'crash', String(seed + round + 1)]);
-        await child.waitForLine(/^READY /);
+        const child = next();
+        if (!(await beginVictim(child, raw))) {
+          await kill(child, `round ${round}, idle`);
+          break; // nothing left to interrupt
+        }
         const delay = 20 + Math.floor(random() * 300);
         kills.push(delay);
         await sleep(delay);
         await kill(child, `round ${round}`);
       }
-      const left = await unfinished(file);
-      await drained(spawnFixture('crash-worker.ts', [file, log, 'drain', String(seed)]));
+      const left = await openJobCount(raw);
+      const drainer = next();
+      await begin(drainer);
+      await drained(drainer);
 
-      const outcome = await checkOutcome(file, log, ids);
+      const outcome = await checkOutcome(db, log, ids);
       // The crashes did interrupt running jobs, or this test proved nothing.
       expect(outcome.leaseLost, 'leases recovered after the crashes').toBeGreaterThan(0);
       console.log(
-        `[runner.crash] sequential seed ${seed}: ${CRASHES} kills after ${kills.join(',')} ms; ${left}/${JOBS} jobs unfinished before the drain; ` +
+        `[runner.crash] ${STORE_TAG} sequential seed ${seed}: ${kills.length} kills, each this long after the worker began a job: ${kills.join(',')} ms; ${left}/${JOBS} jobs unfinished before the drain; ` +
           `${outcome.leaseLost} leases recovered; ${outcome.stepRuns} step runs, ${outcome.reruns} of them re-runs of steps a crash kept from ` +
           `being recorded; ${outcome.events} events; ${Date.now() - started} ms`,
       );
     } finally {
+      killLeftovers();
+      await raw.close();
       remove();
     }
   }, 120_000);
@@ -237,35 +304,39 @@ describe('runner: crash recovery across SIGKILLed worker processes', () => {
   it('concurrent: workers killed beside a live one, which recovers their leases; no job lost, no recorded step rerun', async () => {
     const CRASHES = 8;
     const seed = seedFromEnv() + 7;
-    console.log(`[runner.crash] concurrent seed ${seed} (repeat with PHASELINE_SEED=${seed - 7})`);
+    console.log(`[runner.crash] ${STORE_TAG} concurrent seed ${seed} (repeat with PHASELINE_SEED=${seed - 7})`);
     const random = prng(seed);
     const started = Date.now();
-    const { file, log, ids, remove } = await prepare('phaseline-crash-live-');
-    let survivor: Child | null = null;
+    const { db, log, ids, remove } = await prepare('phaseline-crash-live-');
+    const raw = await openRawDb(db);
     try {
       // One job at a time, so that the killed workers beside it get their share of the work.
-      survivor = spawnFixture('crash-worker.ts', [file, log, 'drain', String(seed), '1']);
-      const survivorId = `crash-drain-${(await survivor.waitForLine(/^READY /)).split(' ')[1]}`;
+      const survivor = spawnWorker(db, log, 'drain', seed, 1);
+      const next = ahead(CRASHES, (i) => spawnWorker(db, log, 'crash', seed + i + 1));
+      const survivorId = `crash-drain-${(await begin(survivor)).split(' ')[1]}`;
       let kills = 0;
       for (; kills < CRASHES; kills++) {
-        const child = spawnFixture('crash-worker.ts', [file, log, 'crash', String(seed + kills + 1)]);
-        await child.waitForLine(/^READY /);
+        const child = next();
+        if (!(await beginVictim(child, raw))) {
+          await kill(child, `victim ${kills}, idle`);
+          break; // the survivor ran the rest: nothing left to interrupt
+        }
         await sleep(50 + Math.floor(random() * 300));
         await kill(child, `victim ${kills}`);
-        if (survivor.lines.some((l) => l.startsWith('DRAINED '))) break; // nothing left to interrupt
       }
       await drained(survivor);
 
-      const outcome = await checkOutcome(file, log, ids);
+      const outcome = await checkOutcome(db, log, ids);
       expect(outcome.leaseLost, 'leases recovered after the crashes').toBeGreaterThan(0);
       // The live process, not a fresh one, recovered what the killed ones held.
       expect(outcome.recoveredBy.get(survivorId) ?? 0, `recoveries by the survivor (all: ${JSON.stringify([...outcome.recoveredBy])})`).toBeGreaterThan(0);
       console.log(
-        `[runner.crash] concurrent seed ${seed}: ${kills} kills; ${outcome.leaseLost} leases recovered (${outcome.recoveredBy.get(survivorId)} by the live worker); ` +
+        `[runner.crash] ${STORE_TAG} concurrent seed ${seed}: ${kills} kills; ${outcome.leaseLost} leases recovered (${outcome.recoveredBy.get(survivorId)} by the live worker); ` +
           `${outcome.stepRuns} step runs, ${outcome.reruns} re-runs; ${outcome.events} events; ${Date.now() - started} ms`,
       );
     } finally {
-      if (survivor && survivor.process.exitCode === null && survivor.process.signalCode === null) survivor.kill('SIGKILL');
+      killLeftovers();
+      await raw.close();
       remove();
     }
   }, 120_000);

@@ -1,17 +1,19 @@
 /**
- * Several worker processes on one database file: a few thousand jobs enqueued by another process
- * are drained with every job run exactly once, never by two processes at a time, none left
- * behind, and replay agreeing with every row. And an idle worker in another process notices an
- * enqueue within its poll interval.
+ * Several worker processes on one database (a SQLite file, or a PostgreSQL server in the postgres
+ * project): a few thousand jobs enqueued by another process are drained with every job run exactly
+ * once, never by two processes at a time, none left behind, and replay agreeing with every row.
+ * And an idle worker in another process notices an enqueue: on SQLite within its poll interval; on
+ * PostgreSQL at once (NOTIFY), however long that interval is.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
-import { engineOf } from '../src/internal.ts';
+import { createPhaseline } from '../src/phaseline.ts';
 import type { JobEvent } from '../src/engine/job.ts';
 import { MULTI_LIFECYCLES, multiType, registerMultiTypes } from './fixtures/runner/multi-types.ts';
 import { makeTempDir, prng, seedFromEnv, sleep, spawnFixture, type Child } from './helpers/processes.ts';
+import { openJobCount, openRawDb, type RawDb } from './support/raw-db.ts';
+import { STORE, STORE_TAG, freshDatabase } from './support/stores.ts';
 
 interface Run {
   jobId: number;
@@ -46,26 +48,31 @@ async function stopAll(workers: Child[]): Promise<void> {
   }
 }
 
-function openCount(p: Phaseline): number {
-  return (engineOf(p).store.database.sqlite.prepare('SELECT count(*) AS n FROM jobs WHERE ended_at IS NULL').get() as { n: number }).n;
-}
+/**
+ * On PostgreSQL each job is several transactions on the server, four times the time of SQLite's
+ * here: 3,000 jobs took 22 s alone and 90 to 160 s beside the rest of the suite on the 2-core
+ * test machine, so a third of them there.
+ */
+const JOBS = STORE === 'postgres' ? 1000 : 3000;
 
-describe('runner: several worker processes on one database file', () => {
-  it('drain 3000 jobs: each runs exactly once, never concurrently, none left behind', async () => {
+describe(`runner: several worker processes on one database ${STORE_TAG}`, () => {
+  it(`drain ${JOBS} jobs: each runs exactly once, never concurrently, none left behind`, async () => {
     const PROCESSES = 3;
-    const JOBS = 3000;
     const BATCH = 100;
     const temp = makeTempDir('phaseline-multi-');
     const workers: Child[] = [];
     const started = Date.now();
+    let raw: RawDb | null = null;
     try {
-      const file = join(temp.dir, 'jobs.db');
-      const p = createPhaseline({ file }); // creates and migrates the file before the workers open it
+      const db = await freshDatabase();
+      const p = createPhaseline({ db });
+      await p.ready();
       registerMultiTypes(p, async () => {
         throw new Error('this process only enqueues');
       });
+      raw = await openRawDb(db);
       for (let i = 0; i < PROCESSES; i++) {
-        workers.push(spawnFixture('multi-worker.ts', [file, join(temp.dir, `runs-${i}.log`), '4', '20', '30000']));
+        workers.push(spawnFixture('multi-worker.ts', [db, join(temp.dir, `runs-${i}.log`), '4', '20', '30000']));
       }
       const workerIds = new Map<number, string>(); // pid → worker id
       for (const w of workers) {
@@ -83,8 +90,8 @@ describe('runner: several worker processes on one database file', () => {
       expect(new Set(ids).size).toBe(JOBS);
 
       const deadline = Date.now() + 90_000;
-      while (openCount(p) > 0) {
-        if (Date.now() > deadline) throw new Error(`${openCount(p)} jobs still open after 90 s`);
+      while ((await openJobCount(raw)) > 0) {
+        if (Date.now() > deadline) throw new Error(`${await openJobCount(raw)} jobs still open after 90 s`);
         await sleep(50);
       }
       const drainedMs = Date.now() - started;
@@ -113,7 +120,9 @@ describe('runner: several worker processes on one database file', () => {
       // ── The stored jobs and their histories.
       const jobs = await p.list();
       expect(jobs.length).toBe(JOBS);
-      const eventRows = engineOf(p).store.database.sqlite.prepare('SELECT job_id AS jobId, seq, at, type, actor FROM job_events ORDER BY job_id, seq').all() as Array<Pick<JobEvent, 'jobId' | 'seq' | 'at' | 'type' | 'actor'>>;
+      const eventRows = await raw.all<Pick<JobEvent, 'jobId' | 'seq' | 'at' | 'type' | 'actor'>>(
+        'SELECT job_id AS "jobId", seq, at, type, actor FROM job_events ORDER BY job_id, seq',
+      );
       const historyOf = new Map<number, typeof eventRows>();
       for (const e of eventRows) historyOf.set(e.jobId, [...(historyOf.get(e.jobId) ?? []), e]);
       for (const job of jobs) {
@@ -140,37 +149,50 @@ describe('runner: several worker processes on one database file', () => {
       expect(summary.diverged, JSON.stringify(summary.reports.slice(0, 3), null, 2)).toBe(0);
       await p.close();
       console.log(
-        `[runner.multiprocess] ${JOBS} jobs drained by ${PROCESSES} processes (${perProcess.join('/')}) in ${drainedMs} ms; ` +
+        `[runner.multiprocess] ${STORE_TAG} ${JOBS} jobs drained by ${PROCESSES} processes (${perProcess.join('/')}) in ${drainedMs} ms; ` +
           `${summary.events} events; total ${Date.now() - started} ms`,
       );
     } finally {
       for (const w of workers) if (w.process.exitCode === null && w.process.signalCode === null) w.kill('SIGKILL');
+      await raw?.close();
       temp.remove();
     }
   }, 150_000);
 
-  it('an idle worker in another process notices an enqueue within its poll interval', async () => {
-    const POLL_MS = 250;
-    const SLACK_MS = 1000; // loose on purpose: the assertion is "by polling", not a benchmark
+  // On SQLite another process's enqueue is found by polling: within the poll interval (and some
+  // slack: the assertion is "by polling", not a benchmark). On PostgreSQL its COMMIT carries a
+  // NOTIFY that wakes the idle worker at once: with a 10 s poll interval, in tens of milliseconds,
+  // well under a second (the median); a loaded machine may stall one wake-up past a second, never
+  // to a fifth of the poll interval.
+  const wakes = STORE === 'postgres';
+  const pollTest = wakes
+    ? 'an idle worker in another process is woken by an enqueue at once (NOTIFY), long before its poll interval'
+    : 'an idle worker in another process notices an enqueue within its poll interval';
+  it(pollTest, async () => {
+    const POLL_MS = wakes ? 10_000 : 250;
+    const BOUND_MS = wakes ? POLL_MS / 5 : POLL_MS + 1000;
+    /** Enqueues are this far apart at most, at random: on SQLite they land anywhere in the worker's poll cycle. */
+    const SPREAD_MS = wakes ? 500 : POLL_MS * 1.5;
     const seed = seedFromEnv();
-    console.log(`[runner.multiprocess] poll test seed ${seed} (repeat with PHASELINE_SEED=${seed})`);
+    console.log(`[runner.multiprocess] ${STORE_TAG} poll test seed ${seed} (repeat with PHASELINE_SEED=${seed})`);
     const random = prng(seed);
     const temp = makeTempDir('phaseline-poll-');
     let worker: Child | null = null;
     try {
-      const file = join(temp.dir, 'jobs.db');
-      const p = createPhaseline({ file });
+      const db = await freshDatabase();
+      const p = createPhaseline({ db });
+      await p.ready();
       registerMultiTypes(p, async () => {
         throw new Error('this process only enqueues');
       });
-      worker = spawnFixture('multi-worker.ts', [file, join(temp.dir, 'runs.log'), '1', String(POLL_MS), '30000']);
+      worker = spawnFixture('multi-worker.ts', [db, join(temp.dir, 'runs.log'), '1', String(POLL_MS), '30000']);
       await worker.waitForLine(/^READY /);
       const latencies: number[] = [];
       for (let i = 0; i < 6; i++) {
-        await sleep(Math.floor(random() * POLL_MS * 1.5)); // land anywhere in the worker's poll cycle
+        await sleep(Math.floor(random() * SPREAD_MS));
         const lifecycle = MULTI_LIFECYCLES[i % MULTI_LIFECYCLES.length]!;
         const id = await p.enqueue(multiType(lifecycle), { i });
-        const deadline = Date.now() + POLL_MS + SLACK_MS + 5000;
+        const deadline = Date.now() + POLL_MS + 6000;
         while (!(await p.get(id)).terminal) {
           if (Date.now() > deadline) throw new Error(`job ${id} was not run; worker stderr:\n${worker.stderr()}`);
           await sleep(5);
@@ -182,11 +204,12 @@ describe('runner: several worker processes on one database file', () => {
         expect(claim.actor).toMatch(/^multi-\d+\//); // claimed by the other process, not this one
         latencies.push(claim.at - created.at);
       }
-      console.log(`[runner.multiprocess] enqueue → claim latencies with pollIntervalMs ${POLL_MS}: ${latencies.join(', ')} ms`);
+      console.log(`[runner.multiprocess] ${STORE_TAG} enqueue → claim latencies with pollIntervalMs ${POLL_MS}: ${latencies.join(', ')} ms`);
       for (const latency of latencies) {
         expect(latency).toBeGreaterThanOrEqual(0);
-        expect(latency).toBeLessThan(POLL_MS + SLACK_MS);
+        expect(latency).toBeLessThan(BOUND_MS);
       }
+      if (wakes) expect([...latencies].sort((a, b) => a - b)[latencies.length / 2]!, 'median latency').toBeLessThan(500);
       await stopAll([worker]);
       expect(worker.stderr()).not.toMatch(/ERROR/);
       const summary = await p.replayAll();

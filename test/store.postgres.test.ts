@@ -410,6 +410,22 @@ describe('connections on PostgreSQL', () => {
     expect((await engine.get(job.id)).id).toBe(job.id);
     expect((await engine.send(job.id, { type: 'SET', priority: 3 })).priority).toBe(3);
   });
+
+  test('a connection killed while a transaction holds it between two queries fails that transaction, not the process', async () => {
+    const store = await open();
+    const engine = new Engine(store);
+    const job = await engine.create(uws(1));
+    const killed = store.run('write', function* (tx) {
+      yield* tx.readHead(job.id);
+      // Checked out, no query in flight: pg emits 'error' on the client, which nobody but the store hears.
+      yield admin
+        .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND state = 'idle in transaction'`)
+        .then(() => new Promise((resolve) => setTimeout(resolve, 100)));
+      return yield* tx.readHead(job.id);
+    });
+    await expect(killed).rejects.toThrow(/not queryable/);
+    expect((await engine.send(job.id, { type: 'SET', priority: 3 })).priority).toBe(3);
+  });
 });
 
 describe('opening PostgreSQL', () => {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * The conformance suite: these files run twice, on SQLite (in the `sqlite` project, with every
@@ -18,6 +18,16 @@ export const CONFORMANCE = [
   'test/http.owners.test.ts',
   'test/http.fuzz.test.ts',
   'test/http.hardening.test.ts',
+  'test/runner.crash.test.ts',
+  'test/runner.multiprocess.test.ts',
+];
+
+/**
+ * Files about PostgreSQL alone (several hosts on one server, connections cut): run by the postgres
+ * project only, on its server, with a database per test as the conformance files.
+ */
+export const POSTGRES_ONLY = [
+  'test/runner.hosts.postgres.test.ts',
 ];
 
 export default defineConfig({
@@ -30,12 +40,12 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'] } },
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...POSTGRES_ONLY] } },
       {
         extends: true,
         test: {
           name: 'postgres',
-          include: CONFORMANCE,
+          include: [...CONFORMANCE, ...POSTGRES_ONLY],
           env: { PHASELINE_TEST_STORE: 'postgres' },
           globalSetup: ['test/support/postgres-global.ts'],
         },

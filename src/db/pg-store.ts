@@ -529,7 +529,7 @@ export class PgStore extends PgOps implements Store {
     const folder = findMigrations(url);
     const pool = new pg.Pool({ ...options.pool, connectionString: url, ...(options.max !== undefined ? { max: options.max } : {}) });
     try {
-      const client = await pool.connect().catch((error: unknown) => {
+      const { client, release } = await checkout(pool).catch((error: unknown) => {
         throw new StoreUnavailableError(redactUrl(url), 'cannot-open', error instanceof Error ? error.message : String(error));
       });
       try {
@@ -543,7 +543,7 @@ export class PgStore extends PgOps implements Store {
           await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
         }
       } finally {
-        client.release();
+        release();
       }
       return new PgStore(pool);
     } catch (error) {
@@ -579,7 +579,7 @@ export class PgStore extends PgOps implements Store {
   }
 
   async #transactionOnce<T>(mode: Exclude<TxMode, 'autocommit'>, script: (tx: StoreTx) => Script<T>, strict: boolean): Promise<T> {
-    const client = await this.pool.connect();
+    const { client, release } = await checkout(this.pool);
     let ops = this.#ops.get(client);
     if (!ops) this.#ops.set(client, (ops = new PgOps(drizzle(client))));
     ops.begin(mode, strict);
@@ -599,7 +599,7 @@ export class PgStore extends PgOps implements Store {
         throw error;
       }
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 
@@ -611,6 +611,37 @@ export class PgStore extends PgOps implements Store {
     await this.#wake.close();
     await this.pool.end();
   }
+}
+
+/**
+ * A client of the pool, heard from the moment it is handed out until it is released. A connection
+ * can fail while none of its queries is in flight (a server restart, or an administrator's
+ * pg_terminate_backend landing in the same packet as the reply to the last query, or to the
+ * connection's start-up): pg then emits 'error' on the client, and the pool listens only to its
+ * idle clients, so unheard that would end the process. So the listener is attached in the pool's
+ * callback (`await pool.connect()` would leave a turn without one), and the failure is kept: the
+ * client's next query fails (not queryable), and `release` hands the client back broken, so the
+ * pool discards it.
+ */
+function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(error?: Error): void }> {
+  return new Promise((resolve, reject) => {
+    pool.connect((error, client) => {
+      if (error || !client) return reject(error ?? new Error('the pool handed out no client'));
+      let failed: Error | undefined;
+      const onError = (failure: Error) => {
+        failed ??= failure;
+      };
+      client.on('error', onError);
+      resolve({
+        client,
+        release: (broken) => {
+          // The pool attaches its own listener as the client is released: none is missed.
+          client.off('error', onError);
+          client.release(broken ?? failed);
+        },
+      });
+    });
+  });
 }
 
 /**
