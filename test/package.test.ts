@@ -106,6 +106,18 @@ await p.ready().then(() => console.log('opened?'), (error) => console.log(error.
     expect(out).not.toContain('secret');
   });
 
+  it("runs the README's vitest file for phaseline/testing: its own lifecycle passes, a planted fault fails with a short sequence", () => {
+    const dir = project('testing-kit', { type: 'module' }, {
+      'review.test.js': readmeExample('### Testing your lifecycle'),
+    });
+    // The app's own test tools, beside the installed package (from npm's cache where it has them).
+    ok('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', join(work, packed.filename), 'vitest@^4.0.0', 'fast-check@^4.3.0'], dir);
+    cpSync(join(ROOT, 'node_modules', 'better-sqlite3', 'build'), join(dir, 'node_modules', 'better-sqlite3', 'build'), { recursive: true });
+    const result = run('npx', ['vitest', 'run', '--reporter=verbose'], dir, { CI: 'true' });
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+    expect(result.stdout).toContain('3 passed');
+  });
+
   it('loads every subpath from CommonJS with require', () => {
     const dir = project('cjs', { type: 'commonjs' }, {
       'app.cjs': `

@@ -11,13 +11,13 @@ import { CliError, EXIT } from './errors.ts';
 
 export interface GraphOptions {
   format: 'mermaid' | 'dot';
-  version?: number;
+  lifecycleVersion?: number;
 }
 
 export interface CheckCommandOptions {
   runs?: number;
   seed?: number;
-  version?: number;
+  lifecycleVersion?: number;
   json?: boolean;
 }
 

@@ -161,9 +161,9 @@ function buildProgram(setCode: (code: number) => void): Command {
     .description("print a lifecycle's reachable states and transitions as a Mermaid state diagram (or Graphviz DOT)")
     .argument('<lifecycle>', 'a built-in lifecycle (uws, ecotaxa, rime, synapse, qiskit) or one of --lifecycles')
     .addOption(new Option('--format <format>', 'diagram language').choices(['mermaid', 'dot']).default('mermaid'))
-    .option('--version <n>', 'that version (default: the latest)', parseCount)
+    .option('--lifecycle-version <n>', 'that version of it (default: the latest)', parseCount)
     .action(async (name: string, options: GraphOptions, command: Command) => {
-      const lifecycle = findLifecycle(name, await loadedLifecycles(command.optsWithGlobals<GlobalOptions>()), options.version);
+      const lifecycle = findLifecycle(name, await loadedLifecycles(command.optsWithGlobals<GlobalOptions>()), options.lifecycleVersion);
       setCode(graphCommand(lifecycle, options));
     });
 
@@ -173,10 +173,10 @@ function buildProgram(setCode: (code: number) => void): Command {
     .argument('<lifecycle>', 'a built-in lifecycle or one of --lifecycles')
     .option('--runs <n>', 'random sequences (default 200)', parseCount)
     .option('--seed <n>', 'the random seed (a failure prints the one it used)', parseSeed)
-    .option('--version <n>', 'that version (default: the latest)', parseCount)
+    .option('--lifecycle-version <n>', 'that version of it (default: the latest)', parseCount)
     .addOption(json())
     .action(async (name: string, options: CheckCommandOptions, command: Command) => {
-      const lifecycle = findLifecycle(name, await loadedLifecycles(command.optsWithGlobals<GlobalOptions>()), options.version);
+      const lifecycle = findLifecycle(name, await loadedLifecycles(command.optsWithGlobals<GlobalOptions>()), options.lifecycleVersion);
       setCode(checkCommand(lifecycle, options));
     });
 
