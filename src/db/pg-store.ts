@@ -11,6 +11,7 @@
  */
 import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, ne, not, notInArray, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,9 +43,6 @@ const ALWAYS = new Set<string>(['version', 'leaseId', 'leaseExpiresAt', 'workerI
 
 const p = sql.placeholder;
 
-/** Rows per multi-row INSERT: a statement takes at most 65,535 parameters (a job row has about 40 columns, an event 8). */
-const JOBS_PER_INSERT = 1000;
-const EVENTS_PER_INSERT = 5000;
 
 /** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
 const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
@@ -110,17 +108,45 @@ function prepare(db: PgDb) {
   };
 }
 
+/** A column's values for many rows, as one array parameter of its type (`unnest` makes rows of them). */
+interface ArrayColumn<R> {
+  key: keyof R & string;
+  column: PgColumn;
+  type: string;
+}
+
+const arrayColumns = <R>(table: Record<string, PgColumn>, keys: ReadonlyArray<keyof R & string>): ArrayColumn<R>[] =>
+  keys.map((key) => ({ key, column: table[key]!, type: table[key]!.getSQLType() }));
+
+/** `$n::type[]` of each column's values, encoded as the column encodes one value. */
+function arraysOf<R>(columns: ReadonlyArray<ArrayColumn<R>>, rows: readonly R[]) {
+  return columns.map(({ key, column, type }) =>
+    sql`${sql.param(rows.map((row) => (row[key] === null || row[key] === undefined ? null : column.mapToDriverValue(row[key]))))}::${sql.raw(type)}[]`,
+  );
+}
+
+const JOB_INSERT_COLUMNS = arrayColumns<JobRow>(c, INSERTED);
+const EVENT_INSERT_COLUMNS = arrayColumns<JobEventRow>(getTableColumns(jobEvents), EVENT_COLUMNS);
+
+/**
+ * One INSERT of many rows with one array parameter per column: a statement the size of one row,
+ * whatever the rows' number (VALUES lists would make a parameter of every cell, up to the limit
+ * of 65,535, and a long statement for Drizzle to build and the server to parse).
+ */
+function insertMany<R>(table: typeof jobs | typeof jobEvents, columns: ReadonlyArray<ArrayColumn<R>>, rows: readonly R[], returning = sql``) {
+  const names = columns.map(({ column }) => sql.identifier(column.name));
+  return sql`INSERT INTO ${table} (${sql.join(names, sql`, `)}) SELECT * FROM unnest(${sql.join(arraysOf(columns, rows), sql`, `)}) ${returning}`;
+}
+
 /** Each column a transition writes, with its PostgreSQL type (for the arrays of a batch UPDATE). */
-const BATCH_COLUMNS = DERIVED.map((key) => ({ key, column: c[key], type: c[key].getSQLType() }));
+const BATCH_COLUMNS = arrayColumns<JobRow>(c, DERIVED);
 
 /**
  * One UPDATE of many rows, each guarded by its stored version: every column a transition writes,
  * one array per column (`unnest`), so the statement's size does not grow with its parameters' count.
  */
 function batchUpdate(pending: ReadonlyArray<{ row: JobRow; storedVersion: number }>) {
-  const arrays = BATCH_COLUMNS.map(({ key, column, type }) =>
-    sql`${sql.param(pending.map(({ row }) => (row[key] === null ? null : column.mapToDriverValue(row[key]))))}::${sql.raw(type)}[]`,
-  );
+  const arrays = arraysOf(BATCH_COLUMNS, pending.map(({ row }) => row));
   const names = BATCH_COLUMNS.map(({ column }) => sql.identifier(column.name));
   return sql`UPDATE ${jobs} SET ${sql.join(names.map((name) => sql`${name} = v.${name}`), sql`, `)}
     FROM unnest(${sql.param(pending.map((p) => p.row.id))}::bigint[], ${sql.param(pending.map((p) => p.storedVersion))}::integer[], ${sql.join(arrays, sql`, `)})
@@ -305,14 +331,9 @@ class PgOps implements StoreTx {
       if (row.claimable) this.#wakes = true;
     }
     if (rows.length === 1) return [((yield this.#stmts.insertJob.execute(rows[0]!)) as Array<{ id: number }>)[0]!.id];
-    const ids: number[] = [];
-    for (let at = 0; at < rows.length; at += JOBS_PER_INSERT) {
-      const chunk = rows.slice(at, at + JOBS_PER_INSERT).map(({ id: _id, ...row }) => row);
-      const inserted = (yield this.#db.insert(jobs).values(chunk).returning({ id: jobs.id })) as Array<{ id: number }>;
-      // The identity is drawn row by row in VALUES order, so ascending ids follow the rows given.
-      ids.push(...inserted.map((r) => r.id).sort((a, b) => a - b));
-    }
-    return ids;
+    const inserted = (yield this.#db.execute(insertMany(jobs, JOB_INSERT_COLUMNS, rows, sql`RETURNING ${jobs.id}`))) as pg.QueryResult<{ id: string | number }>;
+    // The identity is drawn row by row in the order unnest yields them, so ascending ids follow the rows given.
+    return inserted.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
   }
 
   *appendEvents(events: readonly JobEventRow[]): Op<void> {
@@ -329,9 +350,7 @@ class PgOps implements StoreTx {
       yield this.#stmts.insertEvent.execute(events[0]!);
       return;
     }
-    for (let at = 0; at < events.length; at += EVENTS_PER_INSERT) {
-      yield this.#db.insert(jobEvents).values(events.slice(at, at + EVENTS_PER_INSERT));
-    }
+    yield this.#db.execute(insertMany(jobEvents, EVENT_INSERT_COLUMNS, events));
   }
 
   *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Op<boolean> {
