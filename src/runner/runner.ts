@@ -96,7 +96,10 @@ export class Runner implements Workers {
       }
     });
     // Another process's enqueue (PostgreSQL NOTIFY): claim now rather than at the next poll.
-    const stopWaking = this.#port.onWake?.(() => this.nudge()) ?? (() => {});
+    // Only with a slot free: a wake-up while full would only make the loop look and wait again.
+    const stopWaking = this.#port.onWake?.(() => {
+      if (this.#opts.concurrency - this.#active.size - this.#reserved > 0) this.nudge();
+    }) ?? (() => {});
     this.#unsubscribe = () => {
       stopObserving();
       stopDeletions();
