@@ -11,8 +11,8 @@
  * A template is kept only when it reproduces the fold: it is filled with other sample inputs (every
  * field given, and again with other values) and compared with their folds. A machine whose context
  * computes anything from the input (or records an event's instant) fails that check and keeps the
- * fold. The shared parts of a template's context (its empty lists) are shared by the jobs made from
- * it, as the fold shares nothing mutable either: machines never change a context in place.
+ * fold. Nothing of the template is shared with the jobs made from it but its XState internals
+ * (state nodes, tags), which no one changes.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { AnyMachineSnapshot } from 'xstate';
@@ -73,19 +73,30 @@ function sameSnapshot(a: AnyMachineSnapshot, b: AnyMachineSnapshot): boolean {
 export function fillTemplate(template: CreationTemplate, input: JobInput): AnyMachineSnapshot[] | null {
   for (const key of FILLED) if (key in input && input[key] === undefined) return null;
   return template.map((snapshot) => {
-    const base = snapshot.context as JobContext;
-    const context: JobContext = { ...base };
+    const base = snapshot.context as JobContext & Record<string, unknown>;
+    const context: Record<string, unknown> = {};
+    // The template's own lists and records are copied: a caller may change a job it was given.
+    for (const key in base) context[key] = copyJson(base[key]);
     context.params = input.params;
     if (has(input, 'priority')) context.priority = input.priority;
     if (has(input, 'runAfter')) context.runAfter = input.runAfter;
     if (has(input, 'executionDuration')) context.executionDuration = input.executionDuration;
     if (has(input, 'destruction')) context.destruction = input.destruction;
     if (has(input, 'quote')) context.quote = input.quote;
-    if (has(input, 'message')) context.progress = { ...base.progress, message: input.message };
+    if (has(input, 'message')) (context.progress as JobContext['progress']).message = input.message;
     // A machine snapshot is a plain object (xstate's createMachineSnapshot): the same states, tags
-    // and methods, another context.
-    return { ...snapshot, context } as AnyMachineSnapshot;
+    // and methods, another context and state value.
+    return { ...snapshot, value: copyJson(snapshot.value), context } as AnyMachineSnapshot;
   });
+}
+
+/** A copy of a JSON value (the same value when it is a primitive). */
+function copyJson<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyJson) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key in value) copy[key] = copyJson((value as Record<string, unknown>)[key]);
+  return copy as T;
 }
 
 function has<K extends Filled>(input: JobInput, key: K): input is JobInput & Required<Pick<JobInput, K>> {
