@@ -158,6 +158,16 @@ describe('creation templates', () => {
     }
   });
 
+  it('a job shares nothing a caller may change with the template or other jobs', () => {
+    const { engine, database } = engineOf([], true);
+    const [first] = engine.createMany([{ lifecycle: 'ecotaxa', type: 'a', input: { params: null } }, { lifecycle: 'ecotaxa', type: 'a', input: { params: null } }]);
+    first!.errors.push({ message: 'changed by a caller', attempt: 0, at: 0 });
+    (first!.snapshot.context.replies as unknown[]).push('changed');
+    const later = engine.create({ lifecycle: 'ecotaxa', type: 'a', input: { params: null } });
+    deepStrictEqual([later.errors, later.snapshot.context.replies], [[], []]);
+    database.sqlite.close();
+  });
+
   it('a lifecycle whose fold the template cannot reproduce is detected and folds', () => {
     equal(buildTemplate(echo, true), null);
     // Without its start event the fold is the plain initial context: a template serves it.
