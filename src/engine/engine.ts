@@ -255,9 +255,9 @@ export class Engine<S extends Store = SyncStore> {
   }
 
   /**
-   * Create many jobs in one transaction: all are written, or none. Each job is folded in memory
-   * (its creation and start events), then every row goes in with one insert and every event with
-   * another. A job with an idempotency key seen before (stored, or earlier in the batch) is not
+   * Create many jobs in one transaction: all are written, or none. Each job's creation and start
+   * events are made in memory (from its lifecycle's creation template, else folded by XState), then
+   * the rows go in with one insert and the events with another (multi-row statements on SQLite). A job with an idempotency key seen before (stored, or earlier in the batch) is not
    * created again: its first job is returned in its place.
    */
   createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
@@ -304,7 +304,7 @@ export class Engine<S extends Store = SyncStore> {
     }.bind(this));
   }
 
-  /** A new job's creation and start events folded in memory: each step's row and snapshot, the last one to be written. */
+  /** A new job's creation and start events made in memory: each step's row and snapshot, the last one to be written. */
   #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Creation {
     const at = this.clock();
     const identity: JobIdentity = {
