@@ -92,12 +92,24 @@ export class SqliteStore implements SyncStore, StoreTx {
   }
 
   *insertJobs(rows: readonly JobRow[]): Generator<never, number[]> {
-    // A compiled statement per row costs no more here than one statement of many rows.
-    return rows.map((row) => Number(this.#stmts.insertJob.run(row).lastInsertRowid));
+    if (rows.length === 1) return [Number(this.#stmts.insertJob.run(rows[0]!).lastInsertRowid)];
+    // Many rows per statement. Their ids by arithmetic on the last one, which is exact here: the id
+    // is an AUTOINCREMENT rowid, so each row of one INSERT gets one more than the largest before it
+    // (SQLITE_FULL rather than a reused or random id), none is given explicitly, and one writer at
+    // a time (BEGIN IMMEDIATE). `RETURNING id` would not do: SQLite returns those rows in no
+    // defined order, so they could not be matched with the rows sent.
+    const ids = new Array<number>(rows.length);
+    this.#stmts.insertJobs(rows, (result, from, count) => {
+      if (result.changes !== count) throw new Error(`an insert of ${count} jobs wrote ${result.changes}`);
+      const last = Number(result.lastInsertRowid);
+      for (let i = 0; i < count; i++) ids[from + i] = last - count + 1 + i;
+    });
+    return ids;
   }
 
   *appendEvents(events: readonly JobEventRow[]): Generator<never, void> {
-    for (const event of events) this.#stmts.insertEvent.run(event);
+    if (events.length === 1) this.#stmts.insertEvent.run(events[0]!);
+    else this.#stmts.insertEvents(events);
   }
 
   *writeTransition(row: JobRow, before: JobRow, event: JobEventRow): Generator<never, boolean> {

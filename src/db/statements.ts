@@ -3,7 +3,7 @@
  */
 import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, lte, not, sql } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
-import { compileRead, compileWrite, type CompiledWrite } from './compile.ts';
+import { compileInsertMany, compileRead, compileWrite, type CompiledWrite } from './compile.ts';
 import type { OpenDatabase, PhaselineDb } from './open.ts';
 import { jobEvents, jobs, type JobEventRow, type JobRow } from './schema.ts';
 import { DERIVED, selections } from './columns.ts';
@@ -27,19 +27,18 @@ const placeholders = <K extends string>(keys: readonly K[]) =>
 
 export function prepareStatements({ db, sqlite }: OpenDatabase) {
   const eventColumns = getTableColumns(jobEvents);
+  const jobValues = {
+    ...placeholders(DERIVED),
+    ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
+  };
+  const eventValues = placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const);
+  const rowsOf = <T>(values: T, n: number): T[] => Array.from({ length: n }, () => values);
   return {
-    insertJob: compileWrite(
-      sqlite,
-      db.insert(jobs).values({
-        ...placeholders(DERIVED),
-        ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
-      }),
-    ),
+    insertJob: compileWrite(sqlite, db.insert(jobs).values(jobValues)),
+    insertJobs: compileInsertMany(sqlite, (n) => db.insert(jobs).values(rowsOf(jobValues, n))),
     updateJob: narrowUpdate({ db, sqlite }),
-    insertEvent: compileWrite(
-      sqlite,
-      db.insert(jobEvents).values(placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const)),
-    ),
+    insertEvent: compileWrite(sqlite, db.insert(jobEvents).values(eventValues)),
+    insertEvents: compileInsertMany(sqlite, (n) => db.insert(jobEvents).values(rowsOf(eventValues, n))),
     /**
      * A heartbeat: fenced by the lease id, and only while the job is running. The expiry always
      * moves on, even when the holder's clock stood still or stepped back: observers take a lease

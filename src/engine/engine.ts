@@ -14,7 +14,8 @@
  * snapshot cache, and the notifications after each commit.
  */
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import { describeState, firstSnapshot, machineEvent, nextSnapshot } from './transition.ts';
+import { describeState, machineEvent, nextSnapshot } from './transition.ts';
+import { buildTemplate, fillTemplate, foldCreation, type CreationTemplate } from './creation.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import type {
@@ -53,6 +54,11 @@ export interface EngineOptions {
    * Default 1,000: enough for the jobs in flight and the most recent enqueues.
    */
   snapshotCacheSize?: number;
+  /**
+   * Fill a per-lifecycle template for a new job's snapshots instead of running XState (the same
+   * snapshots, src/engine/creation.ts). Default true; false for tests that compare the two.
+   */
+  creationTemplates?: boolean;
 }
 
 export interface CreateOptions {
@@ -141,6 +147,9 @@ export class Engine<S extends Store = SyncStore> {
   readonly #deleteListeners = new Set<(ids: readonly number[]) => void>();
   readonly #eventTypes = new WeakMap<Lifecycle, Set<string>>();
   readonly #settled = new WeakMap<Lifecycle, readonly string[]>();
+  /** Creation templates by lifecycle and start flag, built on first use; null: the lifecycle folds. */
+  readonly #templates = new WeakMap<Lifecycle, { started?: CreationTemplate | null; created?: CreationTemplate | null }>();
+  readonly #useTemplates: boolean;
   /** The unit of the open {@link transaction} (synchronous stores only): nested writes join it as savepoints. */
   #open: Unit | null = null;
 
@@ -149,6 +158,7 @@ export class Engine<S extends Store = SyncStore> {
     this.lifecycles = options.lifecycles ?? new LifecycleRegistry();
     this.clock = options.clock ?? Date.now;
     this.#cacheSize = options.snapshotCacheSize ?? 1_000;
+    this.#useTemplates = options.creationTemplates ?? true;
   }
 
   get store(): S {
@@ -245,9 +255,9 @@ export class Engine<S extends Store = SyncStore> {
   }
 
   /**
-   * Create many jobs in one transaction: all are written, or none. Each job is folded in memory
-   * (its creation and start events), then every row goes in with one insert and every event with
-   * another. A job with an idempotency key seen before (stored, or earlier in the batch) is not
+   * Create many jobs in one transaction: all are written, or none. Each job's creation and start
+   * events are made in memory (from its lifecycle's creation template, else folded by XState), then
+   * the rows go in with one insert and the events with another (multi-row statements on SQLite). A job with an idempotency key seen before (stored, or earlier in the batch) is not
    * created again: its first job is returned in its place.
    */
   createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
@@ -294,7 +304,7 @@ export class Engine<S extends Store = SyncStore> {
     }.bind(this));
   }
 
-  /** A new job's creation and start events folded in memory: each step's row and snapshot, the last one to be written. */
+  /** A new job's creation and start events made in memory: each step's row and snapshot, the last one to be written. */
   #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Creation {
     const at = this.clock();
     const identity: JobIdentity = {
@@ -308,18 +318,29 @@ export class Engine<S extends Store = SyncStore> {
     };
     const { id: _id, ...fixed } = identity;
     const creation: CreatePayload = { ...fixed, input };
-    let snapshot = firstSnapshot(lifecycle.machine, input);
-    let row = deriveRow(null, identity, snapshot, at, NO_LEASE);
-    const steps: Creation['steps'] = [{ row, snapshot, type: 'CREATE', payload: { ...creation }, stateBefore: null }];
-    for (const type of options.start === false ? [] : (lifecycle.startEvents ?? [])) {
-      const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
-      if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
-      const next = deriveRow(row, identity, after, at, NO_LEASE);
-      steps.push({ row: next, snapshot: after, type, payload: {}, stateBefore: row.state });
+    const start = options.start !== false;
+    const snapshots = this.#snapshotsOf(lifecycle, input, start, at);
+    const types = start ? (lifecycle.startEvents ?? []) : [];
+    const steps: Creation['steps'] = [];
+    let row: JobRow | null = null;
+    snapshots.forEach((snapshot, i) => {
+      const next = deriveRow(row, identity, snapshot, at, NO_LEASE);
+      steps.push(i === 0
+        ? { row: next, snapshot, type: 'CREATE', payload: { ...creation }, stateBefore: null }
+        : { row: next, snapshot, type: types[i - 1]!, payload: {}, stateBefore: row!.state });
       row = next;
-      snapshot = after;
-    }
+    });
     return { at, actor: options.actor ?? null, steps };
+  }
+
+  /** A creation's snapshots: from the lifecycle's template when it has one ({@link buildTemplate}), else by XState. */
+  #snapshotsOf(lifecycle: Lifecycle, input: JobInput, start: boolean, at: number): AnyMachineSnapshot[] {
+    let templates = this.#templates.get(lifecycle);
+    if (!templates) this.#templates.set(lifecycle, (templates = {}));
+    const key = start ? 'started' : 'created';
+    let template = templates[key];
+    if (template === undefined && this.#useTemplates) template = templates[key] = buildTemplate(lifecycle, start);
+    return (template && fillTemplate(template, input)) ?? foldCreation(lifecycle, input, start, at);
   }
 
   /** Check a creation's options before any transaction begins. */
