@@ -373,7 +373,8 @@ describe('transactions on PostgreSQL', () => {
         })();
       });
     await expect(Promise.all([crossing(a!.id, b!.id), crossing(b!.id, a!.id)])).resolves.toEqual([b!.id, a!.id]);
-    expect(scripts).toBe(3);
+    // At least one script ran again (more, when the rerun met the other's locks again under load).
+    expect(scripts).toBeGreaterThanOrEqual(3);
   });
 
   test('a read transaction sees one moment while a writer commits', async () => {
