@@ -95,7 +95,7 @@ export class Runner implements Workers {
         if (attempt) this.#end(attempt, 'lost');
       }
     });
-    // Another process's enqueue (PostgreSQL NOTIFY): claim now rather than at the next poll.
+    // Another process's enqueue (PostgreSQL NOTIFY, a commit to the SQLite file): claim now, not at the next poll.
     // Only with a slot free: a wake-up while full would only make the loop look and wait again.
     const stopWaking = this.#port.onWake?.(() => {
       if (this.#opts.concurrency - this.#active.size - this.#reserved > 0) this.nudge();
