@@ -36,6 +36,22 @@ const echo = defineLifecycle({
   },
 });
 
+/**
+ * A lifecycle whose start event is guarded by the parameters: an urgent job skips the queue's
+ * waiting room. No sample has `urgent`, so only the guard itself can tell: no template.
+ */
+const triage = defineLifecycle({
+  name: 'triage', version: 1, initial: 'new', startEvents: ['ADMIT'],
+  guards: { urgent: ({ context }) => (context.params as { urgent?: boolean } | null)?.urgent === true },
+  states: {
+    new: { on: { ADMIT: [{ guard: 'urgent', target: 'queued', ...apply }, { target: 'waiting_room', ...apply }] } },
+    waiting_room: { tags: ['waiting'], on: { REPLY: { target: 'queued', ...apply } } },
+    queued: { tags: ['queued'], on: { CLAIM: { target: 'running', ...apply } } },
+    running: { tags: ['running'], on: { SUCCEED: { target: 'done', ...apply } } },
+    done: { type: 'final', tags: ['terminal', 'succeeded'] },
+  },
+});
+
 const LIFECYCLES: readonly Lifecycle[] = [...Object.values(builtInLifecycles), review()];
 
 /** A field absent, named with the value undefined, or given. */
@@ -185,6 +201,17 @@ describe('creation templates', () => {
       return stored;
     });
     deepStrictEqual(stores[0], stores[1]);
+  });
+
+  it('a start event guarded by the parameters keeps the fold: an urgent job and a routine one go where XState sends them', () => {
+    equal(buildTemplate(triage, true), null);
+    const { engine, database } = engineOf([triage], true);
+    const [urgent, routine] = engine.createMany([
+      { lifecycle: 'triage', type: 't', input: { params: { urgent: true } } },
+      { lifecycle: 'triage', type: 't', input: { params: { urgent: false } } },
+    ]);
+    deepStrictEqual([urgent!.state, routine!.state], ['queued', 'waiting_room']);
+    database.sqlite.close();
   });
 
   it('many rows in a batch: ids in order, across statement sizes, as one statement per row stores them', () => {

@@ -49,6 +49,7 @@ const SAMPLES: readonly JobInput[] = [
 export function buildTemplate(lifecycle: Lifecycle, start: boolean): CreationTemplate | null {
   try {
     const template = foldCreation(lifecycle, { params: null }, start, 1_000);
+    if (!unconditional(lifecycle, template, start)) return null;
     for (const sample of SAMPLES) {
       const filled = fillTemplate(template, sample)!;
       const folded = foldCreation(lifecycle, sample, start, 2_000);
@@ -58,6 +59,30 @@ export function buildTemplate(lifecycle: Lifecycle, start: boolean): CreationTem
   } catch {
     return null; // a start event refused, or a machine that throws: the fold says so for each job
   }
+}
+
+/**
+ * Whether the fold takes the same path for every input: no eventless transition on it, and each
+ * start event's transitions from the states it leaves unguarded, with no action but the shared
+ * `apply` reducer (which copies the filled fields). A guard or an action of the lifecycle's own
+ * may read the parameters, which no set of samples can rule out: such a lifecycle keeps the fold.
+ */
+function unconditional(lifecycle: Lifecycle, snapshots: readonly AnyMachineSnapshot[], start: boolean): boolean {
+  const events = start ? (lifecycle.startEvents ?? []) : [];
+  return snapshots.every((snapshot, i) =>
+    (snapshot as unknown as { _nodes: StateNodeView[] })._nodes.every((node) => {
+      if ((node.always?.length ?? 0) > 0) return false;
+      const event = events[i];
+      if (event === undefined) return true;
+      return (node.transitions.get(event) ?? []).every((t) => !t.guard && t.actions.every((a) => (typeof a === 'string' ? a : a?.type) === 'apply'));
+    }),
+  );
+}
+
+/** What {@link unconditional} reads of an XState state node. */
+interface StateNodeView {
+  always?: unknown[];
+  transitions: Map<string, Array<{ guard?: unknown; actions: Array<string | { type?: unknown } | null> }>>;
 }
 
 /** Everything of a snapshot that the engine reads or stores. */
