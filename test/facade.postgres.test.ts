@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { createHttpApp } from '../src/http/app.ts';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
-import { FIXTURES, isOneLineError, phaseline as cli } from './fixtures/cli/run.ts';
+import { FIXTURES, isOneLineError, phaseline as cli, start as serveCli } from './fixtures/cli/run.ts';
 import { uwsV2 } from './fixtures/cli/uws-v2.ts';
 import { replayHistories, type StoredHistory } from '../src/index.ts';
 import { tempDir } from './support/sqlite.ts';
@@ -260,6 +260,27 @@ describe('the CLI with --db postgres://', () => {
     expect(cli(['--db', server.url, 'show', '42'])).toEqual({ code: 2, out: '', err: 'phaseline: No job with id 42\n' });
     await admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [id]);
     expect(cli(['--db', server.url, 'replay']).code).toBe(1);
+  });
+
+  test('phaseline --db postgres://… serve: a UWS job posted with PHASE=RUN is run by its workers to COMPLETED; SIGTERM ends it with 0', async () => {
+    const serving = serveCli(['--db', server.url, 'serve', '--port', '0']);
+    try {
+      const line = await serving.firstLine;
+      const base = /listening on (http:\/\/[^ ]+) /.exec(line)![1]!;
+      const created = await fetch(`${base}/uws/`, { method: 'POST', body: new URLSearchParams({ ra: '10.5', dec: '41.2', PHASE: 'RUN' }), redirect: 'manual' });
+      expect(created.status).toBe(303);
+      const location = created.headers.get('location')!;
+      const phase = await waitFor(async () => {
+        const text = await (await fetch(`${location}/phase`)).text();
+        return text === 'COMPLETED' ? text : null;
+      }, 15_000, 'the posted job to complete');
+      expect(phase).toBe('COMPLETED');
+      const id = Number(location.split('/').pop());
+      expect((await admin.query('SELECT state FROM jobs WHERE id = $1', [id])).rows[0]).toEqual({ state: 'COMPLETED' });
+    } finally {
+      serving.child.kill('SIGTERM');
+    }
+    expect((await serving.exited).code).toBe(0);
   });
 
   test('an unreachable server is one line, exit 2, no password', () => {
