@@ -5,7 +5,7 @@
 import type { Durability } from './systems/types.ts';
 
 export interface Sizes {
-  mode: 'quick' | 'full';
+  mode: 'quick' | 'medium' | 'full';
   /** Jobs per drain (plainjob's own bench uses 32,000). */
   drainJobs: Record<Durability, number>;
   /** Jobs enqueued one at a time, each awaited. */
@@ -54,6 +54,27 @@ export const QUICK: Sizes = {
   concurrency: 32,
   repeats: 1,
   postgres: { drainJobs: { NORMAL: 1_000, FULL: 300 }, latencySamples: 20 },
+};
+
+/**
+ * A few minutes: sizes large enough that the ratios hold (drains of thousands of jobs, the goal
+ * drains repeated three times), without the full run's 1,000,000-job tables.
+ */
+export const MEDIUM: Sizes = {
+  mode: 'medium',
+  drainJobs: { NORMAL: 8_000, FULL: 2_000 },
+  enqueueOneJobs: { NORMAL: 3_000, FULL: 1_000 },
+  enqueueManyJobs: { NORMAL: 20_000, FULL: 20_000 },
+  batch: 1_000,
+  latencySamples: 100,
+  historyJobs: 200_000,
+  rssJobs: 100_000,
+  rssBatch: 10_000,
+  rssDurabilities: ['NORMAL'],
+  pollMs: 50,
+  concurrency: 32,
+  repeats: 3,
+  postgres: { drainJobs: { NORMAL: 2_000, FULL: 1_000 }, latencySamples: 50 },
 };
 
 export const FULL: Sizes = {

@@ -35,12 +35,12 @@ const mb = (value: number) => value.toFixed(0);
 const pct = (value: number) => `${(value * 100).toFixed(0)}%`;
 
 function rows(sizes: Sizes, postgres: boolean): Row[] {
-  const quick = sizes.mode === 'quick';
+  const small = sizes.mode !== 'full';
   const jobs = (n: number) => `${int(n)} jobs`;
   const drain = (d: Durability) => jobs(drainJobs(sizes, postgres, d));
   const samples = () => `${int(latencySamples(sizes, postgres))} samples`;
-  const history = (d: Durability) => `${drain(d)} after ${int(sizes.historyJobs)}${quick ? ' (quick: not 1,000,000)' : ''}`;
-  const rss = (d: Durability) => (sizes.rssDurabilities.includes(d) ? `${jobs(sizes.rssJobs)}${quick ? ' (quick: not 1,000,000)' : ''}` : 'not run at this setting');
+  const history = (d: Durability) => `${drain(d)} after ${int(sizes.historyJobs)}${small ? ` (${sizes.mode}: not 1,000,000)` : ''}`;
+  const rss = (d: Durability) => (sizes.rssDurabilities.includes(d) ? `${jobs(sizes.rssJobs)}${small ? ` (${sizes.mode}: not 1,000,000)` : ''}` : 'not run at this setting');
   const all: Row[] = [
     { metric: `no-op jobs processed/s, 1 worker process (${sizes.concurrency} at once*)`, better: 'higher', work: drain, pick: (f) => f.drain1, format: int, ratio: true },
     { metric: `no-op jobs processed/s, 2 worker processes (${sizes.concurrency} at once each*)`, better: 'higher', work: drain, pick: (f) => f.drain2, format: int, ratio: true },

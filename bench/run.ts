@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--systems=phaseline,plainjob,bullmq,phaseline-pg,pgboss,graphile,graphile-batched] [--sync=NORMAL,FULL] [--only=drain,replay]`
+ * `npm run bench [-- --quick | --medium] [--systems=phaseline,plainjob,bullmq,phaseline-pg,pgboss,graphile,graphile-batched] [--sync=NORMAL,FULL] [--only=drain,replay]`
  *
  * `--only` runs the scenarios whose names contain one of the words (for work on one figure; the
  * table then shows the others as —). `--systems` always brings in the Phaseline its anchors are
@@ -13,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { FULL, QUICK } from './config.ts';
+import { FULL, MEDIUM, QUICK } from './config.ts';
 import { now } from './lib/clock.ts';
 import { Host } from './lib/children.ts';
 import { WORK_DIR, workFile } from './lib/files.ts';
@@ -30,12 +30,12 @@ const started = now();
 const args = process.argv.slice(2);
 const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 for (const arg of args) {
-  if (arg !== '--quick' && !/^--(systems|sync|only)=/.test(arg)) {
-    console.error(`unknown argument ${arg}\nusage: npm run bench [-- --quick] [--systems=${SYSTEMS.join(',')}] [--sync=NORMAL,FULL] [--only=drain,replay]`);
+  if (arg !== '--quick' && arg !== '--medium' && !/^--(systems|sync|only)=/.test(arg)) {
+    console.error(`unknown argument ${arg}\nusage: npm run bench [-- --quick | --medium] [--systems=${SYSTEMS.join(',')}] [--sync=NORMAL,FULL] [--only=drain,replay]`);
     process.exit(2);
   }
 }
-const sizes = args.includes('--quick') ? QUICK : FULL;
+const sizes = args.includes('--quick') ? QUICK : args.includes('--medium') ? MEDIUM : FULL;
 const named = (option('systems')?.split(',') ?? [...SYSTEMS]).filter(isSystemName);
 // Each anchor's Phaseline comes along; with no system named, Phaseline on SQLite runs (as always).
 const wanted = SYSTEMS.filter((s) => named.includes(s) || named.some((n) => referenceOf(n) === s) || (s === 'phaseline' && named.length === 0));

@@ -22,9 +22,11 @@
  * listener's claim sees whatever has committed by then: a commit under way holds the write lock
  * the claim waits for), and a missed one only delays work until the next poll.
  *
- * - Coalesced: the first change wakes at once, then at most one more wake per {@link WAKE_GAP_MS},
- *   for the changes seen meanwhile; a second change within a gap closes the watch until the gap
- *   ends (then it is set up again, with a wake for what was missed). A flood of commits (a drain)
+ * - Coalesced: the first change wakes at once, then at most one more wake per gap, for the
+ *   changes seen meanwhile; a second change within a gap closes the watch until the gap ends
+ *   (then it is set up again, with a wake for what was missed). Gaps grow from
+ *   {@link FIRST_GAP_MS} to {@link WAKE_GAP_MS} while commits keep coming, so a quiet database
+ *   wakes its workers at once and a busy one rarely. A flood of commits (a drain)
  *   so costs a listener call and a new watch per gap, not an event callback per commit: heard
  *   for every commit, a drain of one job at a time ran 15–30 % slower.
  * - A checkpoint that restarts or truncates the WAL keeps its inode: the watch goes on. A file
@@ -39,8 +41,13 @@
 import type Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
 
-/** After a wake, the least time before the next one (while commits keep coming, the file is not watched meanwhile). */
+/**
+ * After a wake, the least time before the next one, while commits keep coming (the file is not
+ * watched meanwhile): from {@link FIRST_GAP_MS}, doubled after each gap in which changes came, up
+ * to this; back to the first after a quiet one.
+ */
 export const WAKE_GAP_MS = 20;
+export const FIRST_GAP_MS = 2;
 /** How often to try again to watch a file that is missing (or cannot be watched). */
 export const REARM_MS = 1_000;
 
@@ -66,6 +73,8 @@ export class FileWake {
   #gap: NodeJS.Timeout | undefined;
   /** A change was seen during the gap: wake once more when it ends. */
   #pending = false;
+  /** The next gap's length: short after quiet, longer while commits keep coming. */
+  #gapMs = FIRST_GAP_MS;
   #closed = false;
 
   constructor(path: string) {
@@ -147,9 +156,10 @@ export class FileWake {
       this.#gap = undefined;
       const missed = this.#pending;
       this.#pending = false;
+      this.#gapMs = missed ? Math.min(WAKE_GAP_MS, this.#gapMs * 2) : FIRST_GAP_MS;
       if (!this.#watcher) this.#arm(missed);
       else if (missed) this.#changed();
-    }, WAKE_GAP_MS);
+    }, this.#gapMs);
     this.#gap.unref();
     for (const listener of this.#listeners) {
       try {
