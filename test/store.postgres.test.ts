@@ -377,6 +377,26 @@ describe('transactions on PostgreSQL', () => {
     expect(scripts).toBeGreaterThanOrEqual(3);
   });
 
+  test('heads read and locked together answer once: after a write of the job, and its flush, a read sees the write', async () => {
+    const store = await open();
+    const engine = new Engine(store);
+    const [a, b] = await engine.createMany([uws(1), uws(2)]);
+    const versions = await store.run('write', (tx) =>
+      (function* () {
+        yield* tx.lockHeads([a!.id, b!.id]);
+        const before = (yield* tx.readRow(a!.id))!;
+        const head = (yield* tx.readHead(a!.id))!;
+        const row = { ...before, version: before.version + 1, updatedAt: before.updatedAt + 1 };
+        const event = { jobId: a!.id, seq: row.version, at: row.updatedAt, type: 'X', payload: null, stateBefore: row.state, stateAfter: row.state, actor: null };
+        expect(yield* tx.writeTransition(row, before, event)).toBe(true);
+        yield* tx.list({}); // a listing writes what waited first
+        return [head.version, (yield* tx.readHead(a!.id))!.version, (yield* tx.readHead(b!.id))!.version];
+      })(),
+    );
+    expect(versions).toEqual([a!.version, a!.version + 1, b!.version]);
+    expect((await engine.get(a!.id)).version).toBe(a!.version + 1);
+  });
+
   test('a read transaction sees one moment while a writer commits', async () => {
     const [reader, writer] = [await open(), new Engine(await open(), { clock: steps() })];
     const job = await writer.create(uws(1));

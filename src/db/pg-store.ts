@@ -278,8 +278,13 @@ class PgOps implements StoreTx {
     // A row written earlier in this transaction: what it holds now is in memory.
     const pending = this.#pendingRows.get(id);
     if (pending) return pending.row;
+    // A head read with the batch's others answers the first read only: what is written after it
+    // (waiting in #pendingRows, or flushed) is newer than the head.
     const locked = this.#heads.get(id);
-    if (locked) return locked;
+    if (locked) {
+      this.#heads.delete(id);
+      return locked;
+    }
     const stmt = this.#writing ? this.#stmts.headForUpdate : this.#stmts.head;
     const head = ((yield stmt.execute({ id })) as JobHead[])[0];
     if (head && this.#writing && !this.#strict) this.#locked.add(id);
