@@ -2,10 +2,9 @@
  * The facade on PostgreSQL (a real server, as in store.postgres.test.ts): its methods with the
  * refusals SQLite gives, workers woken across connections by NOTIFY, the HTTP app and the CLI on top.
  */
-import pg from 'pg';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import { createHttpApp } from '../src/http/app.ts';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
 import { FIXTURES, isOneLineError, phaseline as cli, start as serveCli } from './fixtures/cli/run.ts';
@@ -13,24 +12,10 @@ import { uwsV2 } from './fixtures/cli/uws-v2.ts';
 import { replayHistories, type StoredHistory } from '../src/index.ts';
 import { tempDir } from './support/sqlite.ts';
 import { waitFor } from './helpers/wait.ts';
-import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
+import { postgresEmptiedPerTest } from './support/postgres.ts';
 
-let server: AdminPostgres;
-let admin: pg.Client;
+const server = postgresEmptiedPerTest();
 let open: Phaseline[] = [];
-
-beforeAll(async () => {
-  server = await startPostgresWithAdmin();
-  admin = server.admin;
-}, 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-beforeEach(async () => {
-  await emptyDatabase(admin);
-});
 
 afterEach(async () => {
   await Promise.all(open.map((p) => p.close()));
@@ -124,7 +109,7 @@ describe('the facade on PostgreSQL', () => {
     expect(clean).toMatchObject({ jobs: 3, diverged: 0 });
     expect(clean.events).toBeGreaterThan(3);
 
-    await admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [a]);
+    await server.admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [a]);
     const one = await p.replay(a);
     expect(one.divergences.map((d) => d.field)).toContain('state');
     const all = await p.replayAll();
@@ -258,7 +243,7 @@ describe('the CLI with --db postgres://', () => {
     expect(show.out).toContain('QUEUED');
     expect(cli(['--db', server.url, 'replay'])).toEqual({ code: 0, out: 'replayed 1 jobs, 0 diverged\n', err: '' });
     expect(cli(['--db', server.url, 'show', '42'])).toEqual({ code: 2, out: '', err: 'phaseline: No job with id 42\n' });
-    await admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [id]);
+    await server.admin.query(`UPDATE jobs SET state = 'COMPLETED' WHERE id = $1`, [id]);
     expect(cli(['--db', server.url, 'replay']).code).toBe(1);
   });
 
@@ -276,7 +261,7 @@ describe('the CLI with --db postgres://', () => {
       }, 15_000, 'the posted job to complete');
       expect(phase).toBe('COMPLETED');
       const id = Number(location.split('/').pop());
-      expect((await admin.query('SELECT state FROM jobs WHERE id = $1', [id])).rows[0]).toEqual({ state: 'COMPLETED' });
+      expect((await server.admin.query('SELECT state FROM jobs WHERE id = $1', [id])).rows[0]).toEqual({ state: 'COMPLETED' });
     } finally {
       serving.child.kill('SIGTERM');
     }
@@ -316,8 +301,8 @@ describe('upgrades and exported histories on PostgreSQL', () => {
     open.push(p);
     withTypes(p);
     await expect(p.upgrade({ lifecycle: 'uws', to: 5 })).rejects.toMatchObject({ code: 'UNKNOWN_LIFECYCLE' });
-    const rows = async () => (await admin.query('SELECT * FROM jobs ORDER BY id')).rows;
-    const events = async () => (await admin.query('SELECT * FROM job_events ORDER BY job_id, seq')).rows;
+    const rows = async () => (await server.admin.query('SELECT * FROM jobs ORDER BY id')).rows;
+    const events = async () => (await server.admin.query('SELECT * FROM job_events ORDER BY job_id, seq')).rows;
     const untouched = { jobs: await rows(), events: await events() };
     expect(await p.upgrade({ lifecycle: 'uws', to: 2, dryRun: true })).toMatchObject({ upgraded: [{ jobId: clean }, { jobId: queued }], kept: [{ jobId: edited }] });
     expect({ jobs: await rows(), events: await events() }).toEqual(untouched);

@@ -7,8 +7,7 @@
  */
 import { Placeholder } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import { openDatabase } from '../src/db/open.ts';
 import { claimableQuery, PgStore } from '../src/db/pg-store.ts';
 import type { JobRow } from '../src/db/schema.ts';
@@ -20,26 +19,11 @@ import { builtInLifecycles } from '../machines/index.ts';
 import { uwsV2 } from './fixtures/cli/uws-v2.ts';
 import { replayAll, replayAllAsync, replayJobAsync } from '../src/replay/replay.ts';
 import { AsyncSqliteStore } from './support/async-store.ts';
-import { emptyDatabase, startPostgresWithAdmin, type AdminPostgres } from './support/postgres.ts';
+import { postgresEmptiedPerTest } from './support/postgres.ts';
 import { leaseFor, queries, script, steps, upgrades, uws } from './support/store-scenario.ts';
 
-let server: AdminPostgres;
-let admin: pg.Client;
+const server = postgresEmptiedPerTest();
 let stores: PgStore[] = [];
-
-beforeAll(async () => {
-  server = await startPostgresWithAdmin();
-  admin = server.admin;
-}, 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
-
-// Each test on an empty database: no tables, no migrations applied.
-beforeEach(async () => {
-  await emptyDatabase(admin);
-});
 
 afterEach(async () => {
   await Promise.all(stores.map((store) => store.close()));
@@ -163,7 +147,7 @@ describe('concurrency on PostgreSQL', () => {
     expect(made.map((row) => row.id)).toEqual([...made.map((row) => row.id)].sort((a, b) => a - b));
     expect(new Set(made.map((row) => row.id)).size).toBe(2599);
     for (const [i, row] of made.entries()) expect(row.params, `item ${i}`).toEqual(items[i]!.input.params);
-    const { rows: counts } = await admin.query<{ jobs: string; events: string; bad: string }>(
+    const { rows: counts } = await server.admin.query<{ jobs: string; events: string; bad: string }>(
       `SELECT (SELECT count(*) FROM jobs) AS jobs, (SELECT count(*) FROM job_events) AS events,
               (SELECT count(*) FROM jobs j WHERE j.version <> (SELECT count(*) FROM job_events e WHERE e.job_id = j.id)) AS bad`,
     );
@@ -425,7 +409,7 @@ describe('connections on PostgreSQL', () => {
     const job = await engine.create(uws(1));
     await Promise.all([engine.get(job.id), engine.get(job.id), engine.history(job.id)]); // several idle clients
     expect(store.pool.idleCount).toBeGreaterThan(0);
-    const { rows } = await admin.query('SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()) AS t');
+    const { rows } = await server.admin.query('SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()) AS t');
     expect(rows[0].n).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 100)); // the pool hears of it
     expect((await engine.get(job.id)).id).toBe(job.id);
@@ -439,7 +423,7 @@ describe('connections on PostgreSQL', () => {
     const killed = store.run('write', function* (tx) {
       yield* tx.readHead(job.id);
       // Checked out, no query in flight: pg emits 'error' on the client, which nobody but the store hears.
-      yield admin
+      yield server.admin
         .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND state = 'idle in transaction'`)
         .then(() => new Promise((resolve) => setTimeout(resolve, 100)));
       return yield* tx.readHead(job.id);
@@ -453,7 +437,7 @@ describe('opening PostgreSQL', () => {
   test('three stores opening an empty database at once all succeed, and migrations run once', async () => {
     const opened = await Promise.all([open(), open(), open()]);
     expect(opened).toHaveLength(3);
-    const { rows } = await admin.query('SELECT count(*)::int AS n FROM drizzle.__phaseline_migrations');
+    const { rows } = await server.admin.query('SELECT count(*)::int AS n FROM drizzle.__phaseline_migrations');
     expect(rows[0].n).toBe(1);
     const engine = new Engine(opened[2]!);
     const job = await engine.create(uws(1));
@@ -461,18 +445,18 @@ describe('opening PostgreSQL', () => {
   });
 
   test("another application's jobs table is refused, and left as it was", async () => {
-    await admin.query('CREATE TABLE jobs (id serial PRIMARY KEY, title text); INSERT INTO jobs (title) VALUES ($$mine$$)');
+    await server.admin.query('CREATE TABLE jobs (id serial PRIMARY KEY, title text); INSERT INTO jobs (title) VALUES ($$mine$$)');
     await expect(PgStore.open(server.url)).rejects.toMatchObject({ code: 'NOT_A_PHASELINE_DATABASE' });
-    const { rows } = await admin.query(`SELECT title, to_regclass('job_events') AS events, to_regclass('drizzle.__phaseline_migrations') AS migrations FROM jobs`);
+    const { rows } = await server.admin.query(`SELECT title, to_regclass('job_events') AS events, to_regclass('drizzle.__phaseline_migrations') AS migrations FROM jobs`);
     expect(rows).toEqual([{ title: 'mine', events: null, migrations: null }]);
   });
 
   test("a host app's own Drizzle migrations, later than ours, do not stop ours from applying", async () => {
-    await admin.query(`CREATE SCHEMA drizzle; CREATE TABLE drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint);
+    await server.admin.query(`CREATE SCHEMA drizzle; CREATE TABLE drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint);
       INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('app', 4102444800000)`);
     const engine = new Engine(await open());
     expect((await engine.create(uws(1))).state).toBe('QUEUED');
-    const { rows } = await admin.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+    const { rows } = await server.admin.query('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
     expect(rows[0].n).toBe(1); // the app's record, untouched
   });
 

