@@ -98,7 +98,7 @@ export class Runner implements Workers {
     // Another process's enqueue (PostgreSQL NOTIFY, a commit to the SQLite file): claim now, not at the next poll.
     // Only with a slot free: a wake-up while full would only make the loop look and wait again.
     const stopWaking = this.#port.onWake?.(() => {
-      if (this.#opts.concurrency - this.#active.size - this.#reserved > 0) this.nudge();
+      if (this.#free > 0) this.nudge();
     }) ?? (() => {});
     this.#unsubscribe = () => {
       stopObserving();
@@ -195,9 +195,14 @@ export class Runner implements Workers {
     });
   }
 
+  /** Slots neither running a handler nor promised to a claim in flight. */
+  get #free(): number {
+    return this.#opts.concurrency - this.#active.size - this.#reserved;
+  }
+
   /** One write transaction: pick due jobs in claim order for the free slots and move each to running under a new lease. */
   async #claimFreeSlots(): Promise<{ claimed: number; free: number }> {
-    const free = this.#opts.concurrency - this.#active.size - this.#reserved;
+    const free = this.#free;
     if (free <= 0) return { claimed: 0, free: 0 };
     this.#reserved += free;
     let jobs: Job[];
@@ -311,7 +316,7 @@ export class Runner implements Workers {
           for (const { attempt } of finals) this.#release(attempt);
           // Called again when the store runs the transaction again: the first call's slots are freed first.
           this.#reserved -= reserved;
-          reserved = this.#running ? Math.max(0, this.#opts.concurrency - this.#active.size - this.#reserved) : 0;
+          reserved = this.#running ? Math.max(0, this.#free) : 0;
           this.#reserved += reserved;
           return { limit: reserved, types: [...this.#types.keys()], leaseFor: this.#leaseFor };
         },
