@@ -300,6 +300,15 @@ export function reduceJob(context: JobContext, event: EventObject): JobContext {
   return next;
 }
 
+/**
+ * The shared `apply` action's assignment: every machine's `apply` is `assign(applyJob)`, this one
+ * function, so the engine can tell the shared reducer from an action of a lifecycle's own by
+ * identity (src/engine/compiled.ts runs such transitions without XState's interpreter).
+ */
+export function applyJob({ context, event }: { context: JobContext; event: EventObject }): JobContext {
+  return reduceJob(context, event);
+}
+
 /** Guard: the runner asked for another attempt, and nobody asked to cancel the job. */
 export function willRetry({ context, event }: { context: JobContext; event: EventObject }): boolean {
   return retryInstant(context, event as FailEvent) !== null;

@@ -31,7 +31,7 @@
  */
 import { assign, setup, type AnyStateMachine, type EventObject } from 'xstate';
 import {
-  cancelRequested, initialContext, keepsParams, reduceJob, willRetry,
+  cancelRequested, initialContext, keepsParams, applyJob, willRetry,
   type CommonEvent, type JobContext, type JobInput, type Lifecycle,
 } from './common.ts';
 
@@ -82,7 +82,7 @@ export function defineLifecycle(definition: LifecycleDefinition): Lifecycle {
   );
   const machine = setup({
     types: { context: {} as JobContext, events: {} as CommonEvent, input: {} as JobInput },
-    actions: { apply: assign(({ context, event }) => reduceJob(context, event)), ...ownActions },
+    actions: { apply: assign(applyJob), ...ownActions },
     guards: { willRetry, keepsParams, cancelRequested, ...ownGuards },
   }).createMachine({
     id: definition.name,

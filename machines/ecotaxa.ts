@@ -16,7 +16,7 @@
  */
 import { assign, not, setup } from 'xstate';
 import {
-  initialContext, keepsParams, reduceJob, willRetry,
+  initialContext, keepsParams, applyJob, willRetry,
   type CommandEvent, type CommonEvent, type JobContext, type JobInput, type Lifecycle,
 } from './common.ts';
 
@@ -35,7 +35,7 @@ const set = { guard: 'keepsParams', actions: 'apply' } as const;
 export const ecotaxaMachine = setup({
   types: { context: {} as EcotaxaContext, events: {} as EcotaxaEvent, input: {} as JobInput },
   actions: {
-    apply: assign(({ context, event }) => reduceJob(context, event)),
+    apply: assign(applyJob),
     say: assign(({ context }, params: { message: string }) => ({ progress: { ...context.progress, message: params.message } })),
     /** EcoTaxa puts the failure's text in progress_msg. */
     sayError: assign(({ context }) => ({

@@ -16,7 +16,7 @@
  */
 import { assign, setup } from 'xstate';
 import {
-  initialContext, keepsParams, reduceJob, willRetry,
+  initialContext, keepsParams, applyJob, willRetry,
   type CommandEvent, type CommonEvent, type JobContext, type JobInput, type Lifecycle,
 } from './common.ts';
 
@@ -52,7 +52,7 @@ const working = {
 
 export const qiskitMachine = setup({
   types: { context: {} as QiskitContext, events: {} as QiskitEvent, input: {} as JobInput },
-  actions: { apply: assign(({ context, event }) => reduceJob(context, event)) },
+  actions: { apply: assign(applyJob) },
   guards: { willRetry, keepsParams },
 }).createMachine({
   id: 'qiskit',

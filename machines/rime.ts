@@ -19,7 +19,7 @@
  */
 import { assign, setup } from 'xstate';
 import {
-  cancelRequested, initialContext, keepsParams, reduceJob, willRetry,
+  cancelRequested, initialContext, keepsParams, applyJob, willRetry,
   type CommandEvent, type CommonEvent, type JobContext, type JobInput, type Lifecycle,
 } from './common.ts';
 
@@ -41,7 +41,7 @@ const set = { guard: 'keepsParams', actions: 'apply' } as const;
 
 export const rimeMachine = setup({
   types: { context: {} as RimeContext, events: {} as RimeEvent, input: {} as JobInput },
-  actions: { apply: assign(({ context, event }) => reduceJob(context, event)) },
+  actions: { apply: assign(applyJob) },
   guards: { willRetry, keepsParams, cancelRequested },
 }).createMachine({
   id: 'rime',

@@ -17,7 +17,7 @@
  */
 import { assign, setup } from 'xstate';
 import {
-  cancelRequested, initialContext, keepsParams, reduceJob, willRetry,
+  cancelRequested, initialContext, keepsParams, applyJob, willRetry,
   type CommonEvent, type JobContext, type JobInput, type Lifecycle,
 } from './common.ts';
 
@@ -34,7 +34,7 @@ const set = { guard: 'keepsParams', actions: 'apply' } as const;
 export const synapseMachine = setup({
   types: { context: {} as SynapseContext, events: {} as SynapseEvent, input: {} as JobInput },
   actions: {
-    apply: assign(({ context, event }) => reduceJob(context, event)),
+    apply: assign(applyJob),
     recordCancel: assign(({ context, event }) => ({
       errors: [
         ...context.errors,

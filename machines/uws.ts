@@ -21,7 +21,7 @@
  */
 import { assign, setup } from 'xstate';
 import {
-  initialContext, keepsParams, reduceJob, willRetry,
+  initialContext, keepsParams, applyJob, willRetry,
   type CommandEvent, type CommonEvent, type JobContext, type JobInput, type Lifecycle,
 } from './common.ts';
 
@@ -44,7 +44,7 @@ const retryOrError = [{ guard: 'willRetry', target: '#uws.QUEUED', actions: 'app
 
 export const uwsMachine = setup({
   types: { context: {} as UwsContext, events: {} as UwsEvent, input: {} as JobInput },
-  actions: { apply: assign(({ context, event }) => reduceJob(context, event)) },
+  actions: { apply: assign(applyJob) },
   guards: { willRetry, keepsParams },
 }).createMachine({
   id: 'uws',

@@ -18,6 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import { IllegalTransitionError } from '../errors.ts';
+import type { Step } from './compiled.ts';
 import { describeState, firstSnapshot, nextSnapshot } from './transition.ts';
 
 /** Input fields the context copies (message into `progress.message`). */
@@ -28,11 +29,18 @@ type Filled = (typeof FILLED)[number];
 export type CreationTemplate = readonly AnyMachineSnapshot[];
 
 /** Each creation step's snapshot by XState: the initial snapshot, then one per start event. */
-export function foldCreation(lifecycle: Lifecycle, input: JobInput, start: boolean, at: number): AnyMachineSnapshot[] {
+export function foldCreation(
+  lifecycle: Lifecycle,
+  input: JobInput,
+  start: boolean,
+  at: number,
+  /** How each start event steps: XState's `transition()` unless the engine gives its compiled step. */
+  step: Step = (snapshot, event) => nextSnapshot(lifecycle.machine, snapshot, event),
+): AnyMachineSnapshot[] {
   let snapshot = firstSnapshot(lifecycle.machine, input);
   const snapshots = [snapshot];
   for (const type of start ? (lifecycle.startEvents ?? []) : []) {
-    const after = nextSnapshot(lifecycle.machine, snapshot, { type, at });
+    const after = step(snapshot, { type, at });
     if (after === snapshot) throw new IllegalTransitionError(0, lifecycle.name, describeState(snapshot), type, 'a start event');
     snapshots.push((snapshot = after));
   }

@@ -14,7 +14,8 @@
  * snapshot cache, and the notifications after each commit.
  */
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import { describeState, machineEvent, nextSnapshot } from './transition.ts';
+import { describeState, machineEvent } from './transition.ts';
+import { stepOf } from './compiled.ts';
 import { buildTemplate, fillTemplate, foldCreation, type CreationTemplate } from './creation.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
@@ -59,6 +60,11 @@ export interface EngineOptions {
    * snapshots, src/engine/creation.ts). Default true; false for tests that compare the two.
    */
   creationTemplates?: boolean;
+  /**
+   * Step jobs through each lifecycle's compiled transitions where it has them (src/engine/compiled.ts),
+   * else XState's `transition()`. Default true; false runs every transition on XState (tests compare the two).
+   */
+  compiledLifecycles?: boolean;
 }
 
 export interface CreateOptions {
@@ -150,6 +156,8 @@ export class Engine<S extends Store = SyncStore> {
   /** Creation templates by lifecycle and start flag, built on first use; null: the lifecycle folds. */
   readonly #templates = new WeakMap<Lifecycle, { started?: CreationTemplate | null; created?: CreationTemplate | null }>();
   readonly #useTemplates: boolean;
+  /** Whether transitions use the compiled lifecycles ({@link EngineOptions.compiledLifecycles}); replay follows it. */
+  readonly compiledLifecycles: boolean;
   /** The unit of the open {@link transaction} (synchronous stores only): nested writes join it as savepoints. */
   #open: Unit | null = null;
 
@@ -159,6 +167,7 @@ export class Engine<S extends Store = SyncStore> {
     this.clock = options.clock ?? Date.now;
     this.#cacheSize = options.snapshotCacheSize ?? 1_000;
     this.#useTemplates = options.creationTemplates ?? true;
+    this.compiledLifecycles = options.compiledLifecycles ?? true;
   }
 
   get store(): S {
@@ -340,7 +349,7 @@ export class Engine<S extends Store = SyncStore> {
     const key = start ? 'started' : 'created';
     let template = templates[key];
     if (template === undefined && this.#useTemplates) template = templates[key] = buildTemplate(lifecycle, start);
-    return (template && fillTemplate(template, input)) ?? foldCreation(lifecycle, input, start, at);
+    return (template && fillTemplate(template, input)) ?? foldCreation(lifecycle, input, start, at, stepOf(lifecycle, this.compiledLifecycles));
   }
 
   /** Check a creation's options before any transaction begins. */
@@ -399,7 +408,7 @@ export class Engine<S extends Store = SyncStore> {
     const payload: Record<string, unknown> = {};
     for (const key in event) if (key !== 'type' && key !== 'at') payload[key] = event[key];
     const before = live.snapshot;
-    const after = nextSnapshot(lifecycle.machine, before, machineEvent(type, at, payload));
+    const after = stepOf(lifecycle, this.compiledLifecycles)(before, machineEvent(type, at, payload));
     if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
     const { current, total } = (after.context as JobContext).progress;
     // A report of current alone (or total alone) is checked against the figure it keeps.
@@ -441,7 +450,7 @@ export class Engine<S extends Store = SyncStore> {
     if (head.lifecycleVersion === target.version) return keep(`it is on version ${target.version} already`);
     const row = (yield* tx.readRow(jobId))!;
     const events = yield* tx.history(jobId);
-    const difference = upgradeDifference(row, events, resolverOf(this.lifecycles), target);
+    const difference = upgradeDifference(row, events, resolverOf(this.lifecycles), target, this.compiledLifecycles);
     if (difference) {
       const said = describeDivergence(difference.divergence);
       return keep(difference.own ? `its history does not replay under its own version: ${said}` : said, difference.divergence);
@@ -515,7 +524,7 @@ export class Engine<S extends Store = SyncStore> {
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
     const before = (yield* this.#liveOf(tx, null, prev, lifecycle)).snapshot;
-    return nextSnapshot(lifecycle.machine, before, { type, at: prev.updatedAt }) !== before;
+    return stepOf(lifecycle, this.compiledLifecycles)(before, { type, at: prev.updatedAt }) !== before;
   }
 
   /**

@@ -7,6 +7,7 @@ import type { AnyStateMachine } from 'xstate';
 import { OUTCOME_TAGS, type JobInput, type Lifecycle } from '../../machines/common.ts';
 import { builtInLifecycles } from '../../machines/index.ts';
 import { InvalidInputError, UnknownLifecycleError } from '../errors.ts';
+import { compiledOf } from './compiled.ts';
 import { firstSnapshot, nextSnapshot } from './transition.ts';
 
 /** Fields every job context has: the engine derives the row from them. */
@@ -271,6 +272,20 @@ export class LifecycleRegistry {
       throw new InvalidInputError(`lifecycle ${lifecycle.name}`, `version ${lifecycle.version} is registered already; give a changed machine a new version`);
     }
     versions.set(lifecycle.version, lifecycle);
+    // Its transitions as a table (src/engine/compiled.ts), built now so that the first job does not pay for it.
+    compiledOf(lifecycle);
+  }
+
+  /**
+   * One line for each registered lifecycle version some of whose transitions run on XState's
+   * interpreter rather than compiled (an action or a guard of its own, a parallel state...), saying
+   * how many and why. Both run the same machine; the compiled ones only run faster.
+   */
+  notes(): Array<{ lifecycle: string; version: number; note: string }> {
+    return this.all().flatMap((lifecycle) => {
+      const { note } = compiledOf(lifecycle);
+      return note === null ? [] : [{ lifecycle: lifecycle.name, version: lifecycle.version, note }];
+    });
   }
 
   /** The newest version, used for new jobs. */

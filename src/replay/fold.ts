@@ -26,7 +26,8 @@ import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, normalizeStored, NO_LEASE, restoreSnapshot, type JobIdentity } from '../engine/derive.ts';
 import type { CreatePayload } from '../engine/engine.ts';
 import type { LifecycleRegistry } from '../engine/lifecycles.ts';
-import { describeState, firstSnapshot, machineEvent, nextSnapshot } from '../engine/transition.ts';
+import { stepOf } from '../engine/compiled.ts';
+import { describeState, firstSnapshot, machineEvent } from '../engine/transition.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { Divergence, DivergenceCause } from './types.ts';
 
@@ -74,6 +75,8 @@ export interface FoldOptions {
   expected?: readonly FoldStep[] | null;
   /** Keep each step (see {@link FoldResult.steps}). */
   record?: boolean;
+  /** Step through the compiled lifecycles where they have compiled transitions (src/engine/compiled.ts); default true, false: XState alone. */
+  compiled?: boolean;
 }
 
 export interface FoldResult {
@@ -102,6 +105,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
   const steps: FoldStep[] = [];
   const expected = options.expected ?? null;
   const record = options.record === true;
+  const compiled = options.compiled !== false;
   const done = (divergences: Divergence[]): FoldResult => ({ divergences, steps });
   let label: string | null = null;
   let before: AnyMachineSnapshot | null = null;
@@ -139,6 +143,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
     idempotencyKey: creation.idempotencyKey ?? null,
   };
 
+  let step = stepOf(lifecycle, compiled);
   let snapshot: AnyMachineSnapshot;
   let row: JobRow;
   /** The differences at step `i`, or null; records the step when asked to. */
@@ -184,11 +189,12 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         // Where the engine took the job up: its persisted snapshot, in the new version's machine.
         snapshot = restoreSnapshot(next.machine, row.snapshot, row);
         lifecycle = next;
+        step = stepOf(next, compiled);
         version = to;
         identity.lifecycleVersion = to;
         label = `${next.name}@${next.version}`;
       } else {
-        const next = nextSnapshot(lifecycle.machine, snapshot, machineEvent(event.type, event.at, event.payload));
+        const next = step(snapshot, machineEvent(event.type, event.at, event.payload));
         if (next === snapshot) {
           return done([differs('refused', 'transition', event, `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, `${describeState(snapshot)} refuses ${event.type}`)]);
         }
@@ -252,10 +258,10 @@ export function compareWith(stored: JobRow, events: readonly JobEventRow[], cand
  * when it does; else the first difference, `own` when the history does not even replay under the
  * job's own versions.
  */
-export function upgradeDifference(stored: JobRow, events: readonly JobEventRow[], resolve: Resolve, target: Lifecycle): { divergence: Divergence; own: boolean } | null {
-  const own = fold(stored, events, resolve, { record: true });
+export function upgradeDifference(stored: JobRow, events: readonly JobEventRow[], resolve: Resolve, target: Lifecycle, compiled = true): { divergence: Divergence; own: boolean } | null {
+  const own = fold(stored, events, resolve, { record: true, compiled });
   if (own.divergences.length > 0) return { divergence: own.divergences[0]!, own: true };
-  const moved = fold(stored, events, (name, version) => (name === target.name ? target : resolve(name, version)), { expected: own.steps });
+  const moved = fold(stored, events, (name, version) => (name === target.name ? target : resolve(name, version)), { expected: own.steps, compiled });
   return moved.divergences.length > 0 ? { divergence: moved.divergences[0]!, own: false } : null;
 }
 

@@ -78,7 +78,7 @@ export function* jobsOfPage(page: readonly JobRow[], events: readonly JobEventRo
 
 /** Fold and compare each job of a page; returns the page's last id. */
 function replayPage(
-  engine: Pick<Engine<Store>, 'lifecycles'>,
+  engine: Pick<Engine<Store>, 'lifecycles' | 'compiledLifecycles'>,
   page: readonly JobRow[],
   events: readonly JobEventRow[],
   summary: ReplaySummary,
@@ -97,6 +97,6 @@ function replayPage(
   return page.at(-1)!.id;
 }
 
-function foldAndCompare(engine: { lifecycles: LifecycleRegistry }, stored: JobRow, events: JobEventRow[]): Divergence[] {
-  return fold(stored, events, resolverOf(engine.lifecycles)).divergences;
+function foldAndCompare(engine: { lifecycles: LifecycleRegistry; compiledLifecycles?: boolean }, stored: JobRow, events: JobEventRow[]): Divergence[] {
+  return fold(stored, events, resolverOf(engine.lifecycles), { compiled: engine.compiledLifecycles !== false }).divergences;
 }
