@@ -1,0 +1,366 @@
+/**
+ * Compiled lifecycles (src/engine/compiled.ts) against XState, exhaustively: for every built-in
+ * lifecycle and the test suite's user lifecycles, every state reachable from a new job (explored
+ * with XState, from several inputs, with the context that got it there: a cancellation pending or
+ * not, a resumed attempt or not, parameters or none) × every event type the machine or the engine
+ * knows × representative payloads (a retry asked or not, parameters set or not, progress figures),
+ * the compiled step and XState's transition() must agree: the same acceptance (the engine refuses
+ * when the snapshot comes back unchanged), the same state value, context (key order included),
+ * tags and status, and the same row derived from it and from its restored snapshot. The
+ * exploration goes on from the compiled snapshots, so every XState transition in it is also given
+ * a compiled snapshot: XState takes them as its own.
+ *
+ * Negative controls: guards that read the parameters (one under a shared guard's name), an action
+ * of the lifecycle's own, a parallel state, an eventless transition and an entry action are
+ * detected and run on XState, and still behave exactly as XState.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { AnyMachineSnapshot, StateValue } from 'xstate';
+import { assign, setup, type AnyStateMachine } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import {
+  applyJob, builtInLifecycles, cancelRequested, COMMON_EVENT_TYPES, defineLifecycle, initialContext,
+  type CommonEvent, type JobContext, type JobInput, type Lifecycle,
+} from '../machines/index.ts';
+import { openDatabase } from '../src/db/open.ts';
+import { SqliteStore } from '../src/db/sqlite-store.ts';
+import { compiledOf } from '../src/engine/compiled.ts';
+import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity } from '../src/engine/derive.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { LifecycleRegistry } from '../src/engine/lifecycles.ts';
+import { describeState, firstSnapshot, nextSnapshot } from '../src/engine/transition.ts';
+import { replayJob } from '../src/replay/replay.ts';
+import { lifecycleOf } from './support/lifecycles.ts';
+import { review } from './support/review.ts';
+
+const COMMANDS = ['RUN', 'ABORT', 'HOLD', 'SUSPEND', 'RESUME', 'ARCHIVE', 'KILL', 'RESTART', 'ADMIT', 'QUEUE', 'VALIDATED'];
+
+/** The payloads each event type is sent with: bare, and with the fields the reducer and the shared guards read. */
+function payloads(type: string): Array<Record<string, unknown>> {
+  const error = { message: 'boom', name: 'Error', kind: 'transient' };
+  const list: Array<Record<string, unknown>> = [{}];
+  switch (type) {
+    case 'FAIL':
+      list.push({ error }, { error, retryAt: 9_000_000 });
+      break;
+    case 'LEASE_LOST':
+    case 'TIMEOUT':
+      list.push({ retryAt: 9_000_000 });
+      break;
+    case 'SET':
+      list.push({ priority: 4, runAfter: 77 }, { params: { edited: true } }, { params: null, quote: 5, destruction: 6, executionDuration: 7 });
+      break;
+    case 'PROGRESS':
+      list.push({ percent: 40, message: 'forty' }, { current: 3, total: 4 }, { percent: 10 });
+      break;
+    case 'ASK':
+      list.push({ question: { q: 1 }, message: 'asking' });
+      break;
+    case 'REPLY':
+      list.push({ reply: { a: [1, 2] } });
+      break;
+    case 'SUCCEED':
+      list.push({ result: { ok: true } });
+      break;
+    case 'STEP':
+      list.push({ name: 'fetch', result: [1] });
+      break;
+    case 'CHECKPOINT':
+      list.push({ inside: { cursor: 3 }, step: 2 }, { step: null });
+      break;
+    case 'CANCEL':
+      list.push({ reason: 'no longer needed' });
+      break;
+  }
+  return list;
+}
+
+const INPUTS: JobInput[] = [
+  { params: null },
+  { params: { fast: true, n: 1 }, priority: 3, runAfter: 123, executionDuration: 60, destruction: 9_999_999, quote: 8_888_888, message: 'hello' },
+];
+
+const view = (s: AnyMachineSnapshot) => ({ value: s.value, context: s.context, tags: [...s.tags].sort(), status: s.status });
+
+interface Outcome {
+  /** Reachable situations explored (state and the context features that steer guards). */
+  situations: number;
+  /** Steps compared, and how many accepted ones ran compiled. */
+  compared: number;
+  compiledSteps: number;
+  states: Set<string>;
+}
+
+/** Explore every reachable situation with XState, comparing the compiled step at each (state, event, payload). */
+function exhaust(lifecycle: Lifecycle): Outcome {
+  const { machine } = lifecycle;
+  const compiled = compiledOf(lifecycle);
+  const types = [...new Set([...(machine.root.events as string[]), ...COMMON_EVENT_TYPES, ...COMMANDS, 'NO_SUCH_EVENT'])];
+  const identity: JobIdentity = { id: 1, lifecycle: lifecycle.name, lifecycleVersion: lifecycle.version, type: 't', owner: null, runId: null, idempotencyKey: null };
+  const seen = new Set<string>();
+  const states = new Set<string>();
+  const frontier: AnyMachineSnapshot[] = [];
+  const keyOf = (s: AnyMachineSnapshot) => {
+    const c = s.context as JobContext;
+    return JSON.stringify([s.value, c.cancelRequested, c.resuming, c.params !== null, c.attempt > 1, c.runAfter !== null]);
+  };
+  const visit = (s: AnyMachineSnapshot) => {
+    const key = keyOf(s);
+    if (seen.has(key)) return;
+    seen.add(key);
+    states.add(describeState(s));
+    frontier.push(s);
+  };
+  for (const input of INPUTS) visit(firstSnapshot(machine, input));
+  let compared = 0;
+  let compiledSteps = 0;
+  let at = 1_000;
+  for (let s = frontier.shift(); s !== undefined; s = frontier.shift()) {
+    const before = s;
+    for (const type of types) {
+      for (const payload of payloads(type)) {
+        const event = { ...payload, type, at: (at += 7) };
+        const theirs = nextSnapshot(machine, before, event);
+        const ours = compiled.step(before, event);
+        const where = `${lifecycle.name}: ${describeState(before)} ${JSON.stringify(event)} (cancelRequested ${(before.context as JobContext).cancelRequested})`;
+        compared++;
+        expect(ours === before, `${where}: acceptance`).toBe(theirs === before);
+        if (theirs === before) continue;
+        if (compiled.isCompiled(before.value, type)) compiledSteps++;
+        expect(view(ours), where).toEqual(view(theirs));
+        expect(JSON.stringify(ours.context), `${where}: context key order`).toBe(JSON.stringify(theirs.context));
+        // The same row, from the snapshot and from its restored form.
+        const rowOurs = deriveRow(null, identity, ours, event.at, NO_LEASE);
+        const rowTheirs = deriveRow(null, identity, theirs, event.at, NO_LEASE);
+        expect(isDeepStrictEqual(rowOurs, rowTheirs), `${where}: row`).toBe(true);
+        expect(view(restoreSnapshot(machine, rowOurs.snapshot, rowOurs)), `${where}: restored`).toEqual(view(restoreSnapshot(machine, rowTheirs.snapshot, rowTheirs)));
+        // Go on from the compiled snapshot: later XState steps take it as input.
+        visit(ours);
+      }
+    }
+  }
+  return { situations: seen.size, compared, compiledSteps, states };
+}
+
+/** The test suite's user lifecycles: review (defineLifecycle), chore (an own action), a lifecycleOf one. */
+const USER_LIFECYCLES: Lifecycle[] = [
+  review(),
+  defineLifecycle({
+    name: 'chore', version: 1, initial: 'queued',
+    actions: { stamp: ({ context }) => ({ progress: { ...context.progress, message: 'stamped' } }) },
+    states: {
+      queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' }, CANCEL: { target: 'dropped', actions: 'apply' } } },
+      working: {
+        tags: ['running'],
+        on: {
+          PROGRESS: { actions: 'apply' },
+          SUCCEED: { target: 'done', actions: ['apply', 'stamp'] },
+          FAIL: [{ guard: 'willRetry', target: 'queued', actions: 'apply' }, { target: 'broken', actions: 'apply' }],
+        },
+      },
+      done: { type: 'final', tags: ['terminal', 'succeeded'] },
+      broken: { type: 'final', tags: ['terminal', 'failed'] },
+      dropped: { type: 'final', tags: ['terminal', 'cancelled'] },
+    },
+  }),
+  lifecycleOf('ticket', {
+    open: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' }, CANCEL: { target: 'closed.dropped', actions: 'apply' } } },
+    working: { tags: ['running'], on: { SUCCEED: { target: 'closed.fixed', actions: 'apply' }, RELEASE: { target: 'open', actions: 'apply' }, SET: { actions: 'apply' } } },
+    closed: {
+      tags: ['terminal'],
+      initial: 'fixed',
+      states: { fixed: { tags: ['succeeded'], type: 'final' }, dropped: { tags: ['cancelled'], type: 'final' } },
+    },
+  }, 'open'),
+];
+
+/** How much of each lifecycle is compiled: all but the transitions that run an action of the lifecycle's own. */
+const EXPECTED_PAIRS: Record<string, { total: number; compiled: number }> = {
+  ecotaxa: { total: 22, compiled: 9 }, // say, sayError: on XState
+  uws: { total: 40, compiled: 40 },
+  rime: { total: 19, compiled: 19 },
+  synapse: { total: 15, compiled: 11 }, // recordCancel, sayComplete: on XState
+  qiskit: { total: 24, compiled: 24 },
+  review: { total: 13, compiled: 13 },
+  chore: { total: 5, compiled: 4 }, // stamp: on XState
+  ticket: { total: 5, compiled: 5 },
+};
+
+describe('compiled lifecycles agree with XState on every reachable state and event', () => {
+  for (const lifecycle of [...Object.values(builtInLifecycles), ...USER_LIFECYCLES]) {
+    it(`${lifecycle.name}`, () => {
+      const compiled = compiledOf(lifecycle);
+      expect(compiled.pairs).toEqual(EXPECTED_PAIRS[lifecycle.name]);
+      const outcome = exhaust(lifecycle);
+      console.log(`[engine.compiled] ${lifecycle.name}: ${outcome.states.size} states, ${outcome.situations} situations, ${outcome.compared} steps compared, ${outcome.compiledSteps} accepted ones compiled`);
+      expect(outcome.compiledSteps).toBeGreaterThan(0);
+      // Every compiled state was reached by the exploration, and no reachable one is left out of the table.
+      for (const state of outcome.states) {
+        const snapshot = lifecycle.machine.resolveState({ value: state.includes('.') ? valueOfPath(state) : state, context: {} as never });
+        expect(compiled.isCompiled(snapshot.value, 'NO_SUCH_EVENT'), `${state} is in the table`).toBe(true);
+      }
+    });
+  }
+
+  it('the wording actions of EcoTaxa and Synapse stay on XState, the shared ones do not', () => {
+    const ecotaxa = compiledOf(builtInLifecycles.ecotaxa);
+    expect(ecotaxa.isCompiled('R', 'PROGRESS')).toBe(true);
+    expect(ecotaxa.isCompiled('P', 'CLAIM')).toBe(true);
+    expect(ecotaxa.isCompiled('R', 'SUCCEED')).toBe(false);
+    expect(ecotaxa.isCompiled('R', 'FAIL')).toBe(false);
+    expect(ecotaxa.note).toMatch(/^ecotaxa@1: 9 of 22 \(state, event\) pairs compiled; on XState: .*"say".*"sayError"/);
+    const synapse = compiledOf(builtInLifecycles.synapse);
+    expect(synapse.isCompiled({ PROCESSING: 'running' }, 'RELEASE')).toBe(false); // recordCancel in a later candidate
+    expect(synapse.isCompiled({ PROCESSING: 'running' }, 'FAIL')).toBe(true);
+    expect(synapse.isCompiled({ PROCESSING: 'queued' }, 'SET')).toBe(true); // the parent's transition
+    expect(compiledOf(builtInLifecycles.uws).note).toBeNull();
+  });
+});
+
+function valueOfPath(path: string): StateValue {
+  const keys = path.split('.');
+  let value: unknown = keys.pop()!;
+  while (keys.length > 0) value = { [keys.pop()!]: value };
+  return value as StateValue;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Negative controls: what cannot be proven runs on XState, and still behaves as XState.
+
+/** A guard that reads the parameters: never compiled, even under a shared guard's name. */
+const fastLane = (guardName: string) => defineLifecycle({
+  name: `fast-${guardName}`, version: 1, initial: 'queued',
+  guards: { [guardName]: ({ context }) => (context.params as { fast?: boolean } | null)?.fast === true },
+  states: {
+    queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' } } },
+    working: {
+      tags: ['running'],
+      on: {
+        FAIL: [{ guard: guardName, target: 'queued', actions: 'apply' }, { target: 'broken', actions: 'apply' }],
+        SUCCEED: { target: 'done', actions: 'apply' },
+      },
+    },
+    done: { type: 'final', tags: ['terminal', 'succeeded'] },
+    broken: { type: 'final', tags: ['terminal', 'failed'] },
+  },
+});
+
+function behavesAsXState(lifecycle: Lifecycle, input: JobInput, events: Array<Record<string, unknown> & { type: string }>): void {
+  const { machine } = lifecycle;
+  const { step } = compiledOf(lifecycle);
+  let ours = firstSnapshot(machine, input);
+  let theirs = ours;
+  events.forEach((e, i) => {
+    const event = { ...e, at: 1_000 + i };
+    const a = step(ours, event);
+    const b = nextSnapshot(machine, theirs, event);
+    expect(a === ours).toBe(b === theirs);
+    expect(view(a)).toEqual(view(b));
+    ours = a;
+    theirs = b;
+  });
+}
+
+describe('what cannot be proven runs on XState', () => {
+  it('a guard of its own that reads the parameters, under its own name or a shared guard\'s', () => {
+    for (const name of ['wantsFast', 'willRetry']) {
+      const lifecycle = fastLane(name);
+      const compiled = compiledOf(lifecycle);
+      expect(compiled.isCompiled('working', 'FAIL')).toBe(false);
+      expect(compiled.isCompiled('queued', 'CLAIM')).toBe(true);
+      expect(compiled.note).toContain(`the guard "${name}" of its own`);
+      const fail = { type: 'FAIL', error: { message: 'x' } };
+      // The guard decides on the parameters, which no sample of the compiled check could rule out.
+      behavesAsXState(lifecycle, { params: { fast: true } }, [{ type: 'CLAIM' }, fail, { type: 'CLAIM' }, fail]);
+      behavesAsXState(lifecycle, { params: { fast: false } }, [{ type: 'CLAIM' }, fail, { type: 'CLAIM' }]);
+      const firstFail = (params: unknown) => {
+        let s = firstSnapshot(lifecycle.machine, { params: params as never });
+        s = compiled.step(s, { type: 'CLAIM', at: 1 });
+        return describeState(compiled.step(s, { type: 'FAIL', at: 2, error: { message: 'x' } } as never));
+      };
+      expect(firstFail({ fast: true })).toBe('queued');
+      expect(firstFail({ fast: false })).toBe('broken');
+      // The registry says so, in one line.
+      const registry = new LifecycleRegistry([lifecycle]);
+      expect(registry.notes()).toEqual([{ lifecycle: lifecycle.name, version: 1, note: compiled.note }]);
+    }
+  });
+
+  it('an engine on such a lifecycle writes what an XState-only engine writes, and replays', () => {
+    const lifecycle = fastLane('wantsFast');
+    const rows = [true, false].map((compiledLifecycles) => {
+      let now = 10_000;
+      const engine = new Engine(new SqliteStore(openDatabase(':memory:')), {
+        lifecycles: new LifecycleRegistry([...Object.values(builtInLifecycles), lifecycle]), clock: () => (now += 5), compiledLifecycles,
+      });
+      const results = [{ fast: true }, { fast: false }].map((params) => {
+        const job = engine.create({ lifecycle: lifecycle.name, type: 't', input: { params } });
+        engine.send(job.id, { type: 'CLAIM' });
+        const after = engine.send(job.id, { type: 'FAIL', error: { message: 'x' } });
+        expect(replayJob(engine, job.id).divergences).toEqual([]);
+        return { row: after, history: engine.history(job.id) };
+      });
+      expect(results.map((r) => r.row.state)).toEqual(['queued', 'broken']);
+      return results;
+    });
+    expect(rows[0]).toEqual(rows[1]);
+  });
+
+  it('a parallel state, an eventless transition, an entry action: detected, and XState decides', () => {
+    const base = setup({
+      types: { context: {} as JobContext, events: {} as CommonEvent, input: {} as JobInput },
+      actions: { apply: assign(applyJob), mark: assign(({ context }) => ({ step: (context.step ?? 0) + 1 })) },
+      guards: { cancelRequested },
+    });
+    const make = (name: string, states: Record<string, unknown>, type?: 'parallel'): Lifecycle => ({
+      name, version: 1,
+      machine: base.createMachine({ id: name, ...(type ? { type } : { initial: 'queued' }), context: ({ input }) => initialContext(input), states: states as never }) as unknown as AnyStateMachine,
+    });
+    const done = { type: 'final', tags: ['terminal', 'succeeded'] };
+    const parallel = make('par', {
+      a: { initial: 'queued', states: { queued: { tags: ['queued'], on: { CLAIM: { target: 'done', actions: 'apply' } } }, done } },
+      b: { initial: 'idle', states: { idle: {} } },
+    }, 'parallel');
+    expect(compiledOf(parallel).compiled).toBe(false);
+    expect(compiledOf(parallel).note).toMatch(/^par@1: every transition runs on XState \(parallel state \(root\)/);
+    behavesAsXState(parallel, { params: null }, [{ type: 'CLAIM' }, { type: 'CLAIM' }]);
+
+    const eventless = make('eventless', {
+      queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' }, SET: { actions: 'apply' } } },
+      working: { tags: ['running'], always: { guard: 'cancelRequested', target: 'done' }, on: { CANCEL: { actions: 'apply' }, PROGRESS: { actions: 'apply' } } },
+      done,
+    });
+    const e = compiledOf(eventless);
+    expect(e.isCompiled('queued', 'CLAIM')).toBe(false); // it ends where an eventless transition may fire
+    expect(e.isCompiled('working', 'CANCEL')).toBe(false);
+    expect(e.isCompiled('queued', 'SET')).toBe(true);
+    expect(e.note).toContain('an eventless transition');
+    behavesAsXState(eventless, { params: null }, [{ type: 'SET', priority: 2 }, { type: 'CLAIM' }, { type: 'PROGRESS', percent: 5 }, { type: 'CANCEL' }, { type: 'PROGRESS' }]);
+
+    const entry = make('entry', {
+      queued: { tags: ['queued'], on: { CLAIM: { target: 'working', actions: 'apply' } } },
+      working: { tags: ['running'], entry: 'mark', on: { RELEASE: { target: 'queued', actions: 'apply' }, PROGRESS: { actions: 'apply' } } },
+    });
+    const n = compiledOf(entry);
+    expect(n.isCompiled('queued', 'CLAIM')).toBe(false);
+    expect(n.isCompiled('working', 'RELEASE')).toBe(false);
+    expect(n.isCompiled('working', 'PROGRESS')).toBe(true); // no state is left or entered
+    expect(n.note).toContain('entry or exit actions');
+    behavesAsXState(entry, { params: null }, [{ type: 'CLAIM' }, { type: 'PROGRESS', percent: 3 }, { type: 'RELEASE' }, { type: 'CLAIM' }]);
+  });
+
+  it('an apply that is not the shared reducer (an inline assign of its own) is not compiled', () => {
+    const own = lifecycleOf('own', {}, 'queued');
+    const machine = setup({
+      types: { context: {} as JobContext, events: {} as CommonEvent, input: {} as JobInput },
+      actions: { apply: assign(({ context }) => ({ ...context, priority: context.priority + 100 })) },
+    }).createMachine({
+      id: 'sneaky', initial: 'queued', context: ({ input }) => initialContext(input),
+      states: { queued: { tags: ['queued'], on: { CLAIM: { target: 'done', actions: 'apply' } } }, done: { type: 'final', tags: ['terminal', 'succeeded'] } },
+    });
+    const sneaky: Lifecycle = { ...own, name: 'sneaky', machine: machine as unknown as AnyStateMachine };
+    expect(compiledOf(sneaky).isCompiled('queued', 'CLAIM')).toBe(false);
+    expect(compiledOf(sneaky).note).toContain('the action "apply"');
+    behavesAsXState(sneaky, { params: null }, [{ type: 'CLAIM' }]);
+  });
+});
