@@ -9,6 +9,8 @@
  * The rules themselves are phaseline/testing's (src/testing/stored-rules.ts, step-rules.ts: the
  * ones `checkLifecycle` checks on a user's lifecycle); on top of them this test checks the stored
  * bytes, the send options (owner, version, lease fences) and the leases a claim records.
+ * Sequences alternate between the compiled lifecycles (src/engine/compiled.ts) and XState alone,
+ * and each job's history is replayed through both paths.
  *
  * Environment: PHASELINE_PROPERTY_RUNS (default 1000 per lifecycle), PHASELINE_SEED (default 20261125),
  * PHASELINE_VERBOSE (fast-check verbosity, default 0). A failure prints the seed and path to replay it.
@@ -98,17 +100,23 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
   let dir: string;
   let database: OpenDatabase;
   let engine: Engine;
-  /** Two engines on one database: one serves transitions from its live snapshots, the other restores every snapshot from the row. */
-  let engines: { cached: Engine; restoring: Engine };
+  /**
+   * Engines on one database: one serves transitions from its live snapshots, the other restores every
+   * snapshot from the row; each both with the compiled lifecycles (src/engine/compiled.ts) and on
+   * XState alone. Sequences alternate between the two paths.
+   */
+  let engines: Record<'compiled' | 'xstate', { cached: Engine; restoring: Engine }>;
+  let sequence = 0;
   let now = 0;
 
   beforeAll(() => {
     dir = tempDir(`properties-${name}`);
     database = openDatabase(join(dir, `${name}.db`));
-    engines = {
-      cached: new Engine(new SqliteStore(database), { clock: () => now }),
-      restoring: new Engine(new SqliteStore(database), { clock: () => now, snapshotCacheSize: 0 }),
-    };
+    const pair = (compiledLifecycles: boolean) => ({
+      cached: new Engine(new SqliteStore(database), { clock: () => now, compiledLifecycles }),
+      restoring: new Engine(new SqliteStore(database), { clock: () => now, snapshotCacheSize: 0, compiledLifecycles }),
+    });
+    engines = { compiled: pair(true), xstate: pair(false) };
     console.log(`[engine.properties] ${name}: seed=${SEED} numRuns=${RUNS} (PHASELINE_SEED, PHASELINE_PROPERTY_RUNS)`);
   });
 
@@ -192,7 +200,10 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
 
   function runScenario(scenario: { start: boolean; cached: boolean; createdAt: number; params: unknown; steps: Step[] }): void {
     const { steps } = scenario;
-    engine = scenario.cached ? engines.cached : engines.restoring;
+    // Every other sequence on XState alone: both paths must keep every rule, and each replays the other's history.
+    const path = sequence++ % 2 === 0 ? 'compiled' : 'xstate';
+    const other = engines[path === 'compiled' ? 'xstate' : 'compiled'].restoring;
+    engine = scenario.cached ? engines[path].cached : engines[path].restoring;
     const sqlite = database.sqlite;
     now = scenario.createdAt;
     const created = engine.create({ lifecycle: name, type: 'prop', input: { params: scenario.params as never }, owner: OWNER, start: scenario.start });
@@ -305,7 +316,9 @@ describe.each(Object.keys(TABLES) as Name[])('%s: the rules hold after every ste
       if (replayEachStep) checkReplay(replayJob(engine, id).divergences, where);
     });
 
-    checkReplay(replayJob(engine, id).divergences, () => `after ${steps.length} steps`);
+    checkReplay(replayJob(engine, id).divergences, () => `after ${steps.length} steps (${path})`);
+    // The other path folds the same history into the same states and the same row, step by step.
+    checkReplay(replayJob(other, id).divergences, () => `after ${steps.length} steps (${path}), replayed by the other path`);
   }
 
   it(
