@@ -3,7 +3,9 @@
  * both stores and sends both the same random events (test/support/commands.ts: well-formed,
  * malformed, other lifecycles', with options that must be refused) at the same instants; every
  * answer (the state reached, or the error's code) must be the same, and so must the final row and
- * history. Replay of the PostgreSQL job must find nothing to report.
+ * history. Replay of the PostgreSQL job must find nothing to report. Sequences alternate which
+ * store runs the compiled lifecycles and which XState alone, so both paths give the same answers,
+ * rows and histories, and the job replays through both.
  *
  * One known difference is left out: a string with U+0000 bound for a text column (a progress
  * message), which SQLite stores and PostgreSQL refuses (test/store.postgres.test.ts).
@@ -49,17 +51,26 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The same clock for both engines: the test sets the instant before each operation. */
+/**
+ * The same clock for both engines: the test sets the instant before each operation. Each store has
+ * an engine with the compiled lifecycles (src/engine/compiled.ts) and one on XState alone;
+ * sequences alternate which store takes which, so the two paths are compared too.
+ */
 interface Side {
   engine: Engine<Store>;
+  paths: { compiled: Engine<Store>; xstate: Engine<Store> };
   now: number;
 }
 
 function side(store: Store): Side {
   const s = { now: 0 } as Side;
-  s.engine = new Engine(store, { clock: () => s.now });
+  const engine = (compiledLifecycles: boolean) => new Engine(store, { clock: () => s.now, compiledLifecycles });
+  s.paths = { compiled: engine(true), xstate: engine(false) };
+  s.engine = s.paths.compiled;
   return s;
 }
+
+let sequence = 0;
 
 const MISSING_JOB = 2 ** 31;
 
@@ -100,6 +111,10 @@ describe.each(Object.keys(OWN_COMMANDS))('%s: PostgreSQL gives what SQLite gives
     await fc.assert(
       fc.asyncProperty(scenario, async ({ params, start, steps }: { params: unknown; start: boolean; steps: Step[] }) => {
         const sides = [sqlite, pgSide];
+        // Half the sequences: SQLite compiled and PostgreSQL on XState; the other half the other way round.
+        const flip = sequence++ % 2 === 1;
+        sqlite.engine = flip ? sqlite.paths.xstate : sqlite.paths.compiled;
+        pgSide.engine = flip ? pgSide.paths.compiled : pgSide.paths.xstate;
         let now = 1_700_000_000_000;
         for (const s of sides) s.now = now;
         const created = await Promise.all(
@@ -127,7 +142,8 @@ describe.each(Object.keys(OWN_COMMANDS))('%s: PostgreSQL gives what SQLite gives
         expect({ ...pgRow, id: 0 }).toEqual({ ...liteRow, id: 0 });
         const strip = (events: Array<{ jobId: number }>) => events.map((e) => ({ ...e, jobId: 0 }));
         expect(strip(await pgSide.engine.history(pgId!))).toEqual(strip(await sqlite.engine.history(id!)));
-        expect((await replayJobAsync(pgSide.engine, pgId!)).divergences).toEqual([]);
+        expect((await replayJobAsync(pgSide.paths.compiled, pgId!)).divergences).toEqual([]);
+        expect((await replayJobAsync(pgSide.paths.xstate, pgId!)).divergences).toEqual([]);
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
