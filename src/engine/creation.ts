@@ -123,6 +123,18 @@ export function fillTemplate(template: CreationTemplate, input: JobInput): AnyMa
   });
 }
 
+const initialTemplates = new WeakMap<Lifecycle, CreationTemplate | null>();
+
+/**
+ * A new job's initial snapshot (before any start event), from the lifecycle's template when it has
+ * one, else by XState: what replay's fold starts each job from.
+ */
+export function initialSnapshot(lifecycle: Lifecycle, input: JobInput): AnyMachineSnapshot {
+  let template = initialTemplates.get(lifecycle);
+  if (template === undefined) initialTemplates.set(lifecycle, (template = buildTemplate(lifecycle, false)));
+  return (template && fillTemplate(template, input)?.[0]) ?? firstSnapshot(lifecycle.machine, input);
+}
+
 /** A copy of a JSON value (the same value when it is a primitive). */
 function copyJson<T>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;

@@ -21,12 +21,13 @@
  * event, and the row after the last.
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { ENGINE_TAGS, type Lifecycle } from '../../machines/common.ts';
+import { ENGINE_TAGS, type JobInput, type Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, normalizeStored, NO_LEASE, restoreSnapshot, type JobIdentity } from '../engine/derive.ts';
 import type { CreatePayload } from '../engine/engine.ts';
 import type { LifecycleRegistry } from '../engine/lifecycles.ts';
 import { stepOf } from '../engine/compiled.ts';
+import { initialSnapshot } from '../engine/creation.ts';
 import { describeState, firstSnapshot, machineEvent } from '../engine/transition.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { Divergence, DivergenceCause } from './types.ts';
@@ -171,7 +172,8 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
 
   let i = 0;
   try {
-    snapshot = firstSnapshot(lifecycle.machine, creation.input);
+    // The compiled path starts from the lifecycle's creation template (checked against XState when built).
+    snapshot = compiled ? initialSnapshot(lifecycle, creation.input as JobInput) : firstSnapshot(lifecycle.machine, creation.input);
     row = deriveRow(null, identity, snapshot, first.at, NO_LEASE);
     const problem = check(0, first);
     if (problem) return done(problem);
