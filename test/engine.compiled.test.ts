@@ -219,6 +219,22 @@ describe('compiled lifecycles agree with XState on every reachable state and eve
     expect(synapse.isCompiled({ PROCESSING: 'queued' }, 'SET')).toBe(true); // the parent's transition
     expect(compiledOf(builtInLifecycles.uws).note).toBeNull();
   });
+
+  it('the registry notes, one line each, the built-ins that keep transitions on XState', () => {
+    const notes = new LifecycleRegistry().notes();
+    expect(notes.map((n) => n.lifecycle)).toEqual(['ecotaxa', 'synapse']);
+    for (const { note } of notes) expect(note).not.toContain('\n');
+  });
+
+  it('a snapshot of another machine with the same state ids is left to XState', () => {
+    const [a, b] = [review(), review()];
+    expect(a.machine).not.toBe(b.machine);
+    const theirs = firstSnapshot(a.machine, { params: null });
+    const stepped = compiledOf(b).step(theirs, { type: 'CLAIM', at: 1 });
+    expect(view(stepped)).toEqual(view(nextSnapshot(b.machine, theirs, { type: 'CLAIM', at: 1 })));
+    // Not the compiled prototype of b: XState made it.
+    expect((stepped as unknown as { _nodes: unknown[] })._nodes).not.toBe((compiledOf(b).step(firstSnapshot(b.machine, { params: null }), { type: 'CLAIM', at: 1 }) as unknown as { _nodes: unknown[] })._nodes);
+  });
 });
 
 function valueOfPath(path: string): StateValue {

@@ -81,8 +81,8 @@ const FALLBACK = 'xstate' as const;
 type Plan = readonly Candidate[] | typeof FALLBACK;
 
 interface StateEntry {
-  /** The leaf state node's id (`ecotaxa.E.killed`). */
-  id: string;
+  /** The leaf state node (its id: `ecotaxa.E.killed`). */
+  leaf: Node;
   /** XState's snapshot of this state (`resolveState`), with an empty context: copied by each step. */
   proto: AnyMachineSnapshot;
   /** The state value is an object (a nested state): each snapshot gets its own copy. */
@@ -142,7 +142,7 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
     let entry = states.get(leaf.id);
     if (!entry) {
       const proto = machine.resolveState({ value: valueOf(leaf) as never, context: {} as never }) as AnyMachineSnapshot;
-      entry = { id: leaf.id, proto, nested: typeof proto.value !== 'string', on: new Map() };
+      entry = { leaf, proto, nested: typeof proto.value !== 'string', on: new Map() };
       states.set(leaf.id, entry);
       pending.push(leaf);
     }
@@ -239,6 +239,8 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
     if (entry === undefined) {
       const leaves = nodes.filter((node) => node.type === 'atomic' || node.type === 'final');
       entry = (leaves.length === 1 ? states.get(leaves[0]!.id) : undefined) ?? null;
+      // A snapshot of another machine (another version with the same state ids) is XState's to judge.
+      if (entry !== null && entry.leaf !== leaves[0]) entry = null;
       byNodes.set(nodes, entry);
     }
     return entry;
