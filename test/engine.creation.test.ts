@@ -100,6 +100,8 @@ function engineOf(lifecycles: readonly Lifecycle[], creationTemplates: boolean) 
     lifecycles: new LifecycleRegistry([...Object.values(builtInLifecycles), ...lifecycles.filter((l) => !(l.name in builtInLifecycles))]),
     clock: () => (now += 7),
     creationTemplates,
+    // The reference engine is XState alone: its creations and later events all go through the interpreter.
+    compiledLifecycles: creationTemplates,
   });
   return { engine, database };
 }

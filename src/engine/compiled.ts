@@ -110,7 +110,17 @@ const cache = new WeakMap<Lifecycle, CompiledLifecycle>();
 /** The lifecycle's compiled form, built on first use (the registry builds it at registration). */
 export function compiledOf(lifecycle: Lifecycle): CompiledLifecycle {
   let compiled = cache.get(lifecycle);
-  if (!compiled) cache.set(lifecycle, (compiled = compileLifecycle(lifecycle)));
+  if (!compiled) {
+    try {
+      compiled = compileLifecycle(lifecycle);
+    } catch (error) {
+      // A machine the table cannot be built from still runs, on XState.
+      const { machine } = lifecycle;
+      const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      compiled = onXState(machine, (snapshot, event) => nextSnapshot(machine, snapshot, event), `${lifecycle.name}@${lifecycle.version}: every transition runs on XState (its table could not be built: ${why})`);
+    }
+    cache.set(lifecycle, compiled);
+  }
   return compiled;
 }
 
