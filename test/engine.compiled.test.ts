@@ -6,7 +6,8 @@
  * knows × representative payloads (a retry asked or not, parameters set or not, progress figures),
  * the compiled step and XState's transition() must agree: the same acceptance (the engine refuses
  * when the snapshot comes back unchanged), the same state value, context (key order included),
- * tags and status, and the same row derived from it and from its restored snapshot. The
+ * tags and status, and the same row derived from it; the compiled snapshot taken up from that row
+ * is XState's `resolveState`'s. The
  * exploration goes on from the compiled snapshots, so every XState transition in it is also given
  * a compiled snapshot: XState takes them as its own.
  *
@@ -137,7 +138,12 @@ function exhaust(lifecycle: Lifecycle): Outcome {
         const rowOurs = deriveRow(null, identity, ours, event.at, NO_LEASE);
         const rowTheirs = deriveRow(null, identity, theirs, event.at, NO_LEASE);
         expect(isDeepStrictEqual(rowOurs, rowTheirs), `${where}: row`).toBe(true);
-        expect(view(restoreSnapshot(machine, rowOurs.snapshot, rowOurs)), `${where}: restored`).toEqual(view(restoreSnapshot(machine, rowTheirs.snapshot, rowTheirs)));
+        // Taken up from the row: the compiled resolve makes what XState's resolveState makes.
+        const restoredOurs = restoreSnapshot(machine, rowOurs.snapshot, rowOurs, compiled.resolve);
+        const restoredTheirs = restoreSnapshot(machine, rowTheirs.snapshot, rowTheirs);
+        expect(view(restoredOurs), `${where}: restored`).toEqual(view(restoredTheirs));
+        expect(JSON.stringify(restoredOurs), `${where}: restored, as JSON`).toBe(JSON.stringify(restoredTheirs));
+        expect(restoredOurs.historyValue).toEqual(restoredTheirs.historyValue);
         // Go on from the compiled snapshot: later XState steps take it as input.
         visit(ours);
       }

@@ -23,7 +23,9 @@
  * A compiled step copies the target state's prototype snapshot (XState's own `resolveState`, made
  * once) with the new context: the same shape as any XState snapshot, so the snapshot cache,
  * deriveRow, persistence and a later XState transition take it as they take XState's. Refusal is
- * XState's: the same snapshot back (the engine refuses when nothing changed).
+ * XState's: the same snapshot back (the engine refuses when nothing changed). A stored job is taken
+ * up the same way (`resolve`): its state's prototype with the restored context, as `resolveState`
+ * would make it.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
@@ -31,7 +33,7 @@ import {
   applyJob, cancelRequested, initialContext, keepsParams, reduceJob, willRetry,
   type JobContext, type Lifecycle,
 } from '../../machines/common.ts';
-import { nextSnapshot } from './transition.ts';
+import { describeState, nextSnapshot } from './transition.ts';
 
 type TimedEvent = EventObject & { at: number };
 type SampleEvent = TimedEvent & Record<string, unknown>;
@@ -103,7 +105,12 @@ export interface CompiledLifecycle {
   isCompiled(value: AnyMachineSnapshot['value'], type: string): boolean;
   /** The next snapshot: compiled where the table says so, else XState's `transition()`. */
   readonly step: Step;
+  /** A stored state value and context as a snapshot: the state's prototype when the table has it, else XState's `resolveState`. */
+  readonly resolve: Resolve;
 }
+
+/** `machine.resolveState({ value, context })`, as restoring a stored job asks it. */
+export type Resolve = (value: AnyMachineSnapshot['value'], context: unknown) => AnyMachineSnapshot;
 
 const cache = new WeakMap<Lifecycle, CompiledLifecycle>();
 
@@ -265,8 +272,17 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
     return take(entry, plan, snapshot, event);
   };
 
+  // Stored values are full paths (persistSnapshot writes the snapshot's own): `E.killed` finds its state.
+  const byValue = new Map<string, StateEntry>();
+  for (const entry of states.values()) byValue.set(describeState(entry.proto), entry);
+  const resolve: Resolve = (value, context) => {
+    const entry = byValue.get(typeof value === 'string' ? value : describeState({ value }));
+    return entry ? snapshotOf(entry, context) : resolveWith(machine)(value, context);
+  };
+
   return {
     machine,
+    resolve,
     compiled: compiledPairs > 0,
     pairs: { total, compiled: compiledPairs },
     note,
@@ -326,7 +342,16 @@ function copyValue(value: unknown): unknown {
 
 /** A lifecycle none of whose transitions is compiled. */
 function onXState(machine: AnyStateMachine, step: Step, note: string): CompiledLifecycle {
-  return { machine, compiled: false, pairs: { total: 0, compiled: 0 }, note, isCompiled: () => false, step };
+  return { machine, compiled: false, pairs: { total: 0, compiled: 0 }, note, isCompiled: () => false, step, resolve: resolveWith(machine) };
+}
+
+function resolveWith(machine: AnyStateMachine): Resolve {
+  return (value, context) => machine.resolveState({ value: value as never, context: context as never }) as AnyMachineSnapshot;
+}
+
+/** How a stored job is taken up: {@link CompiledLifecycle.resolve}, or XState's `resolveState` alone. */
+export function resolverFor(lifecycle: Lifecycle, compiled: boolean): Resolve {
+  return compiled ? compiledOf(lifecycle).resolve : resolveWith(lifecycle.machine);
 }
 
 /** Why no transition of the machine can be compiled, or null. */

@@ -52,7 +52,17 @@ function unmirrored(context: Record<string, unknown>): Record<string, unknown> {
   return rest;
 }
 
-export function restoreSnapshot(machine: AnyStateMachine, stored: StoredSnapshot, row: MirroredColumns): AnyMachineSnapshot {
+/**
+ * A stored job's snapshot in `machine`, its context rebuilt from the row and the stored rest.
+ * `resolve` makes the snapshot of a state value and context: XState's `resolveState` unless the
+ * engine gives its compiled lifecycle's (src/engine/compiled.ts), which makes the same one.
+ */
+export function restoreSnapshot(
+  machine: AnyStateMachine,
+  stored: StoredSnapshot,
+  row: MirroredColumns,
+  resolve?: (value: AnyMachineSnapshot['value'], context: unknown) => AnyMachineSnapshot,
+): AnyMachineSnapshot {
   const context: Record<string, unknown> = {
     params: row.params,
     result: row.result,
@@ -70,6 +80,7 @@ export function restoreSnapshot(machine: AnyStateMachine, stored: StoredSnapshot
     quote: row.quoteAt,
   };
   for (const key in stored.context) if (!MIRRORED.has(key)) context[key] = stored.context[key];
+  if (resolve) return resolve(stored.value as AnyMachineSnapshot['value'], context);
   return machine.resolveState({ value: stored.value as never, context: context as never });
 }
 

@@ -15,7 +15,7 @@
  */
 import type { AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
 import { describeState, machineEvent } from './transition.ts';
-import { stepOf } from './compiled.ts';
+import { resolverFor, stepOf } from './compiled.ts';
 import { buildTemplate, fillTemplate, foldCreation, type CreationTemplate } from './creation.ts';
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
@@ -457,7 +457,7 @@ export class Engine<S extends Store = SyncStore> {
     }
     if (unit === null) return { ...base, compatible: true, written: false, reason: null, divergence: null };
     const at = Math.max(this.clock(), head.updatedAt);
-    const snapshot = restoreSnapshot(target.machine, row.snapshot, row);
+    const snapshot = restoreSnapshot(target.machine, row.snapshot, row, resolverFor(target, this.compiledLifecycles));
     const next = deriveRow(head, { ...head, lifecycleVersion: target.version }, snapshot, at, leaseOf(head));
     const event = eventOf(next, UPGRADE, at, { from: head.lifecycleVersion, to: target.version }, head.state, actor);
     if (!(yield* tx.writeUpgrade(next, row, event))) throw new StaleVersionError(jobId, head.version, head.version + 1);
@@ -689,7 +689,7 @@ export class Engine<S extends Store = SyncStore> {
     const cached = unit?.cache.get(head.id) ?? this.#cache.get(head.id);
     if (cached && cached.version === head.version) return cached;
     const row = read ?? (yield* tx.readRow(head.id))!;
-    return { snapshot: restoreSnapshot(lifecycle.machine, row.snapshot, row), row };
+    return { snapshot: restoreSnapshot(lifecycle.machine, row.snapshot, row, resolverFor(lifecycle, this.compiledLifecycles)), row };
   }
 
   /**

@@ -26,7 +26,7 @@ import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, normalizeStored, NO_LEASE, restoreSnapshot, type JobIdentity } from '../engine/derive.ts';
 import type { CreatePayload } from '../engine/engine.ts';
 import type { LifecycleRegistry } from '../engine/lifecycles.ts';
-import { stepOf } from '../engine/compiled.ts';
+import { resolverFor, stepOf } from '../engine/compiled.ts';
 import { initialSnapshot } from '../engine/creation.ts';
 import { describeState, firstSnapshot, machineEvent } from '../engine/transition.ts';
 import { isPhaselineError } from '../errors.ts';
@@ -189,7 +189,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         const next = resolve(name, to);
         if (!next) return done([differs('lifecycle', 'lifecycle', event, `${name}@${to}`, 'not registered')]);
         // Where the engine took the job up: its persisted snapshot, in the new version's machine.
-        snapshot = restoreSnapshot(next.machine, row.snapshot, row);
+        snapshot = restoreSnapshot(next.machine, row.snapshot, row, resolverFor(next, compiled));
         lifecycle = next;
         step = stepOf(next, compiled);
         version = to;
