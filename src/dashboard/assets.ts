@@ -1,0 +1,45 @@
+/**
+ * The dashboard's browser script: from the build, the bundle `npm run build` writes
+ * (build-client.mjs → dist/dashboard/client.js); from the sources (tsx, `npm start`, tests), or
+ * where that file is missing, the same bundle made with esbuild's API on the first request and kept
+ * in memory (a built file left from an older build is not taken for the sources). esbuild is a
+ * development dependency: a built package never loads it.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.ts';
+
+let script: Promise<string> | null = null;
+
+export function clientScript(): Promise<string> {
+  script ??= load().catch((error: unknown) => {
+    script = null; // try again on the next request
+    throw error;
+  });
+  return script;
+}
+
+async function load(): Promise<string> {
+  const root = packageRoot(import.meta.url)?.dir;
+  if (!root) throw new Error('phaseline dashboard: the package folder was not found');
+  const fromSources = import.meta.url.endsWith('.ts');
+  try {
+    if (!fromSources) return await readFile(join(root, 'dist', 'dashboard', 'client.js'), 'utf8');
+  } catch {
+    // not built: bundle it below
+  }
+  {
+    const esbuild = await import('esbuild');
+    const result = await esbuild.build({
+      entryPoints: [join(root, 'src', 'dashboard', 'client', 'main.ts')],
+      bundle: true,
+      format: 'esm',
+      target: 'es2020',
+      minify: true,
+      legalComments: 'none',
+      write: false,
+      logLevel: 'silent',
+    });
+    return result.outputFiles[0]!.text;
+  }
+}
