@@ -35,7 +35,7 @@ export function LifecyclesPage({ base, lifecycles }: { base: string; lifecycles:
                         {c.state}
                       </a>
                     </td>
-                    <td class="num" data-count>
+                    <td class="num" data-count="">
                       {String(c.count)}
                     </td>
                   </tr>

@@ -64,7 +64,7 @@ function Counts({ base, counts, admin, query }: { base: string; counts: StateCou
             {list.sort((a, b) => a.state.localeCompare(b.state)).map((c) => (
               <li>
                 <a href={link(lifecycle, c.state)} data-count-state={c.state}>
-                  <span class="state">{c.state}</span> <span data-count>{String(c.count)}</span>
+                  <span class="state">{c.state}</span> <span data-count="">{String(c.count)}</span>
                 </a>
               </li>
             ))}
