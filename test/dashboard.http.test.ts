@@ -106,6 +106,27 @@ describe('list', () => {
   });
 });
 
+describe('paging', () => {
+  it('pages newest first by id, older then newer again, without skipping or repeating a job', async () => {
+    const made = await h.phaseline.enqueueMany('test.quick', Array.from({ length: 30 }, () => ({ params: {}, owner: 'carol', start: false })));
+    const newestFirst = [...made].sort((a, b) => b - a);
+    const link = (html: string, rel: string) => {
+      const href = new RegExp(`<a href="([^"]+)" rel="${rel}">`).exec(html)?.[1];
+      return href === undefined ? null : href.replaceAll('&amp;', '&');
+    };
+    const first = await text(await get('/dashboard/?type=test.quick', 'carol'));
+    expect(rowIds(first)).toEqual(newestFirst.slice(0, 25));
+    expect(link(first, 'prev')).toBeNull();
+    const second = await text(await get(link(first, 'next')!, 'carol'));
+    expect(rowIds(second)).toEqual(newestFirst.slice(25));
+    expect(link(second, 'next')).toBeNull();
+    // A job created meanwhile does not shift the older page; going back shows it.
+    const late = await h.phaseline.enqueue('test.quick', {}, { owner: 'carol', start: false });
+    const back = await text(await get(link(second, 'prev')!, 'carol'));
+    expect(rowIds(back)).toEqual([late, ...newestFirst.slice(0, 24)]);
+  });
+});
+
 describe('job page', () => {
   it('shows the state after each event as the history says, replayed on the server', async () => {
     const history = await h.phaseline.history(ids.asking);
@@ -114,7 +135,7 @@ describe('job page', () => {
       expect(html).toContain(`data-step="${event.seq}"`);
       const shown = /<dt>State<\/dt><dd><span class="[^"]*" data-field="state">([^<]+)<\/span>/.exec(html)?.[1];
       expect(shown, `after event ${event.seq} (${event.type})`).toBe(event.stateAfter);
-      expect(html).toMatch(new RegExp(`<g data-state="${event.stateAfter}"[^>]*class="current"`));
+      expect(html).toMatch(new RegExp(`<g class="pl-node current[^"]*" data-state="${event.stateAfter}"`));
     }
     // Stepping buttons without the script: ?step=2&go=prev is event 1.
     const prev = await text(await get(`/dashboard/jobs/${ids.asking}?step=2&go=prev`));

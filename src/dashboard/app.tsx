@@ -26,7 +26,7 @@ import type { Phaseline } from '../phaseline.ts';
 import { actionsFor, isActionName, performAction } from './actions.ts';
 import { clientScript } from './assets.ts';
 import { countByState, idParam, jobFor, jobWithHistory, listPage, type ListQuery } from './data.ts';
-import { diagramOf, pathOf, renderDiagramSvg } from './diagram-placeholder.ts';
+import { diagramOf, pathOf, renderDiagramSvg } from './diagram.ts';
 import { LiveFeed, type LiveMessage } from './live.ts';
 import { JobLive, JobPage, StepView, type JobPageProps } from './pages/job.tsx';
 import { ErrorPage, LifecyclesPage } from './pages/lifecycles.tsx';
@@ -101,7 +101,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     const { query, problem } = readListQuery(c, caller);
     const [page, counts] = await Promise.all([
       listPage(phaseline, caller, query),
-      countByState(phaseline, caller, { lifecycle: query.lifecycle, type: query.type, owner: query.owner, after: query.after } as ListQuery),
+      countByState(phaseline, caller, query),
     ]);
     const filters = filterParams(query, caller);
     const trail = (c.req.query('trail') ?? '').split(',').filter((t) => /^[0-9]+$/.test(t)).slice(-50);
@@ -157,10 +157,9 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     const lifecycle = resolverFor(phaseline)(shownLifecycle.lifecycle, shownLifecycle.lifecycleVersion);
     const diagramSvg = lifecycle
       ? renderDiagramSvg(diagramOf(lifecycle), {
-          path: pathOf(events.slice(0, step)),
-          current: events[step - 1]?.stateAfter ?? null,
-          idPrefix: `job-${id}`,
-          upTo: step,
+          path: pathOf(events.slice(0, step).map((event) => ({ jobId: id, ...event }))),
+          ...(events[step - 1] ? { current: events[step - 1]!.stateAfter } : {}),
+          idPrefix: `job-${id}-`,
         })
       : `<p class="notice">Lifecycle ${escapeText(`${shownLifecycle.lifecycle}@${shownLifecycle.lifecycleVersion}`)} is not registered here: no diagram.</p>`;
     return {
@@ -224,11 +223,11 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
       const mine = counts.filter((n) => n.lifecycle === lifecycle.name);
       const byState: Record<string, number> = {};
       for (const n of mine) byState[n.state] = n.count;
-      const states = diagram.states.map((state) => ({ state, count: byState[state] ?? 0 }));
+      const states = diagram.nodes.map(({ id }) => ({ state: id, count: byState[id] ?? 0 }));
       return {
         name: lifecycle.name,
         version: lifecycle.version,
-        diagramSvg: renderDiagramSvg(diagram, { counts: byState, idPrefix: `lc-${lifecycle.name}-${lifecycle.version}` }),
+        diagramSvg: renderDiagramSvg(diagram, { counts: byState, idPrefix: `lc-${lifecycle.name}-${lifecycle.version}-` }),
         counts: states,
       };
     });

@@ -3,7 +3,7 @@
  * of jobs (newest first, keyset paging by id), the counts per state, and one job with its history.
  */
 import type { Job } from '../engine/job-types.ts';
-import type { ListFilter } from '../engine/types.ts';
+import type { ListFilter, StateCount } from '../engine/types.ts';
 import { JobNotFoundError } from '../errors.ts';
 import type { Caller } from '../http/app.ts';
 import type { Phaseline } from '../phaseline.ts';
@@ -34,12 +34,6 @@ export interface JobPage {
   older: number | null;
 }
 
-export interface StateCount {
-  lifecycle: string;
-  state: string;
-  count: number;
-}
-
 /** The owner a caller's reads are limited to: undefined for admins (everyone's, or the one asked for). */
 export function ownerScope(caller: Caller, asked?: string): string | null | undefined {
   if (!caller.admin) return caller.owner;
@@ -58,31 +52,28 @@ export function filterOf(caller: Caller, query: ListQuery): ListFilter {
   };
 }
 
-// TEMPORARY until `beforeId`, `id` and `countByState` arrive from the dash-data branch: the
-// facade's list, filtered and paged here.
-type Extended = ListFilter & { beforeId?: number; id?: number };
-
+/** One page of jobs, newest first by id: keyset paging, as fast on the millionth job as on the first. */
 export async function listPage(phaseline: Phaseline, caller: Caller, query: ListQuery): Promise<JobPage> {
-  const filter: Extended = { ...filterOf(caller, query) };
-  const all = (await phaseline.list(filter))
-    .filter((job) => (query.id === undefined || job.id === query.id) && (query.beforeId === undefined || job.id < query.beforeId))
-    .sort((a, b) => b.id - a.id);
-  const jobs = all.slice(0, PAGE_SIZE);
-  return { jobs, older: all.length > PAGE_SIZE ? jobs.at(-1)!.id : null };
+  const found = await phaseline.list({
+    ...filterOf(caller, query),
+    order: 'newest',
+    ...(query.beforeId !== undefined ? { beforeId: query.beforeId } : {}),
+    ...(query.id !== undefined ? { id: query.id } : {}),
+    limit: PAGE_SIZE + 1,
+  });
+  const jobs = found.slice(0, PAGE_SIZE);
+  return { jobs, older: found.length > PAGE_SIZE ? jobs.at(-1)!.id : null };
 }
 
-export async function countByState(phaseline: Phaseline, caller: Caller, query: Pick<ListQuery, 'lifecycle' | 'type' | 'owner' | 'after'> = {}): Promise<StateCount[]> {
-  const jobs = await phaseline.list(filterOf(caller, query));
-  const counts = new Map<string, StateCount>();
-  for (const job of jobs) {
-    const key = `${job.lifecycle}\u0000${job.state}`;
-    const entry = counts.get(key) ?? { lifecycle: job.lifecycle, state: job.state, count: 0 };
-    entry.count++;
-    counts.set(key, entry);
-  }
-  return [...counts.values()];
+/** Jobs per lifecycle and state the caller may see (the list's lifecycle, type and owner filters applied). */
+export async function countByState(phaseline: Phaseline, caller: Caller, query: Pick<ListQuery, 'lifecycle' | 'type' | 'owner'> = {}): Promise<StateCount[]> {
+  const owner = ownerScope(caller, query.owner);
+  return phaseline.countByState({
+    ...(query.lifecycle ? { lifecycle: query.lifecycle } : {}),
+    ...(query.type ? { type: query.type } : {}),
+    ...(owner !== undefined ? { owner } : {}),
+  });
 }
-// END TEMPORARY
 
 /** A job the caller may see, or the same JOB_NOT_FOUND as for a job that does not exist. */
 export async function jobFor(phaseline: Phaseline, caller: Caller, id: number): Promise<Job> {

@@ -51,12 +51,8 @@ ol.timeline li { border-left: 3px solid var(--line); padding: .3rem .7rem; margi
 ol.timeline li.at { border-left-color: var(--taken); background: var(--panel); }
 ol.timeline li.later { opacity: .55; }
 ol.timeline .when { color: var(--muted); font-size: .8rem; font-variant-numeric: tabular-nums; }
-svg.diagram { width: 100%; height: auto; max-height: 32rem; display: block; }
-svg.diagram rect { fill: var(--panel); stroke: var(--muted); stroke-width: 1.2; }
-svg.diagram text { fill: var(--fg); font-size: 12px; font-family: ui-monospace, monospace; }
-svg.diagram path { fill: none; stroke: var(--line); stroke-width: 1.4; }
-svg.diagram path.taken { stroke: var(--taken); stroke-width: 3; }
-svg.diagram g.current rect { stroke: var(--taken); stroke-width: 3; }
+figure.diagram { margin: 0; overflow-x: auto; }
+svg.pl-diagram { max-width: 100%; height: auto; display: block; --pl-fg: var(--fg); --pl-node-bg: var(--bg); --pl-taken: var(--accent); --pl-current: var(--taken); }
 .lifecycles section { margin-bottom: 2rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;

@@ -188,7 +188,7 @@ export function StepView({ base, jobId, events, step, atStep, divergence, diagra
             </p>
           )}
         </div>
-        <figure style="margin:0" aria-label="State diagram">
+        <figure class="diagram" aria-label="State diagram">
           {raw(diagramSvg)}
           <figcaption class="msg">Thick edges: the path taken up to this event; outlined: the state after it.</figcaption>
         </figure>

@@ -18,7 +18,7 @@ export function LifecyclesPage({ base, lifecycles }: { base: string; lifecycles:
         {lifecycles.map((l) => (
           <section aria-labelledby={`lc-${l.name}-${l.version}`} data-lifecycle={l.name}>
             <h2 id={`lc-${l.name}-${l.version}`}>{`${l.name} (version ${l.version})`}</h2>
-            <figure style="margin:0">{raw(l.diagramSvg)}</figure>
+            <figure class="diagram">{raw(l.diagramSvg)}</figure>
             <table>
               <caption class="visually-hidden">{`Jobs of ${l.name} per state`}</caption>
               <thead>

@@ -1,6 +1,7 @@
 /** The jobs list: counts per state of each lifecycle, the filters, one page of jobs (newest first) and its pager. */
 import type { Job } from '../../engine/job-types.ts';
-import type { ListQuery, StateCount } from '../data.ts';
+import type { StateCount } from '../../engine/types.ts';
+import type { ListQuery } from '../data.ts';
 import { Instant, Layout } from './layout.tsx';
 
 export interface ListPageProps {
