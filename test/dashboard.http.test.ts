@@ -257,6 +257,21 @@ describe('live updates', () => {
     h.gates.open(`${bobs}:half`);
     h.gates.open(`${bobs}:end`);
   });
+
+  it('sends at once what changed between the page and the stream: a job shown at an older version', async () => {
+    const job = await h.phaseline.get(ids.running);
+    const controller = new AbortController();
+    const stream = await fetch(`${h.origin}/dashboard/events?ids=${ids.running}:1,${ids.askingJson}:${(await h.phaseline.get(ids.askingJson)).version},${ids.bobsDone}:1`, {
+      headers: as('alice'),
+      signal: controller.signal,
+    });
+    const seen = await readStream(stream, (t) => t.includes('CATCH_UP'));
+    const caughtUp = [...seen.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { id: number; version: number; event: string });
+    // The running job (shown at version 1) is sent as it is now; the current one and bob's are not.
+    expect(caughtUp.filter((m) => m.event === 'CATCH_UP')).toEqual([expect.objectContaining({ id: ids.running, version: job.version, state: job.state })]);
+    expect(caughtUp.some((m) => m.id === ids.bobsDone)).toBe(false);
+    controller.abort();
+  });
 });
 
 describe('browser script', () => {

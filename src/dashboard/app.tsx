@@ -27,7 +27,7 @@ import { actionsFor, isActionName, performAction } from './actions.ts';
 import { clientScript } from './assets.ts';
 import { countByState, idParam, jobFor, jobWithHistory, listPage, type ListQuery } from './data.ts';
 import { diagramOf, pathOf, renderDiagramSvg } from './diagram.ts';
-import { LiveFeed, type LiveMessage } from './live.ts';
+import { LiveFeed, toLiveJob, type LiveMessage } from './live.ts';
 import { JobLive, JobPage, StepView, type JobPageProps } from './pages/job.tsx';
 import { ErrorPage, LifecyclesPage } from './pages/lifecycles.tsx';
 import { ListPage } from './pages/list.tsx';
@@ -237,12 +237,12 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
   // ── Live updates ───────────────────────────────────────────────────────
   app.get('/events', async (c) => {
     const caller = c.get('caller');
-    const named = (c.req.query('ids') ?? '').split(',').map((t) => idParam(t)).filter((id): id is number => id !== undefined).slice(0, MAX_SHOWN);
-    // A non-admin is told of deletions only of jobs they may see.
-    const shown: number[] = [];
-    for (const id of named) {
-      if (caller.admin) shown.push(id);
-      else if (await jobFor(phaseline, caller, id).then(() => true, () => false)) shown.push(id);
+    // `ids=7:12,8:3`: the jobs the page shows, each with the version it shows.
+    const named = new Map<number, number | null>();
+    for (const item of (c.req.query('ids') ?? '').split(',').slice(0, MAX_SHOWN)) {
+      const [idText, versionText] = item.split(':');
+      const id = idParam(idText);
+      if (id !== undefined) named.set(id, versionText !== undefined && /^[0-9]{1,15}$/.test(versionText) ? Number(versionText) : null);
     }
     return streamSSE(c, async (stream) => {
       let open = true;
@@ -251,7 +251,9 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
         const data = JSON.stringify(message.kind === 'job' ? message.job : { id: message.id });
         stream.writeSSE({ event: message.kind, data }).catch(() => {});
       };
-      const unsubscribe = feed.subscribe(caller, shown, send);
+      // Subscribed first, then caught up: a change made after the page was rendered and before the
+      // stream opened is sent now; one made since is sent by the feed (a duplicate is harmless).
+      const subscription = feed.subscribe(caller, send);
       const keepAlive = setInterval(() => {
         stream.write(': keep-alive\n\n').catch(() => {});
       }, keepAliveMs);
@@ -261,11 +263,21 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
       });
       try {
         await stream.write('retry: 2000\n: connected\n\n');
+        for (const [id, version] of named) {
+          const job = await jobFor(phaseline, caller, id).catch((error: unknown) => {
+            if (isPhaselineError(error, 'JOB_NOT_FOUND') || isPhaselineError(error, 'WRONG_OWNER')) return null;
+            throw error;
+          });
+          if (!job) continue; // gone, or not the caller's: nothing to say
+
+          subscription.know(id);
+          if (version !== null && job.version !== version) send({ kind: 'job', job: toLiveJob(job, { type: 'CATCH_UP', stateBefore: null }) });
+        }
         await closed;
       } finally {
         open = false;
         clearInterval(keepAlive);
-        unsubscribe();
+        subscription.close();
       }
     });
   });

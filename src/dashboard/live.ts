@@ -2,7 +2,7 @@
  * Live updates for the dashboard: the engine's committed transitions (progress included), as the
  * facade forwards them (`job:transition`, `job:deleted`), fanned out to the open event streams.
  * Each stream gets only the jobs its caller may see: a non-admin its own; a deletion (which names
- * no owner) only for jobs the stream was shown or was sent. Nothing polls.
+ * no owner) only for jobs the stream showed (checked when it opened) or was sent. Nothing polls.
  */
 import type { Job, JobEvent } from '../engine/job-types.ts';
 import type { Caller } from '../http/app.ts';
@@ -35,6 +35,12 @@ interface Subscriber {
   /** Jobs this stream was shown or sent: a deletion of one of them is passed on. */
   known: Set<number>;
   send: (message: LiveMessage) => void;
+}
+
+export interface LiveSubscription {
+  /** A job the stream shows (one the caller may see): its deletion is passed on. */
+  know(id: number): void;
+  close(): void;
 }
 
 export function toLiveJob(job: Job, event: Pick<JobEvent, 'type' | 'stateBefore'>): LiveJob {
@@ -87,17 +93,20 @@ export class LiveFeed {
     };
   }
 
-  /** Receive the caller's messages until the returned function is called. */
-  subscribe(caller: Caller, shown: readonly number[], send: (message: LiveMessage) => void): () => void {
-    const subscriber: Subscriber = { caller, known: new Set(shown), send };
+  /** Receive the caller's messages until `close` is called; `know` adds a job whose deletion is passed on. */
+  subscribe(caller: Caller, send: (message: LiveMessage) => void): LiveSubscription {
+    const subscriber: Subscriber = { caller, known: new Set(), send };
     this.#subscribers.add(subscriber);
     if (!this.#detach) this.#attach();
-    return () => {
-      if (!this.#subscribers.delete(subscriber)) return;
-      if (this.#subscribers.size === 0 && this.#detach) {
-        this.#detach();
-        this.#detach = null;
-      }
+    return {
+      know: (id) => void subscriber.known.add(id),
+      close: () => {
+        if (!this.#subscribers.delete(subscriber)) return;
+        if (this.#subscribers.size === 0 && this.#detach) {
+          this.#detach();
+          this.#detach = null;
+        }
+      },
     };
   }
 

@@ -45,8 +45,9 @@ function paint(scope: ParentNode, job: LiveJob): void {
   }
 }
 
-function connect(ids: number[], onJob: (job: LiveJob) => void, onDeleted: (id: number) => void): void {
-  const source = new EventSource(`${base}/events?ids=${ids.join(',')}`);
+/** `shown`: `id:version` of each job the page shows, so the server sends what changed before the stream opened. */
+function connect(shown: string[], onJob: (job: LiveJob) => void, onDeleted: (id: number) => void): void {
+  const source = new EventSource(`${base}/events?ids=${shown.join(',')}`);
   source.addEventListener('open', () => {
     body.dataset.live = 'open';
     setStatus('');
@@ -67,7 +68,7 @@ function listPage(): void {
   const tbody = table.tBodies[0]!;
   const filter = table.dataset;
   const rowOf = (id: number) => tbody.querySelector<HTMLTableRowElement>(`tr[data-job-id="${id}"]`);
-  const ids = [...tbody.rows].map((r) => Number(r.dataset.jobId));
+  const shown = [...tbody.rows].map((r) => `${r.dataset.jobId}:${r.dataset.version}`);
   const matches = (job: LiveJob, withState: boolean) =>
     (!filter.filterLifecycle || filter.filterLifecycle === job.lifecycle) &&
     (!filter.filterType || filter.filterType === job.type) &&
@@ -127,17 +128,20 @@ function listPage(): void {
   };
 
   connect(
-    ids,
+    shown,
     (job) => {
       let row = rowOf(job.id);
-      if (job.stateBefore !== job.state && matches(job, false)) {
-        if (job.stateBefore !== null) count(job.lifecycle, job.stateBefore, -1);
+      if (row && Number(row.dataset.version) >= job.version) return; // shown already
+      // What the page counted the job in: its row's state where it shows one.
+      const before = row ? row.querySelector('[data-field="state"]')?.textContent ?? null : job.stateBefore;
+      if (before !== job.state && matches(job, false)) {
+        if (before !== null) count(job.lifecycle, before, -1);
         count(job.lifecycle, job.state, +1);
       }
-      if (!row && job.stateBefore === null && filter.firstPage === 'true' && matches(job, true)) row = newRow(job);
+      if (!row && job.event === 'CREATE' && filter.firstPage === 'true' && matches(job, true)) row = newRow(job);
       if (row) {
         paint(row, job);
-        row.dataset.state = job.state;
+        row.dataset.version = String(job.version);
       }
     },
     (id) => {
@@ -238,16 +242,19 @@ function jobPage(): void {
     }
   };
   connect(
-    [id],
+    [`${id}:${live.dataset.version}`],
     (job) => {
       if (job.id !== id) return;
+      const shownVersion = Number(document.getElementById('job-live')?.dataset.version ?? 0);
+      if (job.version <= shownVersion) return;
       const view = document.getElementById('step-view');
       const atLast = !view || view.dataset.step === view.dataset.last;
       // The figures move at once (in the step view too when it shows the present)...
-      const scope = atLast ? document.getElementById('job-live') : document.querySelector('#job-live > section');
+      const scope = atLast ? document.getElementById('job-live') : document.getElementById('now');
       if (scope) paint(scope, job);
       // ...a state change changes the actions, the diagram and the history: those come from the server.
-      if (job.stateBefore !== job.state) void refresh();
+      const shownState = document.querySelector('#job-live')?.getAttribute('data-state');
+      if (job.stateBefore !== job.state || shownState !== job.state) void refresh();
     },
     (deleted) => {
       if (deleted === id) setStatus('This job was deleted.');

@@ -275,8 +275,8 @@ function Actions({ base, job, actions, shape }: { base: string; job: Job; action
 export function JobLive(props: JobPageProps) {
   const { base, job } = props;
   return (
-    <div id="job-live" data-job-id={String(job.id)} data-version={String(job.version)}>
-      <section aria-labelledby="now-heading">
+    <div id="job-live" data-job-id={String(job.id)} data-version={String(job.version)} data-state={job.state}>
+      <section id="now" aria-labelledby="now-heading">
         <h2 id="now-heading" class="visually-hidden">
           Current state
         </h2>

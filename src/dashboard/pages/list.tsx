@@ -165,7 +165,7 @@ export function ListPage(props: ListPageProps) {
           </thead>
           <tbody>
             {jobs.map((job) => (
-              <tr data-job-id={String(job.id)} data-lifecycle={job.lifecycle}>
+              <tr data-job-id={String(job.id)} data-lifecycle={job.lifecycle} data-version={String(job.version)}>
                 <td class="num">
                   <a href={`${base}/jobs/${job.id}`}>{String(job.id)}</a>
                 </td>
