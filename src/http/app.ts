@@ -23,7 +23,7 @@ import { VIEW_NAMES, toPhaselineJob, toView, type ViewName } from '../views/inde
 import { ecotaxaRoutes } from './ecotaxa.ts';
 import { problem, statusOf } from './errors.ts';
 import { mountPathOf, normalizeBasePath } from './mount.ts';
-import { createDashboard, type DashboardOptions } from '../dashboard/app.tsx';
+import { createDashboard, type DashboardOptions } from '../dashboard/app.ts';
 import { uwsRoutes } from './uws.ts';
 import { WaitHub } from './wait.ts';
 
@@ -53,7 +53,7 @@ export interface HttpOptions {
   basePath?: string;
   /**
    * Serve the web dashboard at `/dashboard` (below `basePath`), with the same `authenticate` and
-   * owner rules (src/dashboard/app.tsx). Default false.
+   * owner rules (src/dashboard/app.ts). Default false.
    */
   dashboard?: boolean | Pick<DashboardOptions, 'keepAliveMs'>;
 }

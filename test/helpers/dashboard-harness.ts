@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createDashboard, liveStreamsOf } from '../../src/dashboard/app.tsx';
+import { createDashboard, liveStreamsOf } from '../../src/dashboard/app.ts';
 import { createHttpApp, type Caller } from '../../src/http/app.ts';
 import { defineJobType } from '../../src/jobtypes.ts';
 import { createPhaseline, type Phaseline } from '../../src/phaseline.ts';

@@ -90,9 +90,9 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
   app.onError((error, c) => {
     const status = statusOf(error);
     if (status === 500) console.error('phaseline dashboard:', error);
-    return c.html(<ErrorPage base={c.get('base') ?? ''} {...problemOf(error)} />, status);
+    return c.html(ErrorPage({ base: c.get('base') ?? '', ...problemOf(error) }), status);
   });
-  app.notFound((c) => c.html(<ErrorPage base={c.get('base') ?? ''} title="Not found" message="There is no such page." />, 404));
+  app.notFound((c) => c.html(ErrorPage({ base: c.get('base') ?? '', title: 'Not found', message: 'There is no such page.' }), 404));
 
   // ── Jobs list ──────────────────────────────────────────────────────────
   app.get('/', async (c) => {
@@ -123,19 +123,19 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     const lifecycles = [...new Set(phaseline.lifecycles().map((l) => l.name))].sort();
     const types = phaseline.jobTypes().map((t) => t.name).sort();
     return c.html(
-      <ListPage
-        base={base}
-        admin={caller.admin}
-        query={query}
-        filterQuery={filters.toString()}
-        jobs={page.jobs}
-        counts={counts}
-        lifecycles={lifecycles}
-        types={types}
-        newer={newer}
-        older={older}
-        problem={problem}
-      />,
+      ListPage({
+        base,
+        admin: caller.admin,
+        query,
+        filterQuery: filters.toString(),
+        jobs: page.jobs,
+        counts,
+        lifecycles,
+        types,
+        newer,
+        older,
+        problem,
+      }),
     );
   });
 
@@ -182,15 +182,15 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     const props = await jobPageProps(c, id, null);
     // The browser script swaps parts of the page in place.
     const fragment = c.req.query('fragment');
-    if (fragment === 'step') return c.html(<StepView {...props} />);
-    if (fragment === 'live') return c.html(<JobLive {...props} />);
-    return c.html(<JobPage {...props} />);
+    if (fragment === 'step') return c.html(StepView(props));
+    if (fragment === 'live') return c.html(JobLive(props));
+    return c.html(JobPage(props));
   });
 
   app.post('/jobs/:id/actions/:action', async (c) => {
     const base = c.get('base');
     if (!sameOrigin(c)) {
-      return c.html(<ErrorPage base={base} title="Refused" message="Actions are accepted only from the dashboard's own pages (a cross-site form post was refused)." />, 403);
+      return c.html(ErrorPage({ base, title: 'Refused', message: "Actions are accepted only from the dashboard's own pages (a cross-site form post was refused)." }), 403);
     }
     const caller = c.get('caller');
     const id = jobIdOf(c.req.param('id'));
@@ -209,7 +209,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     } catch (error) {
       if (!isPhaselineError(error) || isPhaselineError(error, 'JOB_NOT_FOUND') || isPhaselineError(error, 'WRONG_OWNER')) throw error;
       // Refused: the engine's own message on the job's page, nothing changed.
-      return c.html(<JobPage {...await jobPageProps(c, id, `${error.code}: ${error.message}`)} />, statusOf(error));
+      return c.html(JobPage(await jobPageProps(c, id, `${error.code}: ${error.message}`)), statusOf(error));
     }
     return c.redirect(action === 'delete' ? `${base}/` : `${base}/jobs/${id}`, 303);
   });
@@ -231,7 +231,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
         counts: states,
       };
     });
-    return c.html(<LifecyclesPage base={c.get('base')} lifecycles={views} />);
+    return c.html(LifecyclesPage({ base: c.get('base'), lifecycles: views }));
   });
 
   // ── Live updates ───────────────────────────────────────────────────────
