@@ -79,9 +79,11 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     return next();
   });
   app.use(async (c, next) => {
+    // Pages link the browser script by its version: loaded (in development, bundled) before the first page.
+    if (c.req.method === 'GET') await clientScript().catch(() => {});
     await next();
     // The pages are the caller's own view of their jobs: not for shared caches, not for framing.
-    c.header('Cache-Control', 'no-store');
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
     c.header('X-Frame-Options', 'DENY');
     c.header('X-Content-Type-Options', 'nosniff');
   });
@@ -284,7 +286,9 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
 
   app.get('/assets/client.js', async (c) => {
     const script = await clientScript();
-    return c.body(script, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
+    // Linked with its version: that URL's content never changes, so browsers keep it.
+    const cache = c.req.query('v') === script.version ? 'public, max-age=31536000, immutable' : 'no-cache';
+    return c.body(script.text, 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': cache });
   });
 
   return app;

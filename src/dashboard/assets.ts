@@ -5,18 +5,34 @@
  * in memory (a built file left from an older build is not taken for the sources). esbuild is a
  * development dependency: a built package never loads it.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot } from '../package-root.ts';
 
-let script: Promise<string> | null = null;
+export interface ClientScript {
+  text: string;
+  /** A hash of the text: the pages link `client.js?v=<version>`, which browsers may then keep for good. */
+  version: string;
+}
 
-export function clientScript(): Promise<string> {
-  script ??= load().catch((error: unknown) => {
-    script = null; // try again on the next request
-    throw error;
-  });
+let script: Promise<ClientScript> | null = null;
+let loaded: ClientScript | null = null;
+
+export function clientScript(): Promise<ClientScript> {
+  script ??= load().then(
+    (text) => (loaded = { text, version: createHash('sha256').update(text).digest('hex').slice(0, 16) }),
+    (error: unknown) => {
+      script = null; // try again on the next request
+      throw error;
+    },
+  );
   return script;
+}
+
+/** The loaded script's version, or null before the first load. */
+export function clientScriptVersion(): string | null {
+  return loaded?.version ?? null;
 }
 
 async function load(): Promise<string> {

@@ -1,6 +1,7 @@
 /** The frame of every dashboard page: navigation, the inline stylesheet and the browser script. */
 import type { Child } from 'hono/jsx';
 import { raw } from 'hono/html';
+import { clientScriptVersion } from '../assets.ts';
 import { STYLES } from '../styles.ts';
 
 export interface PageProps {
@@ -13,6 +14,7 @@ export interface PageProps {
 }
 
 export function Layout({ title, base, page, children }: PageProps) {
+  const version = clientScriptVersion();
   return (
     <>
       {raw('<!DOCTYPE html>')}
@@ -23,7 +25,7 @@ export function Layout({ title, base, page, children }: PageProps) {
         <link rel="icon" href="data:," />
         <title>{`${title} · Phaseline`}</title>
         <style>{raw(STYLES)}</style>
-        <script type="module" src={`${base}/assets/client.js`}></script>
+        <script type="module" src={`${base}/assets/client.js${version ? `?v=${version}` : ''}`}></script>
       </head>
       <body data-page={page} data-base={base}>
         <header class="top">
