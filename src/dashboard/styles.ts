@@ -54,5 +54,15 @@ ol.timeline .when { color: var(--muted); font-size: .8rem; font-variant-numeric:
 figure.diagram { margin: 0; overflow-x: auto; }
 svg.pl-diagram { max-width: 100%; height: auto; display: block; --pl-fg: var(--fg); --pl-node-bg: var(--bg); --pl-taken: var(--accent); --pl-current: var(--taken); }
 .lifecycles section { margin-bottom: 2rem; }
-.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+/* Narrow screens: each job a small card of labelled fields instead of a wide row. */
+@media (max-width: 640px) {
+  table#jobs thead { display: none; }
+  table#jobs tr { display: block; border-bottom: 1px solid var(--line); padding: .4rem 0; }
+  table#jobs td { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 .5rem; border: 0; padding: .1rem .25rem; overflow-wrap: anywhere; }
+  table#jobs td::before { content: attr(data-label); flex: 0 0 5.5rem; color: var(--muted); font-size: .8rem; }
+  table#jobs td .msg { flex-basis: 100%; padding-left: 6rem; }
+  .state { white-space: normal; overflow-wrap: anywhere; }
+}
+}
+.visually-hidden { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0; overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
 `;

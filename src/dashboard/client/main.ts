@@ -107,16 +107,24 @@ function listPage(): void {
     const row = tbody.insertRow(0);
     row.dataset.jobId = String(job.id);
     row.dataset.lifecycle = job.lifecycle;
-    const cells = Array.from({ length: 7 }, () => row.insertCell());
+    const labels = ['Id', 'Lifecycle', 'Type', 'State', 'Owner', 'Created', 'Progress'];
+    const cells = labels.map((label) => {
+      const cell = row.insertCell();
+      cell.dataset.label = label;
+      return cell;
+    });
     const link = document.createElement('a');
     link.href = `${base}/jobs/${job.id}`;
     link.textContent = String(job.id);
     cells[0]!.className = 'num';
     cells[0]!.append(link);
-    cells[1]!.textContent = job.lifecycle;
-    cells[2]!.textContent = job.type;
+    cells[1]!.innerHTML = '<span></span>';
+    cells[1]!.firstElementChild!.textContent = job.lifecycle;
+    cells[2]!.innerHTML = '<span></span>';
+    cells[2]!.firstElementChild!.textContent = job.type;
     cells[3]!.innerHTML = '<span class="state" data-field="state"></span>';
-    cells[4]!.textContent = job.owner ?? '—';
+    cells[4]!.innerHTML = '<span></span>';
+    cells[4]!.firstElementChild!.textContent = job.owner ?? '—';
     const time = document.createElement('time');
     const iso = new Date(job.createdAt).toISOString();
     time.dateTime = iso;

@@ -166,21 +166,21 @@ export function ListPage(props: ListPageProps) {
           <tbody>
             {jobs.map((job) => (
               <tr data-job-id={String(job.id)} data-lifecycle={job.lifecycle} data-version={String(job.version)}>
-                <td class="num">
+                <td class="num" data-label="Id">
                   <a href={`${base}/jobs/${job.id}`}>{String(job.id)}</a>
                 </td>
-                <td>{job.lifecycle}</td>
-                <td>{job.type}</td>
-                <td>
+                <td data-label="Lifecycle">{job.lifecycle}</td>
+                <td data-label="Type">{job.type}</td>
+                <td data-label="State">
                   <span class={stateClass(job)} data-field="state">
                     {job.state}
                   </span>
                 </td>
-                <td>{job.owner ?? '—'}</td>
-                <td>
+                <td data-label="Owner">{job.owner ?? '—'}</td>
+                <td data-label="Created">
                   <Instant at={job.createdAt} />
                 </td>
-                <td>
+                <td data-label="Progress">
                   <ProgressCell job={job} />
                 </td>
               </tr>
