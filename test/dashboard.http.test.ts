@@ -285,3 +285,57 @@ describe('browser script', () => {
     execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'src/dashboard/client'], { stdio: 'pipe' });
   });
 });
+
+describe('signing in with a token (browsers)', () => {
+  let s: DashboardHarness;
+  beforeAll(async () => {
+    s = await startDashboard({ mount: 'http', signIn: true });
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+  const signIn = (token: string, headers: Record<string, string> = { origin: '' }) =>
+    fetch(`${s.origin}/dashboard/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, k === 'origin' && v === '' ? s.origin : v])) },
+      body: new URLSearchParams({ token }).toString(),
+      redirect: 'manual',
+    });
+
+  it('leads a browser without credentials to the form, and keeps an accepted token in a cookie for the dashboard only', async () => {
+    const page = await fetch(`${s.origin}/dashboard/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/dashboard/sign-in');
+    // Not a browser opening a page: the plain 401.
+    expect((await fetch(`${s.origin}/dashboard/events`)).status).toBe(401);
+    expect((await fetch(`${s.origin}/dashboard/sign-in`)).status).toBe(200);
+
+    const refused = await signIn('Mallory!');
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('set-cookie')).toBeNull();
+    expect((await signIn('alice', { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+
+    const accepted = await signIn('alice');
+    expect(accepted.status).toBe(303);
+    const cookie = accepted.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^phaseline_dashboard_token=alice; Path=\/dashboard; HttpOnly; SameSite=Strict$/);
+    const jar = cookie.split(';')[0]!;
+    const mine = await s.phaseline.enqueue('test.quick', {}, { owner: 'alice', start: false });
+    const theirs = await s.phaseline.enqueue('test.quick', {}, { owner: 'bob', start: false });
+    const list = await text(await fetch(`${s.origin}/dashboard/`, { headers: { cookie: jar } }));
+    expect(rowIds(list)).toEqual([mine]);
+    expect(list).toContain('Sign out');
+    expect((await fetch(`${s.origin}/dashboard/jobs/${theirs}`, { headers: { cookie: jar } })).status).toBe(404);
+    // The API's routes never take the cookie.
+    expect((await fetch(`${s.origin}/uws`, { headers: { cookie: jar } })).status).toBe(401);
+    expect((await fetch(`${s.origin}/api/jobs/${mine}`, { headers: { cookie: jar } })).status).toBe(401);
+    // An action with the cookie still needs the dashboard's own origin.
+    const crossSite = await fetch(`${s.origin}/dashboard/jobs/${mine}/actions/run`, { method: 'POST', headers: { cookie: jar, 'sec-fetch-site': 'cross-site' }, redirect: 'manual' });
+    expect(crossSite.status).toBe(403);
+    expect((await s.phaseline.get(mine)).state).toBe('PENDING');
+
+    const out = await fetch(`${s.origin}/dashboard/sign-out`, { method: 'POST', headers: { cookie: jar, origin: s.origin }, redirect: 'manual' });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toMatch(/^phaseline_dashboard_token=; Max-Age=0; Path=\/dashboard/);
+  });
+});

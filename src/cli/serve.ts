@@ -44,7 +44,8 @@ export async function serve(open: () => Promise<Phaseline>, options: ServeOption
     for (const type of demoJobTypes) phaseline.register(type);
     const app = createHttpApp(phaseline, {
       uwsJobType: 'uws.cutout',
-      dashboard: true,
+      // A browser cannot send the bearer token itself: the dashboard's sign-in form keeps it in a cookie.
+      dashboard: { signIn: true },
       ...(options.token !== null ? { authenticate: bearerAuthenticator(options.token) } : {}),
     });
     fetch = (request) => app.fetch(request);

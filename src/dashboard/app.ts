@@ -29,10 +29,12 @@ import { countByState, idParam, jobFor, jobWithHistory, listPage, type ListQuery
 import { diagramOf, pathOf, renderDiagramSvg } from './diagram.ts';
 import { LiveFeed, toLiveJob, type LiveMessage } from './live.ts';
 import { JobLive, JobPage, StepView, type JobPageProps } from './pages/job.tsx';
+import { SignInPage } from './pages/layout.tsx';
 import { ErrorPage, LifecyclesPage } from './pages/lifecycles.tsx';
 import { ListPage } from './pages/list.tsx';
 import { answerFrom, replyShapeOf } from './reply-form.ts';
 import { clampStep, jobAtStep, resolverFor } from './replay-step.ts';
+import { callerOf, forgetToken, keepToken, tokenAccepted } from './sign-in.ts';
 
 export interface DashboardOptions {
   /**
@@ -44,9 +46,16 @@ export interface DashboardOptions {
   basePath?: string;
   /** Milliseconds between keep-alive comments on an open event stream. Default 15,000. */
   keepAliveMs?: number;
+  /**
+   * For bearer-token `authenticate` functions: offer browsers a sign-in form (`/sign-in`) that
+   * checks a token with `authenticate` and keeps it in an HttpOnly, SameSite=Strict cookie for the
+   * dashboard's pages only (src/dashboard/sign-in.ts). A page opened without credentials then
+   * leads there instead of a bare 401. Default false.
+   */
+  signIn?: boolean;
 }
 
-type DashEnv = { Variables: { caller: Caller; base: string } };
+type DashEnv = { Variables: { caller: Caller; base: string; signedIn: boolean } };
 
 const UNMOUNTED = '/\u0000unmounted';
 /** Most job ids a stream may name as shown (a page holds fewer). */
@@ -67,15 +76,24 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
   });
   Object.defineProperty(app, 'liveStreams', { get: () => feed.size });
 
+  const signIn = options.signIn === true && options.authenticate !== undefined;
   app.use(async (c, next) => {
     c.set('base', prefixOf(c.env));
+    c.set('signedIn', false);
     if (!options.authenticate) {
       c.set('caller', { owner: null, admin: true });
       return next();
     }
-    const caller = await options.authenticate(c.req.raw);
-    if (!caller) return c.text('Authentication required\n', 401, { 'WWW-Authenticate': 'Bearer' });
+    // c.req.path is the routing path, below the prefix.
+    if (signIn && c.req.path === '/sign-in') return next();
+    const { caller, signedIn } = await callerOf(c, options.authenticate, signIn);
+    if (!caller) {
+      // A browser opening a page is shown the way in; anything else gets the API's answer.
+      if (signIn && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) return c.redirect(`${c.get('base')}/sign-in`, 303);
+      return c.text('Authentication required\n', 401, { 'WWW-Authenticate': 'Bearer' });
+    }
     c.set('caller', caller);
+    c.set('signedIn', signedIn);
     return next();
   });
   app.use(async (c, next) => {
@@ -95,6 +113,27 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
     return c.html(ErrorPage({ base: c.get('base') ?? '', ...problemOf(error) }), status);
   });
   app.notFound((c) => c.html(ErrorPage({ base: c.get('base') ?? '', title: 'Not found', message: 'There is no such page.' }), 404));
+
+  // ── Signing in (browsers with a bearer token) ──────────────────────────
+  if (signIn) {
+    const authenticate = options.authenticate!;
+    app.get('/sign-in', (c) => c.html(SignInPage({ base: c.get('base'), problem: null })));
+    app.post('/sign-in', async (c) => {
+      const base = c.get('base');
+      if (!sameOrigin(c)) return c.html(ErrorPage({ base, title: 'Refused', message: 'Sign in from the dashboard’s own page (a cross-site form post was refused).' }), 403);
+      const form = await c.req.parseBody();
+      const token = typeof form.token === 'string' ? form.token.trim() : '';
+      if (!(await tokenAccepted(c, authenticate, token))) return c.html(SignInPage({ base, problem: 'That token was not accepted.' }), 401);
+      keepToken(c, token, base);
+      return c.redirect(`${base}/`, 303);
+    });
+    app.post('/sign-out', (c) => {
+      const base = c.get('base');
+      if (!sameOrigin(c)) return c.html(ErrorPage({ base, title: 'Refused', message: 'A cross-site form post was refused.' }), 403);
+      forgetToken(c, base);
+      return c.redirect(`${base}/sign-in`, 303);
+    });
+  }
 
   // ── Jobs list ──────────────────────────────────────────────────────────
   app.get('/', async (c) => {
@@ -137,6 +176,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
         newer,
         older,
         problem,
+        signedIn: c.get('signedIn'),
       }),
     );
   });
@@ -176,6 +216,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
       actions: actionsFor(phaseline, history),
       replyShape: replyShapeOf(job.question),
       problem,
+      signedIn: c.get('signedIn'),
     };
   }
 
@@ -233,7 +274,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
         counts: states,
       };
     });
-    return c.html(LifecyclesPage({ base: c.get('base'), lifecycles: views }));
+    return c.html(LifecyclesPage({ base: c.get('base'), lifecycles: views, signedIn: c.get('signedIn') }));
   });
 
   // ── Live updates ───────────────────────────────────────────────────────

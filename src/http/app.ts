@@ -53,9 +53,10 @@ export interface HttpOptions {
   basePath?: string;
   /**
    * Serve the web dashboard at `/dashboard` (below `basePath`), with the same `authenticate` and
-   * owner rules (src/dashboard/app.ts). Default false.
+   * owner rules (src/dashboard/app.ts); `signIn: true` lets browsers sign in there with a bearer
+   * token (kept in a cookie the API's routes never read). Default false.
    */
-  dashboard?: boolean | Pick<DashboardOptions, 'keepAliveMs'>;
+  dashboard?: boolean | Pick<DashboardOptions, 'keepAliveMs' | 'signIn'>;
 }
 
 export type AppEnv = {

@@ -95,7 +95,7 @@ export interface DashboardHarness {
   close(): Promise<void>;
 }
 
-export async function startDashboard(options: { mount?: 'http' | 'alone'; keepAliveMs?: number } = {}): Promise<DashboardHarness> {
+export async function startDashboard(options: { mount?: 'http' | 'alone'; keepAliveMs?: number; signIn?: boolean } = {}): Promise<DashboardHarness> {
   const dir = tempDir('dashboard');
   const phaseline = createPhaseline({ db: join(dir, 'jobs.db'), lifecycles: [reviewLifecycle] });
   const gates = new Gates();
@@ -149,8 +149,8 @@ export async function startDashboard(options: { mount?: 'http' | 'alone'; keepAl
   phaseline.register(defineJobType({ name: 'test.quick', lifecycle: 'uws', attempts: 1, handler: async () => ({ ok: true }) }));
   phaseline.register(defineJobType({ name: 'test.review', lifecycle: 'review', attempts: 1, handler: async () => ({ approved: true }) }));
 
-  const dashboard = options.mount === 'alone' ? createDashboard(phaseline, { authenticate, basePath: '/dashboard', keepAliveMs: options.keepAliveMs ?? 15_000 }) : null;
-  const app = dashboard ?? createHttpApp(phaseline, { authenticate, dashboard: { keepAliveMs: options.keepAliveMs ?? 15_000 } });
+  const dashboard = options.mount === 'alone' ? createDashboard(phaseline, { authenticate, basePath: '/dashboard', keepAliveMs: options.keepAliveMs ?? 15_000, signIn: options.signIn ?? false }) : null;
+  const app = dashboard ?? createHttpApp(phaseline, { authenticate, dashboard: { keepAliveMs: options.keepAliveMs ?? 15_000, signIn: options.signIn ?? false } });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

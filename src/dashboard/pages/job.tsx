@@ -30,6 +30,7 @@ export interface JobPageProps extends StepViewProps {
   replyShape: ReplyShape;
   /** A refused action's message (the engine's typed error), shown above the actions. */
   problem: string | null;
+  signedIn?: boolean;
 }
 
 function JobFields({ job }: { job: Job }) {
@@ -301,7 +302,7 @@ export function JobLive(props: JobPageProps) {
 export function JobPage(props: JobPageProps) {
   const { base, job } = props;
   return (
-    <Layout title={`Job ${job.id}`} base={base} page="job">
+    <Layout title={`Job ${job.id}`} base={base} page="job" signedIn={props.signedIn}>
       <p>
         <a href={`${base}/`}>← Jobs</a>
       </p>

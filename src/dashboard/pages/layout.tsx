@@ -10,10 +10,12 @@ export interface PageProps {
   base: string;
   /** Which page: the browser script reads it (`list`, `job`, `lifecycles`, `error`). */
   page: string;
+  /** Signed in with a token kept in a cookie: the header offers to sign out. */
+  signedIn?: boolean;
   children?: Child;
 }
 
-export function Layout({ title, base, page, children }: PageProps) {
+export function Layout({ title, base, page, signedIn, children }: PageProps) {
   const version = clientScriptVersion();
   return (
     <>
@@ -34,11 +36,43 @@ export function Layout({ title, base, page, children }: PageProps) {
             <a href={`${base}/`}>Jobs</a>
             <a href={`${base}/lifecycles`}>Lifecycles</a>
           </nav>
+          {signedIn ? (
+            <form method="post" action={`${base}/sign-out`} style="margin-left:auto">
+              <button type="submit">Sign out</button>
+            </form>
+          ) : null}
         </header>
         <main id="main">{children}</main>
       </body>
       </html>
     </>
+  );
+}
+
+/** The sign-in form: a bearer token, kept by the browser in an HttpOnly cookie for the dashboard's pages. */
+export function SignInPage({ base, problem }: { base: string; problem: string | null }) {
+  return (
+    <Layout title="Sign in" base={base} page="sign-in">
+      <h1>Sign in</h1>
+      {problem ? (
+        <p class="notice error" role="alert">
+          {problem}
+        </p>
+      ) : null}
+      <form method="post" action={`${base}/sign-in`} class="reply">
+        <div class="field">
+          <label>
+            Token
+            <input type="password" name="token" autocomplete="current-password" required />
+          </label>
+        </div>
+        <div>
+          <button type="submit" class="primary">
+            Sign in
+          </button>
+        </div>
+      </form>
+    </Layout>
   );
 }
 

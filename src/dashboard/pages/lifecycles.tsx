@@ -10,9 +10,9 @@ export interface LifecycleView {
   counts: Array<{ state: string; count: number }>;
 }
 
-export function LifecyclesPage({ base, lifecycles }: { base: string; lifecycles: LifecycleView[] }) {
+export function LifecyclesPage({ base, lifecycles, signedIn }: { base: string; lifecycles: LifecycleView[]; signedIn?: boolean }) {
   return (
-    <Layout title="Lifecycles" base={base} page="lifecycles">
+    <Layout title="Lifecycles" base={base} page="lifecycles" signedIn={signedIn}>
       <h1>Lifecycles</h1>
       <div class="lifecycles">
         {lifecycles.map((l) => (
@@ -49,9 +49,9 @@ export function LifecyclesPage({ base, lifecycles }: { base: string; lifecycles:
   );
 }
 
-export function ErrorPage({ base, title, message }: { base: string; title: string; message: string }) {
+export function ErrorPage({ base, title, message, signedIn }: { base: string; title: string; message: string; signedIn?: boolean }) {
   return (
-    <Layout title={title} base={base} page="error">
+    <Layout title={title} base={base} page="error" signedIn={signedIn}>
       <h1>{title}</h1>
       <p class="notice error" role="alert">
         {message}

@@ -19,6 +19,7 @@ export interface ListPageProps {
   older: string | null;
   /** A filter that could not be read. */
   problem: string | null;
+  signedIn?: boolean;
 }
 
 export function stateClass(job: Pick<Job, 'outcome'>): string {
@@ -132,7 +133,7 @@ function Filters({ base, query, admin, lifecycles, types }: Pick<ListPageProps, 
 export function ListPage(props: ListPageProps) {
   const { base, jobs, query } = props;
   return (
-    <Layout title="Jobs" base={base} page="list">
+    <Layout title="Jobs" base={base} page="list" signedIn={props.signedIn}>
       <h1>Jobs</h1>
       <Counts base={base} counts={props.counts} admin={props.admin} query={query} />
       <Filters {...props} />
