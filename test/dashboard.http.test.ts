@@ -143,6 +143,25 @@ describe('job page', () => {
     expect(prev).toContain('<!DOCTYPE html>');
   });
 
+  it('lists a long history around the chosen event, and steps through all of it', async () => {
+    const id = await h.phaseline.enqueue('test.chatty', {});
+    await waitForState(h.phaseline, id, 'COMPLETE');
+    const history = await h.phaseline.history(id);
+    expect(history.length).toBeGreaterThan(300);
+    const listedSeqs = (html: string) => [...html.matchAll(/<li class="[^"]*" data-seq="(\d+)"/g)].map((m) => Number(m[1]));
+    const last = await text(await get(`/dashboard/jobs/${id}`));
+    expect(listedSeqs(last)).toEqual(history.slice(-101).map((e) => e.seq));
+    expect(last).toContain(`${history.length - 101} earlier events`);
+    const first = await text(await get(`/dashboard/jobs/${id}?step=1`));
+    expect(listedSeqs(first)).toEqual(history.slice(0, 101).map((e) => e.seq));
+    expect(first).toContain(`${history.length - 101} later events`);
+    const middle = await text(await get(`/dashboard/jobs/${id}?step=150&fragment=step`));
+    expect(middle).toContain(`<output for="step-input" id="step-output">150 / ${history.length} PROGRESS</output>`);
+    // The job as it was then: the message of the 150th event's report.
+    const message = (history[149]!.payload as { message: string }).message;
+    expect(/<dt>Progress<\/dt><dd>.*?<span class="msg" data-field="message">([^<]*)<\/span>/.exec(middle)?.[1]).toBe(message);
+  });
+
   it('offers the actions the machine accepts', async () => {
     const actionsOf = async (id: number) => [...(await text(await get(`/dashboard/jobs/${id}`))).matchAll(/action="\/dashboard\/jobs\/\d+\/actions\/(\w+)"/g)].map((m) => m[1]);
     expect(await actionsOf(ids.pending)).toEqual(['run', 'cancel']);

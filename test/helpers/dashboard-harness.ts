@@ -146,6 +146,16 @@ export async function startDashboard(options: { mount?: 'http' | 'alone'; keepAl
       return null;
     },
   }));
+  // A long history: 300 progress reports.
+  phaseline.register(defineJobType({
+    name: 'test.chatty',
+    lifecycle: 'synapse',
+    attempts: 1,
+    async handler(ctx) {
+      for (let i = 1; i <= 300; i++) await ctx.progress({ current: i, total: 300 }, `report ${i}`);
+      return null;
+    },
+  }));
   phaseline.register(defineJobType({ name: 'test.quick', lifecycle: 'uws', attempts: 1, handler: async () => ({ ok: true }) }));
   phaseline.register(defineJobType({ name: 'test.review', lifecycle: 'review', attempts: 1, handler: async () => ({ approved: true }) }));
 

@@ -120,33 +120,51 @@ function JobFields({ job }: { job: Job }) {
   );
 }
 
-function Timeline({ events, step }: { events: StoredEvent[]; step: number }) {
+/** Events the timeline lists around the chosen one; the slider reaches the others. */
+const TIMELINE_WINDOW = 100;
+
+function Timeline({ base, jobId, events, step }: { base: string; jobId: number; events: StoredEvent[]; step: number }) {
+  const from = Math.max(0, step - 1 - TIMELINE_WINDOW);
+  const to = Math.min(events.length, step + TIMELINE_WINDOW);
+  const shown = events.slice(from, to);
   return (
-    <ol class="timeline" aria-label="History">
-      {events.map((e) => (
-        <li
-          class={e.seq === step ? 'at' : e.seq > step ? 'later' : ''}
-          data-seq={String(e.seq)}
-          data-event={e.type}
-          data-from={e.stateBefore ?? ''}
-          data-to={e.stateAfter}
-          aria-current={e.seq === step ? 'step' : undefined}
-        >
-          <span class="when">
-            {`#${e.seq} · `}
-            <time datetime={new Date(e.at).toISOString()}>{new Date(e.at).toISOString().replace('T', ' ')}</time>
-          </span>{' '}
-          <strong>{e.type}</strong> <span class="state">{`${e.stateBefore ?? '—'} → ${e.stateAfter}`}</span>
-          {e.actor !== null ? <span class="msg">{`by ${e.actor}`}</span> : null}
-          {e.payload !== null && Object.keys(e.payload).length > 0 ? (
-            <details>
-              <summary>payload</summary>
-              <JsonBlock value={e.payload} label={`Payload of event ${e.seq}`} />
-            </details>
-          ) : null}
-        </li>
-      ))}
-    </ol>
+    <>
+      {from > 0 ? (
+        <p class="msg">
+          <a href={`${base}/jobs/${jobId}?step=${from}`}>{`${from} earlier events`}</a>
+        </p>
+      ) : null}
+      <ol class="timeline" aria-label="History">
+        {shown.map((e) => (
+          <li
+            class={e.seq === step ? 'at' : e.seq > step ? 'later' : ''}
+            data-seq={String(e.seq)}
+            data-event={e.type}
+            data-from={e.stateBefore ?? ''}
+            data-to={e.stateAfter}
+            aria-current={e.seq === step ? 'step' : undefined}
+          >
+            <span class="when">
+              {`#${e.seq} · `}
+              <time datetime={new Date(e.at).toISOString()}>{new Date(e.at).toISOString().replace('T', ' ')}</time>
+            </span>{' '}
+            <strong>{e.type}</strong> <span class="state">{`${e.stateBefore ?? '—'} → ${e.stateAfter}`}</span>
+            {e.actor !== null ? <span class="msg">{`by ${e.actor}`}</span> : null}
+            {e.payload !== null && Object.keys(e.payload).length > 0 ? (
+              <details>
+                <summary>payload</summary>
+                <JsonBlock value={e.payload} label={`Payload of event ${e.seq}`} />
+              </details>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+      {to < events.length ? (
+        <p class="msg">
+          <a href={`${base}/jobs/${jobId}?step=${to + 1}`}>{`${events.length - to} later events`}</a>
+        </p>
+      ) : null}
+    </>
   );
 }
 
@@ -195,7 +213,7 @@ export function StepView({ base, jobId, events, step, atStep, divergence, diagra
         </figure>
       </div>
       <h2>History</h2>
-      <Timeline events={events} step={step} />
+      <Timeline base={base} jobId={jobId} events={events} step={step} />
     </section>
   );
 }
