@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, waitForState, type DashboardHarness } from './helpers/dashboard-harness.ts';
 import { waitFor } from './helpers/wait.ts';
+import { STYLES } from '../src/dashboard/styles.ts';
 
 let h: DashboardHarness;
 const ids = {} as { alicesDone: number; bobsDone: number; pending: number; asking: number; askingJson: number; running: number; review: number };
@@ -290,6 +291,18 @@ describe('live updates', () => {
     expect(caughtUp.filter((m) => m.event === 'CATCH_UP')).toEqual([expect.objectContaining({ id: ids.running, version: job.version, state: job.state })]);
     expect(caughtUp.some((m) => m.id === ids.bobsDone)).toBe(false);
     controller.abort();
+  });
+});
+
+describe('stylesheet', () => {
+  it('is well-formed: every block closed where it opens (a stray brace would drop the rules after it)', () => {
+    let depth = 0;
+    for (const ch of STYLES.replace(/\/\*[\s\S]*?\*\//g, '')) {
+      if (ch === '{') depth++;
+      if (ch === '}') depth--;
+      expect(depth).toBeGreaterThanOrEqual(0);
+    }
+    expect(depth).toBe(0);
   });
 });
 

@@ -63,6 +63,5 @@ svg.pl-diagram { max-width: 100%; height: auto; display: block; --pl-fg: var(--f
   table#jobs td .msg { flex-basis: 100%; padding-left: 6rem; }
   .state { white-space: normal; overflow-wrap: anywhere; }
 }
-}
 .visually-hidden { position: absolute !important; width: 1px; height: 1px; margin: -1px; padding: 0; border: 0; overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
 `;
