@@ -112,6 +112,14 @@ export function countWhere(t: CountColumns, filter: CountFilter): SQL | undefine
   return and(...where);
 }
 
+/** Counts in one order on every store: by lifecycle, then state, in code-point order (a server's collation may differ). */
+export function sortCounts<C extends { lifecycle: string; state: string; count: number }>(counts: C[]): Array<{ lifecycle: string; state: string; count: number }> {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return counts
+    .map(({ lifecycle, state, count }) => ({ lifecycle, state, count: Number(count) }))
+    .sort((a, b) => cmp(a.lifecycle, b.lifecycle) || cmp(a.state, b.state));
+}
+
 /** Whether a filter holds a string PostgreSQL text cannot hold (U+0000): no stored job matches it. */
 export function matchesNothingOnPostgres(filter: { states?: readonly string[]; owner?: string | null; type?: string; lifecycle?: string }): boolean {
   const has = (s: string | null | undefined) => typeof s === 'string' && s.includes('\u0000');
