@@ -4,7 +4,7 @@
  * own table's columns by these names instead of repeating them.
  */
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type Column, type SQL } from 'drizzle-orm';
-import { newestFirst } from '../engine/listing.ts';
+import { newestFirst, splitsByState } from '../engine/listing.ts';
 import type { CountFilter } from '../engine/types.ts';
 import type { JobRow } from './schema.ts';
 import type { DestructionRow, JobHead, JobQuery, LeaseRow } from './store.ts';
@@ -88,9 +88,8 @@ export function listOrder(t: ListColumns, query: JobQuery): SQL[] {
  * them). Any other listing is one query.
  */
 export function listQueries(query: JobQuery): JobQuery[] {
-  const states = query.states;
-  if (!newestFirst(query) || query.limit === undefined || query.id !== undefined || !states || states.length < 2) return [query];
-  return [...new Set(states)].map((state) => ({ ...query, states: [state] }));
+  if (!splitsByState(query)) return [query];
+  return [...new Set(query.states)].map((state) => ({ ...query, states: [state] }));
 }
 
 /** The pages of {@link listQueries}, merged: newest first by id, up to the limit. */
