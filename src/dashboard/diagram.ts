@@ -234,14 +234,29 @@ function layoutOf(lifecycle: Lifecycle): LifecycleDiagram {
       };
     }
     const e = g.edge(edge.from, edge.to) as { points: Point[]; x: number; y: number; width: number; height: number; lines: string[] };
+    const points = e.points.map((p) => ({ x: p.x, y: p.y }));
+    // dagre ends the route on the box it laid out, which holds a self-loop's room too: end it on the drawn node.
+    points[0] = boundaryToward(nodeOf.get(edge.from)!, points[1]!);
+    points[points.length - 1] = boundaryToward(nodeOf.get(edge.to)!, points[points.length - 2]!);
     return {
       id, from: edge.from, to: edge.to, events: edge.events, selfLoop: false,
-      points: e.points.map((p) => ({ x: p.x, y: p.y })),
+      points,
       label: { x: e.x, y: e.y, width: e.width, height: e.height, lines: e.lines },
     };
   });
   const graph = g.graph() as { width?: number; height?: number };
   return { lifecycle: lifecycle.name, version: lifecycle.version, initial, width: Math.ceil(graph.width ?? 0), height: Math.ceil(graph.height ?? 0), nodes, edges };
+}
+
+/** Where the line from a node's centre toward `p` leaves its box (as dagre's own intersectRect). */
+function boundaryToward(node: DiagramNode, p: Point): Point {
+  const dx = p.x - node.x;
+  const dy = p.y - node.y;
+  const w = node.width / 2;
+  const h = node.height / 2;
+  if (dx === 0 && dy === 0) return { x: node.x, y: node.y + h };
+  const scale = Math.abs(dy) * w > Math.abs(dx) * h ? h / Math.abs(dy) : w / Math.abs(dx);
+  return { x: node.x + dx * scale, y: node.y + dy * scale };
 }
 
 // ── A job's path ──────────────────────────────────────────────────────────────────────────────

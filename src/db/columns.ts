@@ -4,7 +4,7 @@
  * own table's columns by these names instead of repeating them.
  */
 import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type Column, type SQL } from 'drizzle-orm';
-import { newestFirst } from '../engine/listing.ts';
+import { newestFirst, splitsByState } from '../engine/listing.ts';
 import type { CountFilter } from '../engine/types.ts';
 import type { JobRow } from './schema.ts';
 import type { DestructionRow, JobHead, JobQuery, LeaseRow } from './store.ts';
@@ -88,9 +88,8 @@ export function listOrder(t: ListColumns, query: JobQuery): SQL[] {
  * them). Any other listing is one query.
  */
 export function listQueries(query: JobQuery): JobQuery[] {
-  const states = query.states;
-  if (!newestFirst(query) || query.limit === undefined || query.id !== undefined || !states || states.length < 2) return [query];
-  return [...new Set(states)].map((state) => ({ ...query, states: [state] }));
+  if (!splitsByState(query)) return [query];
+  return [...new Set(query.states)].map((state) => ({ ...query, states: [state] }));
 }
 
 /** The pages of {@link listQueries}, merged: newest first by id, up to the limit. */
@@ -110,6 +109,14 @@ export function countWhere(t: CountColumns, filter: CountFilter): SQL | undefine
   if (filter.type !== undefined) where.push(eq(t.type, filter.type));
   if (filter.lifecycle !== undefined) where.push(eq(t.lifecycle, filter.lifecycle));
   return and(...where);
+}
+
+/** Counts in one order on every store: by lifecycle, then state, in code-point order (a server's collation may differ). */
+export function sortCounts<C extends { lifecycle: string; state: string; count: number }>(counts: C[]): Array<{ lifecycle: string; state: string; count: number }> {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return counts
+    .map(({ lifecycle, state, count }) => ({ lifecycle, state, count: Number(count) }))
+    .sort((a, b) => cmp(a.lifecycle, b.lifecycle) || cmp(a.state, b.state));
 }
 
 /** Whether a filter holds a string PostgreSQL text cannot hold (U+0000): no stored job matches it. */

@@ -10,7 +10,7 @@
  */
 import { and, asc, count, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
-import { countWhere, listOrder, listQueries, listWhere, mergeNewest, upgradeColumns } from './columns.ts';
+import { countWhere, sortCounts, listOrder, listQueries, listWhere, mergeNewest, upgradeColumns } from './columns.ts';
 import type { CountFilter, StateCount } from '../engine/types.ts';
 import type { CompiledRead } from './compile.ts';
 import type { OpenDatabase } from './open.ts';

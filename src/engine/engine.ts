@@ -31,7 +31,7 @@ import { describeDivergence } from '../replay/causes.ts';
 import { resolverOf, UPGRADE, upgradeDifference } from '../replay/fold.ts';
 import type { Divergence } from '../replay/types.ts';
 import type { Clock, CountFilter, ListFilter, SendOptions as PublicSendOptions, StateCount } from './types.ts';
-import { checkCountFilter, checkListFilter } from './listing.ts';
+import { checkCountFilter, checkListFilter, splitsByState } from './listing.ts';
 
 export type { Clock, ListFilter } from './types.ts';
 
@@ -582,6 +582,7 @@ export class Engine<S extends Store = SyncStore> {
   /** A listing; a malformed filter is refused (INVALID_INPUT) before the store sees it. */
   list(filter: ListFilter = {}): Out<S, JobRow[]> {
     checkListFilter(filter);
+    if (splitsByState(filter)) return this.#store.run('read', (tx) => tx.list(filter)) as Out<S, JobRow[]>;
     return this.#autocommit((tx) => tx.list(filter));
   }
 

@@ -53,3 +53,12 @@ export function checkCountFilter(filter: unknown): asserts filter is CountFilter
 export function newestFirst(filter: ListFilter): boolean {
   return filter.order === 'newest' || filter.beforeId !== undefined;
 }
+
+/**
+ * Whether a listing is asked as one query per state (a page newest first over several states,
+ * src/db/columns.ts): those queries must then read one moment, in one read transaction, or a job
+ * that changed state between two of them would be listed twice, or not at all.
+ */
+export function splitsByState(filter: ListFilter): boolean {
+  return newestFirst(filter) && filter.limit !== undefined && filter.id === undefined && new Set(filter.states ?? []).size > 1;
+}
