@@ -3,13 +3,14 @@
  * on the event stream; the step-through's state after each event is the history's; actions
  * offered as the machine allows, refused ones showing the engine's typed error and changing
  * nothing; cross-site posts refused; keep-alives and stream clean-up; the browser script bundled
- * and type-checked.
+ * and type-checked. A conformance file: it runs on SQLite and on PostgreSQL.
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, waitForState, type DashboardHarness } from './helpers/dashboard-harness.ts';
 import { waitFor } from './helpers/wait.ts';
 import { STYLES } from '../src/dashboard/styles.ts';
+import { freshDatabase } from './support/stores.ts';
 
 let h: DashboardHarness;
 const ids = {} as { alicesDone: number; bobsDone: number; pending: number; asking: number; askingJson: number; running: number; review: number };
@@ -29,7 +30,7 @@ const post = (path: string, who: string | null, form: Record<string, string> = {
 const text = async (response: Response) => response.text();
 
 beforeAll(async () => {
-  h = await startDashboard({ mount: 'alone', keepAliveMs: 50 });
+  h = await startDashboard({ mount: 'alone', keepAliveMs: 50, db: await freshDatabase() });
   const p = h.phaseline;
   ids.alicesDone = await p.enqueue('test.quick', {}, { owner: 'alice' });
   ids.bobsDone = await p.enqueue('test.quick', {}, { owner: 'bob' });
@@ -321,7 +322,7 @@ describe('browser script', () => {
 describe('signing in with a token (browsers)', () => {
   let s: DashboardHarness;
   beforeAll(async () => {
-    s = await startDashboard({ mount: 'http', signIn: true });
+    s = await startDashboard({ mount: 'http', signIn: true, db: await freshDatabase() });
   });
   afterAll(async () => {
     await s?.close();

@@ -1,5 +1,6 @@
 /**
- * Shared by the dashboard tests: a Phaseline on a SQLite file in a temp folder, job types whose
+ * Shared by the dashboard tests: a Phaseline on a SQLite file in a temp folder (or the database a
+ * conformance test gives), job types whose
  * handlers the test steers (progress, then a wait on a gate the test opens; a question with
  * fields; a long run that only cancellation ends), workers, and the HTTP app with the dashboard
  * mounted at /dashboard (or the dashboard alone), served by node:http on a free port. Callers are
@@ -95,9 +96,19 @@ export interface DashboardHarness {
   close(): Promise<void>;
 }
 
-export async function startDashboard(options: { mount?: 'http' | 'alone'; keepAliveMs?: number; signIn?: boolean } = {}): Promise<DashboardHarness> {
-  const dir = tempDir('dashboard');
-  const phaseline = createPhaseline({ db: join(dir, 'jobs.db'), lifecycles: [reviewLifecycle] });
+export interface DashboardHarnessOptions {
+  /** The HTTP app with the dashboard at /dashboard (default), or the dashboard alone at that path. */
+  mount?: 'http' | 'alone';
+  keepAliveMs?: number;
+  signIn?: boolean;
+  /** The database (a conformance test's `freshDatabase()`); default a SQLite file in a new temp folder. */
+  db?: string;
+}
+
+export async function startDashboard(options: DashboardHarnessOptions = {}): Promise<DashboardHarness> {
+  const dir = options.db === undefined ? tempDir('dashboard') : null;
+  const phaseline = createPhaseline({ db: options.db ?? join(dir!, 'jobs.db'), lifecycles: [reviewLifecycle] });
+  await phaseline.ready();
   const gates = new Gates();
   // Progress, then a wait the test ends, twice; then success.
   phaseline.register(defineJobType({
@@ -175,7 +186,7 @@ export async function startDashboard(options: { mount?: 'http' | 'alone'; keepAl
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await phaseline.close(1000);
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
