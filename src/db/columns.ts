@@ -77,8 +77,28 @@ export function listWhere(t: ListColumns, query: JobQuery): SQL | undefined {
 
 /** A listing's order: by creation, newest first for `last`; by id, newest first, for keyset pages. */
 export function listOrder(t: ListColumns, query: JobQuery): SQL[] {
-  if (newestFirst(query)) return [desc(t.id)];
+  if (newestFirst(query)) return [...leadingColumns(t, query).map((column) => desc(column)), desc(t.id)];
   return query.last !== undefined ? [desc(t.createdAt), desc(t.id)] : [asc(t.createdAt), asc(t.id)];
+}
+
+/**
+ * Newest first, the filter's columns held to one value, put before the id in the order: the same
+ * order (they are constant), but one only an (x, id) index gives, so the query walks that index
+ * from `beforeId` down. Ordered by id alone, PostgreSQL may walk the primary key instead and
+ * filter, expecting matches to be spread evenly: jobs of one kind made long ago (UWS drafts
+ * under newer jobs of other kinds) cost it 400 ms at 1,000,000 jobs (bench/RESULTS.md). One
+ * index leads, chosen in this order: an owner's (bounded by that owner's jobs), a lifecycle's
+ * state, a state, a type, a lifecycle.
+ */
+function leadingColumns(t: ListColumns, query: JobQuery): Column[] {
+  if (query.id !== undefined) return [];
+  const oneState = query.states !== undefined && new Set(query.states).size === 1;
+  if (query.owner !== undefined) return [t.owner];
+  if (oneState && query.lifecycle !== undefined) return [t.lifecycle, t.state];
+  if (oneState) return [t.state];
+  if (query.type !== undefined) return [t.type];
+  if (query.lifecycle !== undefined) return [t.lifecycle];
+  return [];
 }
 
 /**
