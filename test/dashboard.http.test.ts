@@ -143,6 +143,9 @@ describe('job page', () => {
     const prev = await text(await get(`/dashboard/jobs/${ids.asking}?step=2&go=prev`));
     expect(prev).toContain('As it was after event 1 of');
     expect(prev).toContain('<!DOCTYPE html>');
+    const headers = (await get(`/dashboard/jobs/${ids.asking}`)).headers;
+    expect(headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(headers.get('cache-control')).toBe('no-store');
   });
 
   it('lists a long history around the chosen event, and steps through all of it', async () => {
