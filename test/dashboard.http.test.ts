@@ -282,6 +282,21 @@ describe('live updates', () => {
     h.gates.open(`${bobs}:end`);
   });
 
+  it('sends progress only of the jobs the page shows, and every state change', async () => {
+    const unseen = await h.phaseline.enqueue('test.steps', {}, { owner: 'alice' });
+    await waitFor(async () => (await h.phaseline.get(unseen)).progress.message === 'started', 10_000, 'started');
+    const controller = new AbortController();
+    const stream = await fetch(`${h.origin}/dashboard/events?ids=${ids.running}`, { headers: as('alice'), signal: controller.signal });
+    await readStream(stream, (t) => t.includes(': connected'));
+    h.gates.open(`${unseen}:half`);
+    await waitFor(async () => (await h.phaseline.get(unseen)).progress.message === 'half way', 10_000, 'half way');
+    h.gates.open(`${unseen}:end`);
+    const seen = await readStream(stream, (t) => t.includes('"event":"SUCCEED"'));
+    const events = [...seen.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { id: number; event: string }).filter((m) => m.id === unseen);
+    expect(events.map((m) => m.event)).toEqual(['SUCCEED']);
+    controller.abort();
+  });
+
   it('sends at once what changed between the page and the stream: a job shown at an older version', async () => {
     const job = await h.phaseline.get(ids.running);
     const controller = new AbortController();

@@ -1,8 +1,10 @@
 /**
  * Live updates for the dashboard: the engine's committed transitions (progress included), as the
  * facade forwards them (`job:transition`, `job:deleted`), fanned out to the open event streams.
- * Each stream gets only the jobs its caller may see: a non-admin its own; a deletion (which names
- * no owner) only for jobs the stream showed (checked when it opened) or was sent. Nothing polls.
+ * Each stream gets only the jobs its caller may see: a non-admin its own. Of those, every state
+ * change (the list's counts move with it), but progress and the other events within a state only
+ * for the jobs the stream shows (named when it opened, checked) or saw created; a deletion (which
+ * names no owner) only for those too. Nothing polls.
  */
 import type { Job, JobEvent } from '../engine/job-types.ts';
 import type { Caller } from '../http/app.ts';
@@ -32,7 +34,7 @@ export type LiveMessage = { kind: 'job'; job: LiveJob } | { kind: 'deleted'; id:
 
 interface Subscriber {
   caller: Caller;
-  /** Jobs this stream was shown or sent: a deletion of one of them is passed on. */
+  /** Jobs this stream shows (named when it opened, or created since): their progress and deletion are passed on. */
   known: Set<number>;
   send: (message: LiveMessage) => void;
 }
@@ -76,9 +78,14 @@ export class LiveFeed {
   #attach(): void {
     const offTransition = this.#phaseline.on('job:transition', ({ job, event }) => {
       const message: LiveMessage = { kind: 'job', job: toLiveJob(job, event) };
+      const created = event.stateBefore === null;
+      const changed = event.stateBefore !== event.stateAfter;
       for (const s of this.#subscribers) {
         if (!s.caller.admin && job.owner !== s.caller.owner) continue;
-        s.known.add(job.id);
+        // Progress and other events within a state only for the jobs the page shows (or saw created):
+        // a state change of any job moves the page's counts.
+        if (!changed && !s.known.has(job.id)) continue;
+        if (created) s.known.add(job.id);
         s.send(message);
       }
     });
