@@ -13,7 +13,7 @@ export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, t
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
 export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';
-export type { ListFilter, SendOptions, Clock } from './engine/types.ts';
+export type { ListFilter, CountFilter, StateCount, SendOptions, Clock } from './engine/types.ts';
 export type {
   JobReplay, ReplaySummary, Divergence, DivergenceCause, DivergenceGroup, ParallelReplayOptions, HistoryReplayReport,
   StoredHistory, StoredJob, StoredEvent, UpgradeOptions, UpgradeReport,

@@ -17,7 +17,7 @@ import { Engine, type CreateOptions, type TransitionRecord } from './engine/engi
 import { toJob, toJobEvent } from './engine/job.ts';
 import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
-import type { Clock, ListFilter, SendOptions } from './engine/types.ts';
+import type { Clock, CountFilter, ListFilter, SendOptions, StateCount } from './engine/types.ts';
 import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../machines/index.ts';
 import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
@@ -281,10 +281,25 @@ export class Phaseline {
     return toJob<ParamsOf<T>, ResultOf<T>>(row);
   }
 
+  /**
+   * Jobs the filter takes (INVALID_INPUT for a malformed one). By creation, oldest first, unless
+   * `last` (newest first by creation) or `order: 'newest'` / `beforeId` (newest first by id: keyset
+   * pages, each `{ beforeId: lastIdOfThePageBefore, limit }`, that stay fast however many jobs there are).
+   */
   async list(filter: ListFilter = {}): Promise<Job[]> {
     if (!this.#engine) return (await (await this.#async('list')).list(filter)).map((row) => toJob(row));
     this.#assertOpen('list');
     return this.#engine.list(filter).map((row) => toJob(row));
+  }
+
+  /**
+   * How many jobs per lifecycle and top-level state (wire spelling), of the owner's only when
+   * `owner` is given; states without jobs are not listed. Ordered by lifecycle, then state.
+   */
+  async countByState(filter: CountFilter = {}): Promise<StateCount[]> {
+    if (!this.#engine) return (await this.#async('countByState')).countByState(filter);
+    this.#assertOpen('countByState');
+    return this.#engine.countByState(filter);
   }
 
   async history(id: number, options: OwnerOption = {}): Promise<JobEvent[]> {

@@ -1,7 +1,8 @@
 /**
  * `phaseline serve` as a real process: loopback by default and saying so, a bearer token when one
  * is given (401 without it), a busy port in one line with exit 2, a clean exit on SIGTERM, and
- * jobs of a user lifecycle changed over HTTP once `--lifecycles` loads it.
+ * jobs of a user lifecycle changed over HTTP once `--lifecycles` loads it, and the dashboard at
+ * /dashboard under the same token (a browser signs in with it).
  */
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -47,6 +48,32 @@ function listening(port = 0): Promise<Server> {
 }
 
 describe('phaseline serve', () => {
+  it('serves the dashboard at /dashboard under the same token: a browser signs in with it, the API still wants the header', async () => {
+    const tokenFile = join(dir, 'token-dashboard');
+    writeFileSync(tokenFile, 'dash-token\n');
+    const server = serve(['--token-file', tokenFile]);
+    const line = await server.firstLine;
+    expect(line).toContain('dashboard at /dashboard');
+    const base = baseOf(line);
+    expect((await fetch(`${base}/dashboard/`)).status).toBe(401);
+    const page = await fetch(`${base}/dashboard/`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/dashboard/sign-in');
+    const withHeader = await fetch(`${base}/dashboard/jobs/1`, { headers: { authorization: 'Bearer dash-token' } });
+    expect(withHeader.status).toBe(200);
+    expect(await withHeader.text()).toContain('note.write');
+    const signIn = (token: string) =>
+      fetch(`${base}/dashboard/sign-in`, { method: 'POST', headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}`, redirect: 'manual' });
+    expect((await signIn('wrong-token')).status).toBe(401);
+    const signed = await signIn('dash-token');
+    expect(signed.status).toBe(303);
+    const cookie = signed.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await fetch(`${base}/dashboard/`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${base}/api/jobs`, { headers: { cookie } })).status).toBe(401);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
   it('listens on loopback with a bearer token: 401 without it or with a wrong one, 200 with it; SIGTERM ends it with 0', async () => {
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, 's3cret-token\n');

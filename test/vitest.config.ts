@@ -18,8 +18,10 @@ export const CONFORMANCE = [
   'test/http.owners.test.ts',
   'test/http.fuzz.test.ts',
   'test/http.hardening.test.ts',
+  'test/dashboard.http.test.ts',
   'test/runner.crash.test.ts',
   'test/runner.multiprocess.test.ts',
+  'test/store.listing.test.ts',
 ];
 
 /**

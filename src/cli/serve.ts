@@ -1,5 +1,5 @@
 /**
- * `phaseline serve`: the HTTP layer with the demo job types and workers, on node:http. It listens
+ * `phaseline serve`: the HTTP layer and the dashboard (at /dashboard) with the demo job types and workers, on node:http. It listens
  * on loopback unless told otherwise, and says at start-up who can reach it and whether it asks
  * for a token.
  */
@@ -44,11 +44,13 @@ export async function serve(open: () => Promise<Phaseline>, options: ServeOption
     for (const type of demoJobTypes) phaseline.register(type);
     const app = createHttpApp(phaseline, {
       uwsJobType: 'uws.cutout',
+      // A browser cannot send the bearer token itself: the dashboard's sign-in form keeps it in a cookie.
+      dashboard: { signIn: true },
       ...(options.token !== null ? { authenticate: bearerAuthenticator(options.token) } : {}),
     });
     fetch = (request) => app.fetch(request);
     phaseline.start({ concurrency: 4 });
-    out.write(`phaseline: listening on ${urlOf(address)} (${access(address, options.token !== null)}); UWS at /uws, EcoTaxa at /api/jobs, views at /jobs/{id}?view=...\n`);
+    out.write(`phaseline: listening on ${urlOf(address)} (${access(address, options.token !== null)}); UWS at /uws, EcoTaxa at /api/jobs, views at /jobs/{id}?view=..., dashboard at /dashboard\n`);
     await stopped;
     server.close();
     server.closeAllConnections(); // blocking WAITs and keep-alive sockets would hold the process open

@@ -3,7 +3,9 @@
  * dialects' tables spell the same columns (pg-schema.ts mirrors schema.ts), so each store picks its
  * own table's columns by these names instead of repeating them.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, type Column, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type Column, type SQL } from 'drizzle-orm';
+import { newestFirst, splitsByState } from '../engine/listing.ts';
+import type { CountFilter } from '../engine/types.ts';
 import type { JobRow } from './schema.ts';
 import type { DestructionRow, JobHead, JobQuery, LeaseRow } from './store.ts';
 
@@ -60,14 +62,85 @@ type ListColumns = Record<'id' | 'state' | 'createdAt' | 'owner' | 'type' | 'lif
 export function listWhere(t: ListColumns, query: JobQuery): SQL | undefined {
   const where: SQL[] = [];
   if (query.states?.length) where.push(inArray(t.state, [...query.states]));
-  if (query.after !== undefined) where.push(gt(t.createdAt, query.after));
+  if (query.after !== undefined) {
+    // Newest first, the instant is a filter on the walk down an (x, id) index, not a range to sort:
+    // the unary plus keeps the planner off jobs_created, whose rows would all have to be sorted.
+    where.push(newestFirst(query) ? sql`+${t.createdAt} > ${query.after}` : gt(t.createdAt, query.after));
+  }
   if (query.owner !== undefined) where.push(query.owner === null ? isNull(t.owner) : eq(t.owner, query.owner));
   if (query.type !== undefined) where.push(eq(t.type, query.type));
   if (query.lifecycle !== undefined) where.push(eq(t.lifecycle, query.lifecycle));
+  if (query.beforeId !== undefined) where.push(lt(t.id, query.beforeId));
+  if (query.id !== undefined) where.push(eq(t.id, query.id));
   return and(...where);
 }
 
-/** A listing's order: by creation, newest first for `last`. */
+/** A listing's order: by creation, newest first for `last`; by id, newest first, for keyset pages. */
 export function listOrder(t: ListColumns, query: JobQuery): SQL[] {
+  if (newestFirst(query)) return [...leadingColumns(t, query).map((column) => desc(column)), desc(t.id)];
   return query.last !== undefined ? [desc(t.createdAt), desc(t.id)] : [asc(t.createdAt), asc(t.id)];
+}
+
+/**
+ * Newest first, the filter's columns held to one value, put before the id in the order: the same
+ * order (they are constant), but one only an (x, id) index gives, so the query walks that index
+ * from `beforeId` down. Ordered by id alone, PostgreSQL may walk the primary key instead and
+ * filter, expecting matches to be spread evenly: jobs of one kind made long ago (UWS drafts
+ * under newer jobs of other kinds) cost it 400 ms at 1,000,000 jobs (bench/RESULTS.md). One
+ * index leads, chosen in this order: an owner's (bounded by that owner's jobs), a lifecycle's
+ * state, a state, a type, a lifecycle.
+ */
+function leadingColumns(t: ListColumns, query: JobQuery): Column[] {
+  if (query.id !== undefined) return [];
+  const oneState = query.states !== undefined && new Set(query.states).size === 1;
+  if (query.owner !== undefined) return [t.owner];
+  if (oneState && query.lifecycle !== undefined) return [t.lifecycle, t.state];
+  if (oneState) return [t.state];
+  if (query.type !== undefined) return [t.type];
+  if (query.lifecycle !== undefined) return [t.lifecycle];
+  return [];
+}
+
+/**
+ * How a listing is asked of the database: a page newest first over several states is one query
+ * per state, each walking the (state, id) index from `beforeId` down and stopping at the limit,
+ * merged by id (one query with `state IN (...)` would collect every job in those states to sort
+ * them). Any other listing is one query.
+ */
+export function listQueries(query: JobQuery): JobQuery[] {
+  if (!splitsByState(query)) return [query];
+  return [...new Set(query.states)].map((state) => ({ ...query, states: [state] }));
+}
+
+/** The pages of {@link listQueries}, merged: newest first by id, up to the limit. */
+export function mergeNewest<R extends { id: number }>(pages: R[][], limit: number | undefined): R[] {
+  if (pages.length === 1) return pages[0]!;
+  const all = pages.flat().sort((a, b) => b.id - a.id);
+  return limit === undefined ? all : all.slice(0, limit);
+}
+
+/** The columns a count groups and filters by. */
+type CountColumns = Record<'lifecycle' | 'state' | 'owner' | 'type', Column>;
+
+/** A count's WHERE clause (each store groups by its own table's lifecycle and state). */
+export function countWhere(t: CountColumns, filter: CountFilter): SQL | undefined {
+  const where: SQL[] = [];
+  if (filter.owner !== undefined) where.push(filter.owner === null ? isNull(t.owner) : eq(t.owner, filter.owner));
+  if (filter.type !== undefined) where.push(eq(t.type, filter.type));
+  if (filter.lifecycle !== undefined) where.push(eq(t.lifecycle, filter.lifecycle));
+  return and(...where);
+}
+
+/** Counts in one order on every store: by lifecycle, then state, in code-point order (a server's collation may differ). */
+export function sortCounts<C extends { lifecycle: string; state: string; count: number }>(counts: C[]): Array<{ lifecycle: string; state: string; count: number }> {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return counts
+    .map(({ lifecycle, state, count }) => ({ lifecycle, state, count: Number(count) }))
+    .sort((a, b) => cmp(a.lifecycle, b.lifecycle) || cmp(a.state, b.state));
+}
+
+/** Whether a filter holds a string PostgreSQL text cannot hold (U+0000): no stored job matches it. */
+export function matchesNothingOnPostgres(filter: { states?: readonly string[]; owner?: string | null; type?: string; lifecycle?: string }): boolean {
+  const has = (s: string | null | undefined) => typeof s === 'string' && s.includes('\u0000');
+  return has(filter.owner) || has(filter.type) || has(filter.lifecycle) || (filter.states ?? []).some(has);
 }

@@ -9,7 +9,7 @@
  * rows they pick and skip those locked by others. Reads that must agree (a page and its events) run
  * at REPEATABLE READ READ ONLY.
  */
-import { and, asc, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, ne, not, notInArray, sql } from 'drizzle-orm';
+import { and, asc, count, desc, DrizzleQueryError, eq, getTableColumns, gt, gte, inArray, isNull, lt, lte, max, min, ne, not, notInArray, sql } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { InvalidInputError, NotAPhaselineDatabaseError, StoreUnavailableError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
-import { DERIVED, listOrder, listWhere, selections, upgradeColumns } from './columns.ts';
+import { countWhere, sortCounts, DERIVED, listOrder, listQueries, listWhere, matchesNothingOnPostgres, mergeNewest, selections, upgradeColumns } from './columns.ts';
+import type { CountFilter, StateCount } from '../engine/types.ts';
 import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
@@ -186,6 +187,16 @@ export function claimableQuery(db: PgDb, typed: boolean) {
     .orderBy(desc(jobs.priority), asc(jobs.id))
     .limit(p('limit'))
     .for('update', { skipLocked: true });
+}
+
+/** Jobs per lifecycle and state, of those the filter takes. */
+function countQuery(db: PgDb, filter: Readonly<CountFilter>) {
+  return db
+    .select({ lifecycle: jobs.lifecycle, state: jobs.state, count: count() })
+    .from(jobs)
+    .where(countWhere(jobs, filter))
+    .groupBy(jobs.lifecycle, jobs.state)
+    .orderBy(jobs.lifecycle, jobs.state);
 }
 
 /**
@@ -452,9 +463,26 @@ class PgOps implements StoreTx {
 
   *list(query: JobQuery): Op<JobRow[]> {
     yield* this.#flushRows();
-    const select = this.#db.select().from(jobs).where(listWhere(jobs, query)).orderBy(...listOrder(jobs, query));
-    const limit = query.last ?? query.limit;
-    return (yield limit !== undefined ? select.limit(limit) : select) as JobRow[];
+    // A state with U+0000 cannot be bound, and no stored job is in it.
+    const states = query.states?.filter((state) => !state.includes('\u0000'));
+    if (matchesNothingOnPostgres({ ...query, states: [] }) || (query.states?.length && !states!.length)) return [];
+    const pages: JobRow[][] = [];
+    for (const q of listQueries(states ? { ...query, states } : query)) {
+      const select = this.#db.select().from(jobs).where(listWhere(jobs, q)).orderBy(...listOrder(jobs, q));
+      const limit = q.last ?? q.limit;
+      pages.push((yield limit !== undefined ? select.limit(limit) : select) as JobRow[]);
+    }
+    return mergeNewest(pages, query.limit);
+  }
+
+  *countByState(filter: Readonly<CountFilter>): Op<StateCount[]> {
+    yield* this.#flushRows();
+    if (matchesNothingOnPostgres(filter)) return [];
+        return (yield this.#db.select({ lifecycle: jobs.lifecycle, state: jobs.state, count: count() })
+      .from(jobs)
+      .where(countWhere(jobs, filter))
+      .groupBy(jobs.lifecycle, jobs.state)
+      .orderBy(jobs.lifecycle, jobs.state)) as StateCount[];
   }
 
   *jobsAfter(afterId: number, limit: number): Op<JobRow[]> {
@@ -573,6 +601,45 @@ export class PgStore extends PgOps implements Store {
     } catch (error) {
       await pool.end();
       throw error;
+    }
+  }
+
+  /**
+   * The planner's plan of a listing (EXPLAIN, one group per query it takes), for the bench and the
+   * tests that show each filter can walk an index. `indexOnly`: with sequential scans and sorts
+   * priced out, so that a small test table shows the index a large one would use, or a Seq Scan
+   * and a Sort where there is none.
+   */
+  async explainList(query: JobQuery, options: { indexOnly?: boolean } = {}): Promise<string[][]> {
+    const plans: string[][] = [];
+    for (const q of listQueries(query)) {
+      const select = this.#selectList(q);
+      plans.push(await this.#explain(select.toSQL(), options.indexOnly === true));
+    }
+    return plans;
+  }
+
+  /** The plan of a count (see {@link explainList}). */
+  async explainCount(filter: Readonly<CountFilter>, options: { indexOnly?: boolean } = {}): Promise<string[]> {
+    return this.#explain(countQuery(drizzle(this.pool), filter).toSQL(), options.indexOnly === true);
+  }
+
+  #selectList(q: JobQuery) {
+    const select = drizzle(this.pool).select().from(jobs).where(listWhere(jobs, q)).orderBy(...listOrder(jobs, q));
+    const limit = q.last ?? q.limit;
+    return limit !== undefined ? select.limit(limit) : select;
+  }
+
+  async #explain({ sql: text, params }: { sql: string; params: unknown[] }, indexOnly: boolean): Promise<string[]> {
+    const { client, release } = await checkout(this.pool);
+    try {
+      await client.query('BEGIN READ ONLY');
+      if (indexOnly) await client.query('SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off');
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, params);
+      return rows.map((row) => row['QUERY PLAN'].trim());
+    } finally {
+      await client.query('ROLLBACK').catch(() => {});
+      release();
     }
   }
 

@@ -94,6 +94,15 @@ export const jobs = sqliteTable(
     index('jobs_created').on(t.createdAt),
     index('jobs_owner_created').on(t.owner, t.createdAt),
     index('jobs_type_created').on(t.type, t.createdAt),
+    // The dashboard's keyset pages (newest first by id, src/db/columns.ts listQueries) walk one of these
+    // from a filter's value down the ids and stop at the page's end; without them a filter that
+    // matches few jobs scanned the whole table (bench/RESULTS.md, dashboard queries).
+    index('jobs_state_id').on(t.state, t.id),
+    index('jobs_owner_id').on(t.owner, t.id),
+    index('jobs_type_id').on(t.type, t.id),
+    index('jobs_lifecycle_id').on(t.lifecycle, t.id),
+    // And countByState reads this one alone (it covers lifecycle and state), never the table.
+    index('jobs_lifecycle_state_id').on(t.lifecycle, t.state, t.id),
     index('jobs_ended').on(t.endedAt).where(sql`${t.endedAt} IS NOT NULL`),
     index('jobs_destruction').on(t.destructionAt).where(sql`${t.destructionAt} IS NOT NULL`),
     uniqueIndex('jobs_idempotency').on(t.type, t.idempotencyKey).where(sql`${t.idempotencyKey} IS NOT NULL`),

@@ -8,9 +8,10 @@
  * {@link SqliteStore.listen} wakes workers when another process commits to the same file
  * (src/db/sqlite-wake.ts).
  */
-import { and, asc, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
-import { listOrder, listWhere, upgradeColumns } from './columns.ts';
+import { countWhere, sortCounts, listOrder, listQueries, listWhere, mergeNewest, upgradeColumns } from './columns.ts';
+import type { CountFilter, StateCount } from '../engine/types.ts';
 import type { CompiledRead } from './compile.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
@@ -173,9 +174,51 @@ export class SqliteStore implements SyncStore, StoreTx {
   }
 
   *list(query: JobQuery): Generator<never, JobRow[]> {
-    const select = this.database.db.select().from(jobs).where(listWhere(jobs, query)).orderBy(...listOrder(jobs, query));
-    const limit = query.last ?? query.limit;
-    return limit !== undefined ? select.limit(limit).all() : select.all();
+    const pages = listQueries(query).map((q) => {
+      const select = this.database.db.select().from(jobs).where(listWhere(jobs, q)).orderBy(...listOrder(jobs, q));
+      const limit = q.last ?? q.limit;
+      return limit !== undefined ? select.limit(limit).all() : select.all();
+    });
+    return mergeNewest(pages, query.limit);
+  }
+
+  /**
+   * What SQLite's planner does for a listing (EXPLAIN QUERY PLAN, one line per step, one group per
+   * query it takes): for the bench and the tests that show each filter walks an index.
+   */
+  explainList(query: JobQuery): string[][] {
+    return listQueries(query).map((q) => {
+      const select = this.database.db.select().from(jobs).where(listWhere(jobs, q)).orderBy(...listOrder(jobs, q));
+      const limit = q.last ?? q.limit;
+      return this.#explain((limit !== undefined ? select.limit(limit) : select).toSQL());
+    });
+  }
+
+  /** What SQLite's planner does for a count (see {@link explainList}). */
+  explainCount(filter: Readonly<CountFilter>): string[] {
+    return this.#explain(this.#countQuery(filter).toSQL());
+  }
+
+  #explain({ sql, params }: { sql: string; params: unknown[] }): string[] {
+    const rows = this.database.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
+    return rows.map((row) => row.detail);
+  }
+
+  #countQuery(filter: Readonly<CountFilter>) {
+    return this.database.db
+      .select({ lifecycle: jobs.lifecycle, state: jobs.state, count: count() })
+      .from(jobs)
+      .where(countWhere(jobs, filter))
+      .groupBy(jobs.lifecycle, jobs.state)
+      .orderBy(jobs.lifecycle, jobs.state);
+  }
+
+  *countByState(filter: Readonly<CountFilter>): Generator<never, StateCount[]> {
+        return this.database.db.select({ lifecycle: jobs.lifecycle, state: jobs.state, count: count() })
+      .from(jobs)
+      .where(countWhere(jobs, filter))
+      .groupBy(jobs.lifecycle, jobs.state)
+      .orderBy(jobs.lifecycle, jobs.state).all();
   }
 
   *jobsAfter(afterId: number, limit: number): Generator<never, JobRow[]> {

@@ -9,7 +9,7 @@
  * promise of each query; its {@link Store.run} awaits it and passes the value back in. One script,
  * either kind of store.
  */
-import type { ListFilter } from '../engine/types.ts';
+import type { CountFilter, ListFilter, StateCount } from '../engine/types.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
 
 /** One store operation: a generator that may yield promises (asynchronous stores) and returns `T`. */
@@ -101,6 +101,8 @@ export interface StoreTx {
   /** Ids of jobs that ended before `before`, outside the given lifecycles. */
   endedBefore(before: number, exceptLifecycles: readonly string[], limit: number): Op<number[]>;
   list(query: JobQuery): Op<JobRow[]>;
+  /** How many jobs per lifecycle and top-level state, of those the filter takes (none: no row). */
+  countByState(filter: Readonly<CountFilter>): Op<StateCount[]>;
   /** Up to `limit` jobs with ids above `afterId`, in id order. */
   jobsAfter(afterId: number, limit: number): Op<JobRow[]>;
   idRange(): Op<{ min: number; max: number } | null>;

@@ -31,7 +31,8 @@ import { assertCount, assertInstant, assertJson, assertText, validateEvent } fro
 import { describeDivergence } from '../replay/causes.ts';
 import { resolverOf, UPGRADE, upgradeDifference } from '../replay/fold.ts';
 import type { Divergence } from '../replay/types.ts';
-import type { Clock, ListFilter, SendOptions as PublicSendOptions } from './types.ts';
+import type { Clock, CountFilter, ListFilter, SendOptions as PublicSendOptions, StateCount } from './types.ts';
+import { checkCountFilter, checkListFilter, splitsByState } from './listing.ts';
 
 export type { Clock, ListFilter } from './types.ts';
 
@@ -587,8 +588,17 @@ export class Engine<S extends Store = SyncStore> {
     return this.#autocommit((tx) => tx.idRange());
   }
 
+  /** A listing; a malformed filter is refused (INVALID_INPUT) before the store sees it. */
   list(filter: ListFilter = {}): Out<S, JobRow[]> {
+    checkListFilter(filter);
+    if (splitsByState(filter)) return this.#store.run('read', (tx) => tx.list(filter)) as Out<S, JobRow[]>;
     return this.#autocommit((tx) => tx.list(filter));
+  }
+
+  /** How many jobs per lifecycle and top-level state; a malformed filter is refused (INVALID_INPUT). */
+  countByState(filter: CountFilter = {}): Out<S, StateCount[]> {
+    checkCountFilter(filter);
+    return this.#autocommit((tx) => tx.countByState(filter));
   }
 
   #handles(lifecycle: Lifecycle, type: string): boolean {

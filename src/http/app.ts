@@ -6,7 +6,8 @@
  *
  * - `/uws`: the IVOA UWS 1.1 REST binding (uws.ts);
  * - `/api/jobs`: an EcoTaxa-style JSON job API (ecotaxa.ts);
- * - `/jobs/{id}?view=rime|synapse|qiskit|ecotaxa|uws`: any job in any seed's JSON view.
+ * - `/jobs/{id}?view=rime|synapse|qiskit|ecotaxa|uws`: any job in any seed's JSON view;
+ * - `/dashboard`: the web dashboard, with `dashboard: true` (src/dashboard/).
  *
  * Owners are kept apart: a job is visible and changeable only by its owner or an admin; anybody
  * else gets the same 404 as for a job that does not exist. With `authenticate` configured, a
@@ -22,6 +23,7 @@ import { VIEW_NAMES, toPhaselineJob, toView, type ViewName } from '../views/inde
 import { ecotaxaRoutes } from './ecotaxa.ts';
 import { problem, statusOf } from './errors.ts';
 import { mountPathOf, normalizeBasePath } from './mount.ts';
+import { createDashboard, type DashboardOptions } from '../dashboard/app.ts';
 import { uwsRoutes } from './uws.ts';
 import { WaitHub } from './wait.ts';
 
@@ -49,6 +51,12 @@ export interface HttpOptions {
    * adapter (node.ts, fastify.ts) adds its own mount path in front of it.
    */
   basePath?: string;
+  /**
+   * Serve the web dashboard at `/dashboard` (below `basePath`), with the same `authenticate` and
+   * owner rules (src/dashboard/app.ts); `signIn: true` lets browsers sign in there with a bearer
+   * token (kept in a cookie the API's routes never read). Default false.
+   */
+  dashboard?: boolean | Pick<DashboardOptions, 'keepAliveMs' | 'signIn'>;
 }
 
 export type AppEnv = {
@@ -94,6 +102,17 @@ export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): 
       return path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : UNMOUNTED;
     },
   });
+  if (options.dashboard) {
+    // Before the API's middleware: the dashboard authenticates, limits and reads bodies itself.
+    const dashboard = createDashboard(phaseline, {
+      ...(typeof options.dashboard === 'object' ? options.dashboard : {}),
+      ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+      basePath: `${basePath}/dashboard`,
+    });
+    const toDashboard = (c: { req: { raw: Request }; env: unknown }) => dashboard.fetch(c.req.raw, c.env);
+    app.all('/dashboard', toDashboard);
+    app.all('/dashboard/*', toDashboard);
+  }
   app.use(async (c, next) => {
     c.set('base', `${new URL(c.req.url).origin}${prefixOf(c.env)}`);
     return next();
