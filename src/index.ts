@@ -21,6 +21,7 @@ export type {
 export { HISTORY_FORMAT } from './replay/types.ts';
 export { replayHistories, type ReplayHistoriesOptions } from './replay/histories.ts';
 export type { PhaselineEventMap, PhaselineEventName, Listener } from './events.ts';
+export type { Logger, LogFn } from './logger.ts';
 export { LifecycleRegistry, validateLifecycle, checkTagContract } from './engine/lifecycles.ts';
 export * from './errors.ts';
 export * from '../machines/index.ts';

@@ -22,6 +22,7 @@ import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../
 import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
+import { resolveLogger, type Logger } from './logger.ts';
 import { attemptsDefaulted, defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
 import { toStoredHistory } from './replay/stored.ts';
@@ -46,6 +47,13 @@ export interface PhaselineOptions extends OpenOptions {
   clock?: Clock;
   /** Live machine snapshots kept in memory (see the engine). Default 1,000. */
   snapshotCacheSize?: number;
+  /**
+   * Where Phaseline logs (a pino logger, or anything with `debug`, `info`, `warn` and `error`
+   * taking `(obj, msg)`): claims and attempts at debug, recoveries at info, lost leases at warn,
+   * errors outside jobs at error. Default: nothing is logged, and nothing is written to the
+   * console; the `error` event reports the errors either way.
+   */
+  logger?: Logger;
 }
 
 export interface EnqueueOptions {
@@ -95,7 +103,8 @@ export class Phaseline {
   readonly #lifecycles: LifecycleRegistry;
   readonly #clock: Clock;
   readonly #types = new Map<string, JobType<Json, Json>>();
-  readonly #emitter = new TypedEmitter();
+  readonly #emitter: TypedEmitter;
+  readonly #logger: Logger;
   #runner: Runner | null = null;
   #closed = false;
   #observing = false;
@@ -105,15 +114,18 @@ export class Phaseline {
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
     this.#lifecycles = lifecycles;
     this.#clock = options.clock ?? Date.now;
+    this.#logger = resolveLogger(options.logger);
+    this.#emitter = new TypedEmitter(this.#logger);
     const engineOptions = {
       lifecycles,
       clock: this.#clock,
+      logger: this.#logger,
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
     };
     const db = options.db ?? options.file ?? './phaseline.db';
     if (isPostgresUrl(db)) {
       this.#engine = null;
-      this.#server = openServer(db).then((store) => {
+      this.#server = openServer(db, this.#logger).then((store) => {
         const engine = new Engine<Store>(store, engineOptions);
         engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
         return engine;
@@ -123,10 +135,15 @@ export class Phaseline {
       return;
     }
     const database = openDatabase(db, options);
-    this.#engine = new Engine(new SqliteStore(database), engineOptions);
+    this.#engine = new Engine(new SqliteStore(database, { logger: this.#logger }), engineOptions);
     this.#server = null;
     this.#engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
     attachEngine(this, this.#engine);
+  }
+
+  /** The logger given at creation (the silent one by default): HTTP and the app may log through it too. */
+  get logger(): Logger {
+    return this.#logger;
   }
 
   /**
@@ -444,7 +461,7 @@ export class Phaseline {
     // On PostgreSQL the workers' calls wait for the server (a failed connection is reported on
     // 'error' and retried with backoff, as a lost one is).
     const port = this.#engine ? enginePort(this.#engine) : pendingPort(this.#server!.then(enginePort), this.#clock);
-    this.#runner = new Runner(port, this.#types, this.#emitter, options);
+    this.#runner = new Runner(port, this.#types, this.#emitter, options, this.#logger);
     this.#runner.start();
     return this.#runner;
   }
@@ -481,7 +498,7 @@ export class Phaseline {
  * PgStore.open, its failures typed and without the password (the driver's own errors may name the
  * URL). Imported on demand: `pg` is the host's to install, and SQLite users never load it.
  */
-async function openServer(url: string): Promise<PgStore> {
+async function openServer(url: string, logger: Logger): Promise<PgStore> {
   let pgStore: typeof import('./db/pg-store.ts');
   try {
     pgStore = await import('./db/pg-store.ts');
@@ -489,7 +506,7 @@ async function openServer(url: string): Promise<PgStore> {
     throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the pg package is not installed (npm install pg)');
   }
   try {
-    return await pgStore.PgStore.open(url);
+    return await pgStore.PgStore.open(url, { logger });
   } catch (error) {
     if (error instanceof PhaselineError) throw error;
     throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the connection URL or its options were refused');

@@ -23,6 +23,7 @@ import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 import type {
   DestructionRow, JobHead, JobQuery, LeaseRow, Op, Script, SettledStates, Store, StoreTx, TxMode,
 } from './store.ts';
@@ -34,6 +35,8 @@ export interface PgStoreOptions {
   max?: number;
   /** Passed to `pg.Pool` as is, for what the options above do not cover. */
   pool?: pg.PoolConfig;
+  /** Where a failed idle connection or a throwing wake-up listener is reported. Default: nowhere. */
+  logger?: Logger;
 }
 
 const c = getTableColumns(jobs);
@@ -539,13 +542,13 @@ export class PgStore extends PgOps implements Store {
   readonly #wake: WakeListener;
 
   /** A store on a pool whose database is migrated already ({@link PgStore.open} does both). */
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, logger: Logger = silentLogger) {
     super(drizzle(pool));
     this.pool = pool;
-    this.#wake = new WakeListener(pool.options);
+    this.#wake = new WakeListener(pool.options, logger);
     // An idle client whose connection dies (a server restart) is dropped by the pool, which emits
     // 'error': unheard, that would end the process. The next query takes a new connection.
-    pool.on('error', (error) => console.error('phaseline: an idle PostgreSQL connection failed:', error.message));
+    pool.on('error', (error) => safeLog(logger, 'warn', { err: errorField(error) }, 'phaseline: an idle PostgreSQL connection failed'));
   }
 
   /** Connect, apply migrations/postgres (once, whoever else opens at the same moment), return the store. */
@@ -569,7 +572,7 @@ export class PgStore extends PgOps implements Store {
       } finally {
         release();
       }
-      return new PgStore(pool);
+      return new PgStore(pool, options.logger);
     } catch (error) {
       await pool.end();
       throw error;

@@ -12,6 +12,7 @@ import { and, asc, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'dri
 import type Database from 'better-sqlite3';
 import { listOrder, listWhere, upgradeColumns } from './columns.ts';
 import type { CompiledRead } from './compile.ts';
+import { silentLogger, type Logger } from '../logger.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
 import { commitFile, FileWake } from './sqlite-wake.ts';
@@ -35,8 +36,11 @@ export class SqliteStore implements SyncStore, StoreTx {
   /** Watches the file commits write, from the first {@link listen} on; null in memory. */
   #wake: FileWake | null | undefined;
 
-  constructor(database: OpenDatabase) {
+  readonly #logger: Logger;
+
+  constructor(database: OpenDatabase, options: { logger?: Logger } = {}) {
     this.database = database;
+    this.#logger = options.logger ?? silentLogger;
     this.#stmts = prepareStatements(database);
     this.#transaction = database.sqlite.transaction((script: Script<unknown>) => runToEnd(script));
   }
@@ -61,7 +65,7 @@ export class SqliteStore implements SyncStore, StoreTx {
   listen(listener: () => void): () => void {
     if (this.#wake === undefined) {
       const file = this.database.sqlite.open ? commitFile(this.database.sqlite) : null;
-      this.#wake = file === null ? null : new FileWake(file);
+      this.#wake = file === null ? null : new FileWake(file, this.#logger);
     }
     return this.#wake?.add(listener) ?? (() => {});
   }

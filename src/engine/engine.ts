@@ -31,6 +31,7 @@ import { describeDivergence } from '../replay/causes.ts';
 import { resolverOf, UPGRADE, upgradeDifference } from '../replay/fold.ts';
 import type { Divergence } from '../replay/types.ts';
 import type { Clock, ListFilter, SendOptions as PublicSendOptions } from './types.ts';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 
 export type { Clock, ListFilter } from './types.ts';
 
@@ -59,6 +60,8 @@ export interface EngineOptions {
    * snapshots, src/engine/creation.ts). Default true; false for tests that compare the two.
    */
   creationTemplates?: boolean;
+  /** Where a throwing observer is reported. Default: nowhere. */
+  logger?: Logger;
 }
 
 export interface CreateOptions {
@@ -150,6 +153,7 @@ export class Engine<S extends Store = SyncStore> {
   /** Creation templates by lifecycle and start flag, built on first use; null: the lifecycle folds. */
   readonly #templates = new WeakMap<Lifecycle, { started?: CreationTemplate | null; created?: CreationTemplate | null }>();
   readonly #useTemplates: boolean;
+  readonly logger: Logger;
   /** The unit of the open {@link transaction} (synchronous stores only): nested writes join it as savepoints. */
   #open: Unit | null = null;
 
@@ -159,6 +163,7 @@ export class Engine<S extends Store = SyncStore> {
     this.clock = options.clock ?? Date.now;
     this.#cacheSize = options.snapshotCacheSize ?? 1_000;
     this.#useTemplates = options.creationTemplates ?? true;
+    this.logger = options.logger ?? silentLogger;
   }
 
   get store(): S {
@@ -664,7 +669,7 @@ export class Engine<S extends Store = SyncStore> {
         try {
           listener(ids);
         } catch (error) {
-          console.error('phaseline: a delete listener threw', error);
+          safeLog(this.logger, 'error', { err: errorField(error) }, 'phaseline: a delete listener threw');
         }
       }
     });
@@ -700,7 +705,7 @@ export class Engine<S extends Store = SyncStore> {
           listener({ job: row, event });
         } catch (error) {
           // An observer's failure must not undo or hide a committed transition.
-          console.error('phaseline: a transition listener threw', error);
+          safeLog(this.logger, 'error', { err: errorField(error), jobId: row.id }, 'phaseline: a transition listener threw');
         }
       }
     });
