@@ -23,7 +23,7 @@ import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, Pha
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
 import { resolveLogger, type Logger } from './logger.ts';
-import { attemptsDefaulted, defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
+import { attemptsDefaulted, defineJobType, limitsOf, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
 import { toStoredHistory } from './replay/stored.ts';
 import { jobsOfPage, PAGE, replayAllAsync, replayJob, replayJobAsync } from './replay/replay.ts';
@@ -73,6 +73,8 @@ export interface EnqueueOptions {
   quote?: number | null;
   /** A second enqueue of the same type with the same key returns the first job. */
   idempotencyKey?: string | null;
+  /** At most the type's `keyConcurrency` (default 1) jobs of this type with this key run at once, across every process. */
+  concurrencyKey?: string | null;
   /**
    * Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE). Default true; false
    * leaves a UWS job PENDING (a draft) and a RIME job REQUESTED.
@@ -120,6 +122,10 @@ export class Phaseline {
       lifecycles,
       clock: this.#clock,
       logger: this.#logger,
+      limits: (name: string) => {
+        const type = this.#types.get(name);
+        return type ? limitsOf(type) : undefined;
+      },
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
     };
     const db = options.db ?? options.file ?? './phaseline.db';
@@ -277,6 +283,7 @@ export class Phaseline {
       owner: options.owner ?? null,
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
+      concurrencyKey: options.concurrencyKey ?? null,
       ...(options.start !== undefined ? { start: options.start } : {}),
     };
   }

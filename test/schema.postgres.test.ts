@@ -44,7 +44,7 @@ describe('PostgreSQL schema', () => {
 
   it("has the SQLite schema's tables and columns, with the same nullability", async () => {
     const sqlite = openDatabase(':memory:');
-    for (const table of ['jobs', 'job_events']) {
+    for (const table of ['jobs', 'job_events', 'job_slots']) {
       const lite = (sqlite.sqlite.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string; notnull: number; pk: number }>)
         .map((c) => `${c.name} ${c.notnull || c.pk ? 'not null' : 'null'}`)
         .sort();

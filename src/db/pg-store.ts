@@ -22,9 +22,11 @@ import { DERIVED, listOrder, listWhere, selections, upgradeColumns } from './col
 import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
+import { createTypeSlots, LOCK_JOBS, prepareLimitQueries, upsertKeySlot } from './pg-limits.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
 import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 import type {
+  SlotChange, SlotFields, TypeSlot,
   DestructionRow, JobHead, JobQuery, LeaseRow, Op, Script, SettledStates, Store, StoreTx, TxMode,
 } from './store.ts';
 
@@ -48,7 +50,7 @@ const p = sql.placeholder;
 
 
 /** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
-const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
+const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
 const EVENT_TEXT = ['type', 'stateBefore', 'stateAfter', 'actor'] as const;
 
 /**
@@ -198,6 +200,7 @@ export function claimableQuery(db: PgDb, typed: boolean) {
 class PgOps implements StoreTx {
   readonly #db: PgDb;
   readonly #stmts: ReturnType<typeof prepare>;
+  readonly #limits: ReturnType<typeof prepareLimitQueries>;
   /** Inside a write transaction: heads are read FOR UPDATE, so writers to one job take turns. */
   #writing = false;
   #savepoints = 0;
@@ -227,6 +230,7 @@ class PgOps implements StoreTx {
   constructor(db: PgDb) {
     this.#db = db;
     this.#stmts = prepare(db);
+    this.#limits = prepareLimitQueries(db);
   }
 
   /** Called by the store when a transaction of this client begins. */
@@ -479,6 +483,66 @@ class PgOps implements StoreTx {
   *historyBetween(fromId: number, toId: number): Op<JobEventRow[]> {
     yield* this.#flushEvents();
     return (yield this.#stmts.historyBetween.execute({ from: fromId, to: toId })) as JobEventRow[];
+  }
+
+  // Limits (src/engine/limits.ts; the queries in pg-limits.ts).
+
+  *claimableOfType(type: string, now: number, limit: number): Op<JobRow[]> {
+    yield* this.#flushRows();
+    return this.#lockedRows((yield this.#limits.ofType.execute({ type, now, limit })) as JobRow[]);
+  }
+
+  *claimableHeads(type: string, now: number, keyLimit: number, limit: number): Op<JobRow[]> {
+    yield* this.#flushRows();
+    return this.#lockedRows((yield this.#limits.heads.execute({ type, now, keyLimit, limit })) as JobRow[]);
+  }
+
+  /** Rows a claim read FOR UPDATE: held by this transaction until its commit. */
+  #lockedRows(rows: JobRow[]): JobRow[] {
+    if (this.#writing && !this.#strict) for (const row of rows) this.#locked.add(row.id);
+    return rows;
+  }
+
+  *hasKeyHeads(types: readonly string[]): Op<boolean> {
+    return ((yield this.#limits.anyHead.execute({ types: [...types] })) as unknown[]).length > 0;
+  }
+
+  *lockTypeSlots(types: readonly string[]): Op<TypeSlot[]> {
+    if (types.length === 0) return [];
+    let slots = (yield this.#limits.typeSlots.execute({ types: [...types] })) as TypeSlot[];
+    if (slots.length < types.length) {
+      yield* this.#flushRows();
+      yield this.#db.execute(LOCK_JOBS);
+      yield this.#db.execute(createTypeSlots(types));
+      slots = (yield this.#limits.typeSlots.execute({ types: [...types] })) as TypeSlot[];
+    }
+    return slots.map((slot) => ({ ...slot, running: Number(slot.running), windowStart: Number(slot.windowStart), windowCount: Number(slot.windowCount) }));
+  }
+
+  *writeWindow(type: string, windowStart: number, windowCount: number): Op<void> {
+    yield this.#limits.window.execute({ type, windowStart, windowCount });
+  }
+
+  *applySlotChanges(changes: readonly SlotChange[]): Op<void> {
+    if (changes.some((change) => change.key !== '')) yield* this.#flushRows();
+    for (const { type, key, delta } of changes) {
+      if (key === '') {
+        if (delta !== 0) yield this.#limits.typeRunning.execute({ type, delta });
+        continue;
+      }
+      assertNoNul({ key }, ['key'], 'concurrency');
+      const result = (yield this.#db.execute(upsertKeySlot(type, key, delta))) as pg.QueryResult<{ empty: boolean }>;
+      if (result.rows[0]?.empty) yield this.#limits.dropKey.execute({ type, key });
+    }
+  }
+
+  *slotFieldsOf(ids: readonly number[]): Op<SlotFields[]> {
+    if (ids.length === 0) return [];
+    yield* this.#flushRows();
+    return (yield this.#db
+      .select({ type: jobs.type, concurrencyKey: jobs.concurrencyKey, running: jobs.running, claimable: jobs.claimable })
+      .from(jobs)
+      .where(inArray(jobs.id, [...ids]))) as SlotFields[];
   }
 
   *deleteJobs(ids: readonly number[]): Op<number> {

@@ -16,16 +16,19 @@ import { silentLogger, type Logger } from '../logger.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
 import { commitFile, FileWake } from './sqlite-wake.ts';
+import { prepareLimitStatements, type LimitStatements } from './sqlite-limits.ts';
 import { compileClaimable, compileDueForDestruction, prepareStatements, type Statements } from './statements.ts';
 import {
   runToEnd,
   type DestructionRow, type JobHead, type JobQuery, type LeaseRow, type Script, type SettledStates, type StoreTx, type SyncStore, type TxMode,
+  type SlotChange, type SlotFields, type TypeSlot,
 } from './store.ts';
 
 export class SqliteStore implements SyncStore, StoreTx {
   readonly synchronous = true;
   readonly database: OpenDatabase;
   readonly #stmts: Statements;
+  readonly #limits: LimitStatements;
   readonly #claimByTypes = new Map<string, CompiledRead<JobRow>>();
   readonly #dueBySettled = new Map<string, CompiledRead<DestructionRow>>();
   /**
@@ -42,6 +45,7 @@ export class SqliteStore implements SyncStore, StoreTx {
     this.database = database;
     this.#logger = options.logger ?? silentLogger;
     this.#stmts = prepareStatements(database);
+    this.#limits = prepareLimitStatements(database);
     this.#transaction = database.sqlite.transaction((script: Script<unknown>) => runToEnd(script));
   }
 
@@ -210,5 +214,35 @@ export class SqliteStore implements SyncStore, StoreTx {
     if (ids.length === 0) return 0;
     // The foreign key's ON DELETE CASCADE takes the history with each job.
     return this.database.db.delete(jobs).where(inArray(jobs.id, [...ids])).run().changes;
+  }
+
+  // Limits: one writer at a time (BEGIN IMMEDIATE), so reading the counters is locking them.
+
+  *claimableOfType(type: string, now: number, limit: number): Generator<never, JobRow[]> {
+    return this.#limits.claimableOfType(type, now, limit);
+  }
+
+  *claimableHeads(type: string, now: number, keyLimit: number, limit: number): Generator<never, JobRow[]> {
+    return this.#limits.claimableHeads(type, now, keyLimit, limit);
+  }
+
+  *hasKeyHeads(types: readonly string[]): Generator<never, boolean> {
+    return this.#limits.hasKeyHeads(types);
+  }
+
+  *lockTypeSlots(types: readonly string[]): Generator<never, TypeSlot[]> {
+    return this.#limits.lockTypeSlots(types);
+  }
+
+  *writeWindow(type: string, windowStart: number, windowCount: number): Generator<never, void> {
+    this.#limits.writeWindow(type, windowStart, windowCount);
+  }
+
+  *applySlotChanges(changes: readonly SlotChange[]): Generator<never, void> {
+    this.#limits.applySlotChanges(changes);
+  }
+
+  *slotFieldsOf(ids: readonly number[]): Generator<never, SlotFields[]> {
+    return this.#limits.slotFieldsOf(ids);
   }
 }

@@ -26,6 +26,7 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     owner: row.owner,
     runId: row.runId,
     idempotencyKey: row.idempotencyKey,
+    concurrencyKey: row.concurrencyKey,
     params: row.params as P,
     result: row.result as R | null,
     errors: row.errors,

@@ -137,6 +137,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
     owner: creation.owner ?? null,
     runId: creation.runId ?? null,
     idempotencyKey: creation.idempotencyKey ?? null,
+    concurrencyKey: creation.concurrencyKey ?? null,
   };
 
   let snapshot: AnyMachineSnapshot;
