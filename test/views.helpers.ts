@@ -85,6 +85,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     runId: null,
     idempotencyKey: null,
     concurrencyKey: null,
+    traceparent: null,
     params: { n: 1 },
     result: null,
     errors: [],

@@ -71,6 +71,7 @@ export const jobs = pgTable(
     leaseExpiresAt: instant('lease_expires_at'),
     workerId: text('worker_id'),
     concurrencyKey: text('concurrency_key'),
+    traceparent: text('traceparent'),
   },
   (t) => [
     // Claims walk this index in claim order (FOR UPDATE SKIP LOCKED), as on SQLite.

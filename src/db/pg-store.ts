@@ -50,7 +50,7 @@ const p = sql.placeholder;
 
 
 /** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
-const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
+const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent', 'progressMessage', 'leaseId', 'workerId'] as const;
 const EVENT_TEXT = ['type', 'stateBefore', 'stateAfter', 'actor'] as const;
 
 /**

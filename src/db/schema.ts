@@ -87,6 +87,8 @@ export const jobs = sqliteTable(
     workerId: text('worker_id'),
     /** Jobs of one type with one key run at most the type's `keyConcurrency` at once (src/engine/limits.ts). Last: added by a migration. */
     concurrencyKey: text('concurrency_key'),
+    /** The W3C traceparent of the context the job was enqueued in: its attempts' spans are its children (src/runner/telemetry.ts). */
+    traceparent: text('traceparent'),
   },
   (t) => [
     // The claim query walks this index in claim order and stops at the first due row,

@@ -24,7 +24,7 @@ export type Script<T> = Op<T>;
  */
 export type JobHead = Pick<
   JobRow,
-  | 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'concurrencyKey' | 'state' | 'version'
+  | 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'concurrencyKey' | 'traceparent' | 'state' | 'version'
   | 'stateVersion' | 'createdAt' | 'updatedAt' | 'startedAt' | 'endedAt' | 'leaseId' | 'leaseExpiresAt' | 'workerId'
 >;
 

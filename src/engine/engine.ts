@@ -77,6 +77,8 @@ export interface CreateOptions {
   idempotencyKey?: string | null;
   /** Jobs of one type with one key run at most the type's `keyConcurrency` at once. */
   concurrencyKey?: string | null;
+  /** The W3C traceparent the job's attempts are traced under. */
+  traceparent?: string | null;
   /** Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE) in the same transaction. Default true. */
   start?: boolean;
   actor?: string | null;
@@ -89,7 +91,8 @@ export interface TransitionRecord {
 }
 
 /** The payload of a job's first event: everything its creation fixed, so replay can rebuild all of it. */
-export interface CreatePayload extends Omit<JobIdentity, 'id' | 'concurrencyKey'> {
+export interface CreatePayload extends Omit<JobIdentity, 'id' | 'concurrencyKey' | 'traceparent'> {
+  traceparent?: string;
   /** Present only when the job has one. */
   concurrencyKey?: string;
   input: JobInput;
@@ -351,10 +354,11 @@ export class Engine<S extends Store = SyncStore> {
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
       concurrencyKey: options.concurrencyKey ?? null,
+      traceparent: options.traceparent ?? null,
     };
-    const { id: _id, concurrencyKey, ...rest } = identity;
-    // The key only when there is one: histories of jobs without one stay as they were.
-    const fixed = concurrencyKey === null ? rest : { ...rest, concurrencyKey };
+    const { id: _id, concurrencyKey, traceparent, ...rest } = identity;
+    // The key and the trace only when there are: histories of jobs without them stay as they were.
+    const fixed: Omit<CreatePayload, 'input'> = { ...rest, ...(concurrencyKey !== null ? { concurrencyKey } : {}), ...(traceparent !== null ? { traceparent } : {}) };
     const creation: CreatePayload = { ...fixed, input };
     const start = options.start !== false;
     const snapshots = this.#snapshotsOf(lifecycle, input, start, at);
@@ -387,7 +391,7 @@ export class Engine<S extends Store = SyncStore> {
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
     if (typeof options.type !== 'string' || options.type.length === 0) throw new InvalidInputError('type', 'must be a non-empty string');
-    for (const field of ['type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey'] as const) {
+    for (const field of ['type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent'] as const) {
       const value = options[field];
       if (value != null) assertText(value, field);
     }

@@ -26,6 +26,8 @@ export interface JobFields {
   idempotencyKey: string | null;
   /** Jobs of one type with one key run at most the type's `keyConcurrency` at once; null: no key. */
   concurrencyKey: string | null;
+  /** The W3C traceparent of the context the job was enqueued in (OpenTelemetry), or null. */
+  traceparent: string | null;
   errors: JobError[];
   question: Json | null;
   reply: Json | null;

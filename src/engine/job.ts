@@ -27,6 +27,7 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     runId: row.runId,
     idempotencyKey: row.idempotencyKey,
     concurrencyKey: row.concurrencyKey,
+    traceparent: row.traceparent,
     params: row.params as P,
     result: row.result as R | null,
     errors: row.errors,

@@ -138,6 +138,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
     runId: creation.runId ?? null,
     idempotencyKey: creation.idempotencyKey ?? null,
     concurrencyKey: creation.concurrencyKey ?? null,
+    traceparent: creation.traceparent ?? null,
   };
 
   let snapshot: AnyMachineSnapshot;

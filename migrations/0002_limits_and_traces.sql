@@ -12,5 +12,6 @@ CREATE TABLE `job_slots` (
 --> statement-breakpoint
 CREATE INDEX `job_slots_heads` ON `job_slots` (`type`,"head_priority" DESC,`head_id`) WHERE "job_slots"."head_id" IS NOT NULL;--> statement-breakpoint
 ALTER TABLE `jobs` ADD `concurrency_key` text;--> statement-breakpoint
+ALTER TABLE `jobs` ADD `traceparent` text;--> statement-breakpoint
 CREATE INDEX `jobs_claim_type` ON `jobs` (`type`,"priority" DESC,`id`) WHERE "jobs"."claimable" = 1 AND "jobs"."concurrency_key" IS NULL;--> statement-breakpoint
 CREATE INDEX `jobs_claim_key` ON `jobs` (`type`,`concurrency_key`,"priority" DESC,`id`) WHERE "jobs"."claimable" = 1 AND "jobs"."concurrency_key" IS NOT NULL;

@@ -11,6 +11,7 @@ CREATE TABLE "job_slots" (
 );
 --> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "concurrency_key" text;--> statement-breakpoint
+ALTER TABLE "jobs" ADD COLUMN "traceparent" text;--> statement-breakpoint
 CREATE INDEX "job_slots_heads" ON "job_slots" USING btree ("type","head_priority" DESC NULLS FIRST,"head_id") WHERE "job_slots"."head_id" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "jobs_claim_type" ON "jobs" USING btree ("type","priority" DESC NULLS FIRST,"id") WHERE "jobs"."claimable" AND "jobs"."concurrency_key" IS NULL;--> statement-breakpoint
 CREATE INDEX "jobs_claim_key" ON "jobs" USING btree ("type","concurrency_key","priority" DESC NULLS FIRST,"id") WHERE "jobs"."claimable" AND "jobs"."concurrency_key" IS NOT NULL;
