@@ -23,6 +23,8 @@ import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, Pha
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
 import { resolveLogger, type Logger } from './logger.ts';
+import { activeTraceparent, isTraceparent, otelApi, type OtelApi } from './telemetry.ts';
+import { AttemptTracing } from './runner/tracing.ts';
 import { attemptsDefaulted, defineJobType, limitsOf, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
 import { toStoredHistory } from './replay/stored.ts';
@@ -54,6 +56,12 @@ export interface PhaselineOptions extends OpenOptions {
    * console; the `error` event reports the errors either way.
    */
   logger?: Logger;
+  /**
+   * OpenTelemetry through `@opentelemetry/api` when it is installed (an optional peer dependency):
+   * each enqueue records the active span's traceparent on the job, and each attempt is a span, a
+   * child of it, with an event per transition. Default true; false traces nothing.
+   */
+  telemetry?: boolean;
 }
 
 export interface EnqueueOptions {
@@ -75,6 +83,11 @@ export interface EnqueueOptions {
   idempotencyKey?: string | null;
   /** At most the type's `keyConcurrency` (default 1) jobs of this type with this key run at once, across every process. */
   concurrencyKey?: string | null;
+  /**
+   * The W3C traceparent the job's attempt spans are children of. Default: the active span's, when
+   * OpenTelemetry is on (a job enqueued while handling a request is traced under that request).
+   */
+  traceparent?: string | null;
   /**
    * Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE). Default true; false
    * leaves a UWS job PENDING (a draft) and a RIME job REQUESTED.
@@ -107,6 +120,8 @@ export class Phaseline {
   readonly #types = new Map<string, JobType<Json, Json>>();
   readonly #emitter: TypedEmitter;
   readonly #logger: Logger;
+  /** `@opentelemetry/api`, when installed and telemetry is on. */
+  readonly #otel: OtelApi | null;
   #runner: Runner | null = null;
   #closed = false;
   #observing = false;
@@ -118,6 +133,8 @@ export class Phaseline {
     this.#clock = options.clock ?? Date.now;
     this.#logger = resolveLogger(options.logger);
     this.#emitter = new TypedEmitter(this.#logger);
+    if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') throw new InvalidInputError('telemetry', 'must be true or false');
+    this.#otel = options.telemetry === false ? null : otelApi();
     const engineOptions = {
       lifecycles,
       clock: this.#clock,
@@ -284,6 +301,7 @@ export class Phaseline {
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
       concurrencyKey: options.concurrencyKey ?? null,
+      traceparent: traceparentOf(options.traceparent, this.#otel),
       ...(options.start !== undefined ? { start: options.start } : {}),
     };
   }
@@ -468,7 +486,7 @@ export class Phaseline {
     // On PostgreSQL the workers' calls wait for the server (a failed connection is reported on
     // 'error' and retried with backoff, as a lost one is).
     const port = this.#engine ? enginePort(this.#engine) : pendingPort(this.#server!.then(enginePort), this.#clock);
-    this.#runner = new Runner(port, this.#types, this.#emitter, options, this.#logger);
+    this.#runner = new Runner(port, this.#types, this.#emitter, options, this.#logger, this.#otel ? new AttemptTracing(this.#otel) : null);
     this.#runner.start();
     return this.#runner;
   }
@@ -518,6 +536,13 @@ async function openServer(url: string, logger: Logger): Promise<PgStore> {
     if (error instanceof PhaselineError) throw error;
     throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the connection URL or its options were refused');
   }
+}
+
+/** An enqueue's traceparent: the one given (checked), else the active span's. */
+function traceparentOf(given: string | null | undefined, otel: OtelApi | null): string | null {
+  if (given === undefined) return activeTraceparent(otel);
+  if (given !== null && (typeof given !== 'string' || !isTraceparent(given))) throw new InvalidInputError('traceparent', 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)');
+  return given;
 }
 
 /** Open a Phaseline database (created and migrated if needed). */

@@ -23,6 +23,7 @@ import type { AttemptWrite, NewLease, Observed, RunnerEvent, RunnerPort, RunStat
 import { recoverExpired } from './recovery.ts';
 import { longTimeout, MAX_TIMER_MS, type Timer } from './timers.ts';
 import { childLogger, errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
+import type { AttemptSpan, AttemptTracing } from './tracing.ts';
 
 export type { RunnerOptions } from './options.ts';
 
@@ -40,6 +41,11 @@ interface Attempt {
   /** Resolves when the runner stops waiting for the handler (ask, lease lost, timeout, stop). */
   detach: () => void;
   timers: Timer[];
+  /** Its OpenTelemetry span, when tracing (src/runner/tracing.ts). */
+  span: AttemptSpan | null;
+  /** How it ended, once known (for the span). */
+  outcome?: string;
+  error?: string;
 }
 
 export class Runner implements Workers {
@@ -67,9 +73,13 @@ export class Runner implements Workers {
   readonly #leases: LeaseWatch;
   /** Bound to this worker's id. */
   readonly #log: Logger;
+  readonly #tracing: AttemptTracing | null;
+  /** The span of each job's latest attempt until it ends: transitions observed after the attempt's slot is freed still reach it. */
+  readonly #spans = new Map<number, AttemptSpan>();
   readonly #finals = new FinalBatch<{ attempt: Attempt; event: FinalEvent }>((finals) => this.#commitFinals(finals));
 
-  constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}, logger: Logger = silentLogger) {
+  constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}, logger: Logger = silentLogger, tracing: AttemptTracing | null = null) {
+    this.#tracing = tracing;
     this.#port = port;
     this.#types = types;
     this.#emitter = emitter;
@@ -243,7 +253,9 @@ export class Runner implements Workers {
       abort: new LazyAbort(),
       detach,
       timers: [],
+      span: this.#tracing?.start(job, this.workerId) ?? null,
     };
+    if (attempt.span) this.#spans.set(job.id, attempt.span);
     this.#active.set(job.id, attempt);
     safeLog(this.#log, 'debug', { jobId: job.id, type: job.type, attempt: job.attempt, leaseId: attempt.leaseId }, 'job claimed');
     if (job.executionDuration > 0) {
@@ -254,6 +266,10 @@ export class Runner implements Workers {
     void this.#execute(attempt, detached).finally(() => {
       for (const timer of attempt.timers) timer.clear();
       this.#release(attempt);
+      if (attempt.span) {
+        attempt.span.end(attempt.outcome ?? attempt.reason ?? 'ended', attempt.error);
+        if (this.#spans.get(attempt.jobId) === attempt.span) this.#spans.delete(attempt.jobId);
+      }
       this.nudge();
     });
   }
@@ -277,7 +293,8 @@ export class Runner implements Workers {
         validateParams(type, job.params);
         await port.send({ type: validated });
       }
-      const result = await Promise.race([type.handler(context), detached.then(() => DETACHED)]);
+      const running = attempt.span ? attempt.span.run(() => type.handler(context)) : type.handler(context);
+      const result = await Promise.race([running, detached.then(() => DETACHED)]);
       if (result === DETACHED) return;
       assertJson(result ?? null, `result of ${job.type}`);
       outcome = { ok: true, result: (result ?? null) as Json };
@@ -338,11 +355,16 @@ export class Runner implements Workers {
         },
         finals.map(({ attempt }) => attempt.jobId),
       );
-      if (this.#log !== silentLogger) {
-        for (const { attempt } of finals) {
-          const event = written.get(attempt.jobId);
-          if (event && !refused.has(attempt.jobId)) this.#logEnd(attempt, event);
+      for (const { attempt } of finals) {
+        const event = written.get(attempt.jobId);
+        if (!event) continue;
+        if (refused.has(attempt.jobId)) {
+          attempt.outcome ??= 'lost';
+          continue;
         }
+        attempt.outcome = OUTCOMES[event.type] ?? event.type;
+        if (event.type === 'FAIL') attempt.error = (event.error as { message?: string } | undefined)?.message ?? 'failed';
+        if (this.#log !== silentLogger) this.#logEnd(attempt, event);
       }
       for (const job of next) this.#begin(job);
     } catch (error) {
@@ -402,6 +424,7 @@ export class Runner implements Workers {
   #end(attempt: Attempt, reason: EndReason): void {
     if (attempt.reason && attempt.reason !== 'cancelled') return;
     attempt.reason = reason;
+    if (reason !== 'cancelled') attempt.outcome ??= reason;
     if (reason === 'lost') safeLog(this.#log, 'warn', { jobId: attempt.jobId, type: attempt.job.type, attempt: attempt.job.attempt, leaseId: attempt.leaseId }, 'lease lost');
     if (reason !== 'suspended') attempt.abort.abort(new Error(`job ${attempt.jobId} ${reason}`));
     if (reason !== 'cancelled') attempt.detach();
@@ -415,7 +438,9 @@ export class Runner implements Workers {
   }
 
   /** React to a committed transition of a job this runner is running. */
-  #observe({ job, actor }: Observed): void {
+  #observe({ job, actor, type }: Observed): void {
+    // The claim is the span's first event already; a later one starts the next attempt's span.
+    if (type !== 'CLAIM') this.#spans.get(job.id)?.event(type, job.state);
     const attempt = this.#active.get(job.id);
     if (job.claimable && !attempt) this.nudge();
     if (!attempt || actor === attempt.actor) return;
