@@ -405,6 +405,69 @@ describe(`limits through the facade ${STORE_TAG}`, () => {
     expect(await p.replayAll()).toMatchObject({ jobs: 6, diverged: 0 });
   });
 
+  it('three instances on one database, claiming at once: a type never runs more than its concurrency, a key more than one', async () => {
+    const db = await freshDatabase();
+    const instances = [createPhaseline({ db }), createPhaseline({ db }), createPhaseline({ db })];
+    opened.push(...instances);
+    await Promise.all(instances.map((p) => p.ready()));
+    let running = 0;
+    let most = 0;
+    const byKey = new Map<string, number>();
+    let mostByKey = 0;
+    let done = 0;
+    const handler = async (ctx: { params: { key: string | null } }) => {
+      running++;
+      most = Math.max(most, running);
+      const key = ctx.params.key;
+      if (key !== null) {
+        byKey.set(key, (byKey.get(key) ?? 0) + 1);
+        mostByKey = Math.max(mostByKey, byKey.get(key)!);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 4)));
+      running--;
+      if (key !== null) byKey.set(key, byKey.get(key)! - 1);
+      done++;
+      return null;
+    };
+    for (const p of instances) p.register(defineJobType<{ key: string | null }>({ name: 'shared', lifecycle: 'rime', concurrency: 3, handler }));
+    const items = Array.from({ length: 150 }, (_, i) => {
+      const key = i % 3 === 0 ? null : `k${i % 4}`;
+      return { params: { key }, ...(key ? { concurrencyKey: key } : {}) };
+    });
+    await instances[0]!.enqueueMany('shared', items);
+    for (const p of instances) p.start({ concurrency: 8, pollIntervalMs: 5 });
+    await waitFor(() => (done === 150 ? true : null), 60_000, 'all 150 jobs');
+    expect(most).toBeLessThanOrEqual(3);
+    expect(most).toBeGreaterThan(1); // the limit, not a single worker, is what held them back
+    expect(mostByKey).toBe(1);
+  });
+
+  it.runIf(STORE === 'postgres')('on a server, a claim waits for the type\'s counter row that another transaction holds, and then sees its count', async () => {
+    const db = await freshDatabase();
+    const engine = await openEngine(db, () => T0);
+    for (let i = 0; i < 3; i++) await engine.create({ lifecycle: 'rime', type: 'capped', input: { params: null } });
+    const worker: Worker = { id: 'w', port: enginePort(engine), watch: new LeaseWatch(LEASE_MS), held: new Map() };
+    // The first claim makes the type's row; running is 1 after it.
+    expect(await engine.claimDue(1, TYPES, leaseFor(worker))).toHaveLength(1);
+    const pg = await import('pg');
+    const other = new pg.default.Client({ connectionString: db });
+    await other.connect();
+    try {
+      // Another host's transaction that has claimed the last slot and not yet committed.
+      await other.query('BEGIN');
+      await other.query("UPDATE job_slots SET running = running + 1 WHERE type = 'capped' AND key = ''");
+      let answered = false;
+      const claim = Promise.resolve(engine.claimDue(2, ['capped'], leaseFor(worker))).finally(() => (answered = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(answered, 'the claim went ahead without waiting for the counter row').toBe(false);
+      await other.query('COMMIT');
+      expect(await claim).toEqual([]);
+    } finally {
+      await other.end();
+      await engine.store.close();
+    }
+  });
+
   it('bad limits are refused with INVALID_INPUT at defineJobType and at register, and nothing is registered', async () => {
     const p = await open();
     const handler = async () => null;
