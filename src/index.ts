@@ -9,7 +9,7 @@ export {
   Phaseline, createPhaseline,
   type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf,
 } from './phaseline.ts';
-export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
+export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type RateLimit, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
 export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';

@@ -3,10 +3,10 @@
  */
 import type { Json } from '../machines/common.ts';
 import { InvalidInputError } from './errors.ts';
-import type { RateLimit, TypeLimits } from './engine/limits.ts';
+import type { RateLimit, TypeLimits } from './engine/limit-types.ts';
 import type { HandlerContext } from './runner/context.ts';
 
-export type { RateLimit } from './engine/limits.ts';
+export type { RateLimit } from './engine/limit-types.ts';
 
 /**
  * The part of the Standard Schema interface (standardschema.dev) Phaseline calls, so that zod,

@@ -15,22 +15,9 @@
  */
 import type { JobRow } from '../db/schema.ts';
 import type { SlotChange } from '../db/store.ts';
+import type { TypeLimits } from './limit-types.ts';
 
-export interface RateLimit {
-  /** Claims of the type started in one window, across every process. */
-  max: number;
-  /** The window's length in ms (a fixed window, begun by the first claim after the last one ended). */
-  perMs: number;
-}
-
-/** One job type's limits, as the claim applies them. */
-export interface TypeLimits {
-  /** Most running jobs of the type at once; null: no limit. */
-  concurrency: number | null;
-  rateLimit: RateLimit | null;
-  /** Most running jobs of the type with one concurrency key. */
-  keyConcurrency: number;
-}
+export type { RateLimit, TypeLimits } from './limit-types.ts';
 
 export const NO_LIMITS: TypeLimits = { concurrency: null, rateLimit: null, keyConcurrency: 1 };
 
