@@ -3,6 +3,7 @@
  * cannot break the engine (a throw is reported on `error`, never propagated).
  */
 import type { Job, JobEvent } from './engine/job-types.ts';
+import { errorField, safeLog, silentLogger, type Logger } from './logger.ts';
 
 export interface PhaselineEventMap {
   /** A committed transition: the job after it and the history event that made it. */
@@ -26,6 +27,12 @@ export type Listener<K extends PhaselineEventName> = (payload: PhaselineEventMap
 
 export class TypedEmitter {
   readonly #listeners = new Map<PhaselineEventName, Set<Listener<never>>>();
+  /** Every `error` is also logged here (at `error`), heard or not. */
+  readonly logger: Logger;
+
+  constructor(logger: Logger = silentLogger) {
+    this.logger = logger;
+  }
 
   on<K extends PhaselineEventName>(name: K, listener: Listener<K>): () => void {
     let set = this.#listeners.get(name);
@@ -39,13 +46,17 @@ export class TypedEmitter {
   }
 
   emit<K extends PhaselineEventName>(name: K, payload: PhaselineEventMap[K]): void {
+    if (name === 'error') {
+      const { error, where } = payload as PhaselineEventMap['error'];
+      safeLog(this.logger, 'error', { err: errorField(error), where }, `phaseline: ${where}`);
+    }
     const set = this.#listeners.get(name);
     if (!set) return;
     for (const listener of set) {
       try {
         (listener as Listener<K>)(payload);
       } catch (error) {
-        if (name === 'error') console.error('phaseline: an error listener threw', error);
+        if (name === 'error') safeLog(this.logger, 'error', { err: errorField(error) }, 'phaseline: an error listener threw');
         else this.emit('error', { error, where: `listener of ${name}` });
       }
     }

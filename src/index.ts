@@ -9,7 +9,7 @@ export {
   Phaseline, createPhaseline,
   type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf,
 } from './phaseline.ts';
-export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
+export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type RateLimit, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
 export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';
@@ -21,6 +21,7 @@ export type {
 export { HISTORY_FORMAT } from './replay/types.ts';
 export { replayHistories, type ReplayHistoriesOptions } from './replay/histories.ts';
 export type { PhaselineEventMap, PhaselineEventName, Listener } from './events.ts';
+export type { Logger, LogFn } from './logger.ts';
 export { LifecycleRegistry, validateLifecycle, checkTagContract } from './engine/lifecycles.ts';
 export * from './errors.ts';
 export * from '../machines/index.ts';

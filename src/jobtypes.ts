@@ -3,7 +3,10 @@
  */
 import type { Json } from '../machines/common.ts';
 import { InvalidInputError } from './errors.ts';
+import type { RateLimit, TypeLimits } from './engine/limit-types.ts';
 import type { HandlerContext } from './runner/context.ts';
+
+export type { RateLimit } from './engine/limit-types.ts';
 
 /**
  * The part of the Standard Schema interface (standardschema.dev) Phaseline calls, so that zod,
@@ -50,12 +53,18 @@ export interface JobTypeDefinition<Params = Json, Result = Json> {
   backoff?: Backoff;
   /** Seconds an attempt may run; 0 (default) is unlimited. */
   executionDuration?: number;
+  /** Most jobs of this type running at once, in all processes together (a positive integer). Default (or null): no limit. */
+  concurrency?: number | null;
+  /** Most claims of this type started per window of `perMs` ms, in all processes together. Default: no limit. */
+  rateLimit?: RateLimit | null;
+  /** Most running jobs of this type with one `concurrencyKey` (an enqueue option). Default 1. */
+  keyConcurrency?: number;
   handler: (context: HandlerContext<Params>) => Promise<Result>;
 }
 
 export type JobType<Params = Json, Result = Json> = Readonly<
-  Required<Omit<JobTypeDefinition<Params, Result>, 'validate' | 'backoff'>>
-> & { validate?: ParamsValidator<Params>; backoff: Required<Backoff> };
+  Required<Omit<JobTypeDefinition<Params, Result>, 'validate' | 'backoff' | 'concurrency' | 'rateLimit'>>
+> & { validate?: ParamsValidator<Params>; backoff: Required<Backoff>; concurrency: number | null; rateLimit: Readonly<RateLimit> | null };
 
 /** Any job type, for heterogeneous lists (as XState's `AnyStateMachine`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -76,10 +85,36 @@ export function defineJobType<Params = Json, Result = Json>(
     attempts,
     backoff: { baseMs: 1000, maxMs: 5 * 60_000, jitter: true, ...definition.backoff },
     executionDuration: definition.executionDuration ?? 0,
+    ...limitsOfDefinition(definition),
     handler: definition.handler,
   };
   if (definition.attempts === undefined || defaultedAttempts.has(definition)) defaultedAttempts.add(made);
   return made;
+}
+
+/** A definition's limits, checked: INVALID_INPUT for a count that is not a positive integer or a rate limit without both fields. */
+function limitsOfDefinition(definition: Pick<JobTypeDefinition, 'concurrency' | 'rateLimit' | 'keyConcurrency'>): TypeLimits {
+  const count = (field: string, value: unknown): number => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new InvalidInputError(field, 'must be a positive integer');
+    return value;
+  };
+  const concurrency = definition.concurrency == null ? null : count('concurrency', definition.concurrency);
+  const keyConcurrency = definition.keyConcurrency === undefined ? 1 : count('keyConcurrency', definition.keyConcurrency);
+  let rateLimit: RateLimit | null = null;
+  const given = definition.rateLimit as unknown;
+  if (given !== undefined && given !== null) {
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new InvalidInputError('rateLimit', 'must be { max, perMs }');
+    const extra = Object.keys(given).filter((key) => key !== 'max' && key !== 'perMs');
+    if (extra.length > 0) throw new InvalidInputError('rateLimit', `has unknown fields: ${extra.join(', ')} (it takes max and perMs)`);
+    const { max, perMs } = given as Record<string, unknown>;
+    rateLimit = Object.freeze({ max: count('rateLimit.max', max), perMs: count('rateLimit.perMs', perMs) });
+  }
+  return { concurrency, rateLimit, keyConcurrency };
+}
+
+/** A job type's limits, as the engine's claim takes them. */
+export function limitsOf(type: Pick<JobType<unknown, unknown>, 'concurrency' | 'rateLimit' | 'keyConcurrency'>): TypeLimits {
+  return { concurrency: type.concurrency, rateLimit: type.rateLimit, keyConcurrency: type.keyConcurrency };
 }
 
 /** Job types whose `attempts` nobody chose: registration may lower them to what the lifecycle can do. */

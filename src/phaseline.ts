@@ -22,7 +22,10 @@ import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../
 import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
-import { attemptsDefaulted, defineJobType, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
+import { resolveLogger, type Logger } from './logger.ts';
+import { activeTraceparent, isTraceparent, otelApi, type OtelApi } from './telemetry.ts';
+import { AttemptTracing } from './runner/tracing.ts';
+import { attemptsDefaulted, defineJobType, limitsOf, validateParams, type AnyJobType, type JobType, type JobTypeDefinition } from './jobtypes.ts';
 import { replayAllThreads } from './replay/parallel.ts';
 import { toStoredHistory } from './replay/stored.ts';
 import { jobsOfPage, PAGE, replayAllAsync, replayJob, replayJobAsync } from './replay/replay.ts';
@@ -46,6 +49,19 @@ export interface PhaselineOptions extends OpenOptions {
   clock?: Clock;
   /** Live machine snapshots kept in memory (see the engine). Default 1,000. */
   snapshotCacheSize?: number;
+  /**
+   * Where Phaseline logs (a pino logger, or anything with `debug`, `info`, `warn` and `error`
+   * taking `(obj, msg)`): claims and attempts at debug, recoveries at info, lost leases at warn,
+   * errors outside jobs at error. Default: nothing is logged, and nothing is written to the
+   * console; the `error` event reports the errors either way.
+   */
+  logger?: Logger;
+  /**
+   * OpenTelemetry through `@opentelemetry/api` when it is installed (an optional peer dependency):
+   * each enqueue records the active span's traceparent on the job, and each attempt is a span, a
+   * child of it, with an event per transition. Default true; false traces nothing.
+   */
+  telemetry?: boolean;
 }
 
 export interface EnqueueOptions {
@@ -65,6 +81,13 @@ export interface EnqueueOptions {
   quote?: number | null;
   /** A second enqueue of the same type with the same key returns the first job. */
   idempotencyKey?: string | null;
+  /** At most the type's `keyConcurrency` (default 1) jobs of this type with this key run at once, across every process. */
+  concurrencyKey?: string | null;
+  /**
+   * The W3C traceparent the job's attempt spans are children of. Default: the active span's, when
+   * OpenTelemetry is on (a job enqueued while handling a request is traced under that request).
+   */
+  traceparent?: string | null;
   /**
    * Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE). Default true; false
    * leaves a UWS job PENDING (a draft) and a RIME job REQUESTED.
@@ -95,7 +118,10 @@ export class Phaseline {
   readonly #lifecycles: LifecycleRegistry;
   readonly #clock: Clock;
   readonly #types = new Map<string, JobType<Json, Json>>();
-  readonly #emitter = new TypedEmitter();
+  readonly #emitter: TypedEmitter;
+  readonly #logger: Logger;
+  /** `@opentelemetry/api`, when installed and telemetry is on. */
+  readonly #otel: OtelApi | null;
   #runner: Runner | null = null;
   #closed = false;
   #observing = false;
@@ -105,15 +131,24 @@ export class Phaseline {
     const lifecycles = new LifecycleRegistry([...Object.values(builtInLifecycles), ...(options.lifecycles ?? [])]);
     this.#lifecycles = lifecycles;
     this.#clock = options.clock ?? Date.now;
+    this.#logger = resolveLogger(options.logger);
+    this.#emitter = new TypedEmitter(this.#logger);
+    if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') throw new InvalidInputError('telemetry', 'must be true or false');
+    this.#otel = options.telemetry === false ? null : otelApi();
     const engineOptions = {
       lifecycles,
       clock: this.#clock,
+      logger: this.#logger,
+      limits: (name: string) => {
+        const type = this.#types.get(name);
+        return type ? limitsOf(type) : undefined;
+      },
       ...(options.snapshotCacheSize !== undefined ? { snapshotCacheSize: options.snapshotCacheSize } : {}),
     };
     const db = options.db ?? options.file ?? './phaseline.db';
     if (isPostgresUrl(db)) {
       this.#engine = null;
-      this.#server = openServer(db).then((store) => {
+      this.#server = openServer(db, this.#logger).then((store) => {
         const engine = new Engine<Store>(store, engineOptions);
         engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
         return engine;
@@ -123,10 +158,15 @@ export class Phaseline {
       return;
     }
     const database = openDatabase(db, options);
-    this.#engine = new Engine(new SqliteStore(database), engineOptions);
+    this.#engine = new Engine(new SqliteStore(database, { logger: this.#logger }), engineOptions);
     this.#server = null;
     this.#engine.onDelete((jobIds) => this.#emitter.emit('job:deleted', { jobIds }));
     attachEngine(this, this.#engine);
+  }
+
+  /** The logger given at creation (the silent one by default): HTTP and the app may log through it too. */
+  get logger(): Logger {
+    return this.#logger;
   }
 
   /**
@@ -260,6 +300,8 @@ export class Phaseline {
       owner: options.owner ?? null,
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
+      concurrencyKey: options.concurrencyKey ?? null,
+      traceparent: traceparentOf(options.traceparent, this.#otel),
       ...(options.start !== undefined ? { start: options.start } : {}),
     };
   }
@@ -459,7 +501,7 @@ export class Phaseline {
     // On PostgreSQL the workers' calls wait for the server (a failed connection is reported on
     // 'error' and retried with backoff, as a lost one is).
     const port = this.#engine ? enginePort(this.#engine) : pendingPort(this.#server!.then(enginePort), this.#clock);
-    this.#runner = new Runner(port, this.#types, this.#emitter, options);
+    this.#runner = new Runner(port, this.#types, this.#emitter, options, this.#logger, this.#otel ? new AttemptTracing(this.#otel) : null);
     this.#runner.start();
     return this.#runner;
   }
@@ -496,7 +538,7 @@ export class Phaseline {
  * PgStore.open, its failures typed and without the password (the driver's own errors may name the
  * URL). Imported on demand: `pg` is the host's to install, and SQLite users never load it.
  */
-async function openServer(url: string): Promise<PgStore> {
+async function openServer(url: string, logger: Logger): Promise<PgStore> {
   let pgStore: typeof import('./db/pg-store.ts');
   try {
     pgStore = await import('./db/pg-store.ts');
@@ -504,11 +546,18 @@ async function openServer(url: string): Promise<PgStore> {
     throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the pg package is not installed (npm install pg)');
   }
   try {
-    return await pgStore.PgStore.open(url);
+    return await pgStore.PgStore.open(url, { logger });
   } catch (error) {
     if (error instanceof PhaselineError) throw error;
     throw new StoreUnavailableError(redactUrl(url), 'cannot-open', 'the connection URL or its options were refused');
   }
+}
+
+/** An enqueue's traceparent: the one given (checked), else the active span's. */
+function traceparentOf(given: string | null | undefined, otel: OtelApi | null): string | null {
+  if (given === undefined) return activeTraceparent(otel);
+  if (given !== null && (typeof given !== 'string' || !isTraceparent(given))) throw new InvalidInputError('traceparent', 'must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)');
+  return given;
 }
 
 /** Open a Phaseline database (created and migrated if needed). */

@@ -97,7 +97,7 @@ function exhaust(lifecycle: Lifecycle): Outcome {
   const { machine } = lifecycle;
   const compiled = compiledOf(lifecycle);
   const types = [...new Set([...(machine.root.events as string[]), ...COMMON_EVENT_TYPES, ...COMMANDS, 'NO_SUCH_EVENT'])];
-  const identity: JobIdentity = { id: 1, lifecycle: lifecycle.name, lifecycleVersion: lifecycle.version, type: 't', owner: null, runId: null, idempotencyKey: null };
+  const identity: JobIdentity = { id: 1, lifecycle: lifecycle.name, lifecycleVersion: lifecycle.version, type: 't', owner: null, runId: null, idempotencyKey: null, concurrencyKey: null, traceparent: null };
   const seen = new Set<string>();
   const states = new Set<string>();
   const frontier: AnyMachineSnapshot[] = [];

@@ -130,7 +130,7 @@ describe('creation templates', () => {
               return;
             }
             deepStrictEqual(filled.map(viewOf), folded.map(viewOf));
-            const identity = { id: 9, lifecycle: lifecycle.name, lifecycleVersion: lifecycle.version, type: 't', owner: null, runId: 'r', idempotencyKey: null };
+            const identity = { id: 9, lifecycle: lifecycle.name, lifecycleVersion: lifecycle.version, type: 't', owner: null, runId: 'r', idempotencyKey: null, concurrencyKey: null, traceparent: null };
             const rows = (snapshots: AnyMachineSnapshot[]) => {
               let row: ReturnType<typeof deriveRow> | null = null;
               return snapshots.map((s) => (row = deriveRow(row, identity, s, at, NO_LEASE)));

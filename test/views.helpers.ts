@@ -84,6 +84,8 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     owner: null,
     runId: null,
     idempotencyKey: null,
+    concurrencyKey: null,
+    traceparent: null,
     params: { n: 1 },
     result: null,
     errors: [],

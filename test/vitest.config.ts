@@ -12,6 +12,7 @@ export const CONFORMANCE = [
   'test/runner.errors.test.ts',
   'test/runner.sweeper.test.ts',
   'test/runner.limits.test.ts',
+  'test/limits.claim.test.ts',
   'test/lifecycles.behaviour.test.ts',
   'test/http.uws.test.ts',
   'test/http.ecotaxa.test.ts',

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { demoJobTypes } from '../demo/jobtypes.ts';
 import { createHttpApp } from '../http/app.ts';
+import { stderrLogger } from '../logger.ts';
 import type { Phaseline } from '../phaseline.ts';
 import { CliError } from './errors.ts';
 import { bearerAuthenticator } from './token.ts';
@@ -46,6 +47,8 @@ export async function serve(open: () => Promise<Phaseline>, options: ServeOption
       uwsJobType: 'uws.cutout',
       // A browser cannot send the bearer token itself: the dashboard's sign-in form keeps it in a cookie.
       dashboard: { signIn: true },
+      // The operator sees a failed request on stderr (the message only: no stack reaches anyone).
+      logger: stderrLogger(),
       ...(options.token !== null ? { authenticate: bearerAuthenticator(options.token) } : {}),
     });
     fetch = (request) => app.fetch(request);

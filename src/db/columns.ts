@@ -13,7 +13,7 @@ import type { DestructionRow, JobHead, JobQuery, LeaseRow } from './store.ts';
 type AllKeys<T> = readonly (keyof T)[] & { length: number };
 
 const HEAD_KEYS = [
-  'id', 'lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'state', 'version', 'stateVersion',
+  'id', 'lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent', 'state', 'version', 'stateVersion',
   'createdAt', 'updatedAt', 'startedAt', 'endedAt', 'leaseId', 'leaseExpiresAt', 'workerId',
 ] as const satisfies AllKeys<JobHead>;
 const LEASE_KEYS = ['id', 'type', 'attempt', 'leaseId', 'leaseExpiresAt', 'cancelRequested'] as const satisfies AllKeys<LeaseRow>;

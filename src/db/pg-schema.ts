@@ -70,6 +70,8 @@ export const jobs = pgTable(
     leaseId: text('lease_id'),
     leaseExpiresAt: instant('lease_expires_at'),
     workerId: text('worker_id'),
+    concurrencyKey: text('concurrency_key'),
+    traceparent: text('traceparent'),
   },
   (t) => [
     // Claims walk this index in claim order (FOR UPDATE SKIP LOCKED), as on SQLite.
@@ -90,6 +92,27 @@ export const jobs = pgTable(
     index('jobs_ended').on(t.endedAt).where(sql`${t.endedAt} IS NOT NULL`),
     index('jobs_destruction').on(t.destructionAt).where(sql`${t.destructionAt} IS NOT NULL`),
     uniqueIndex('jobs_idempotency').on(t.type, t.idempotencyKey).where(sql`${t.idempotencyKey} IS NOT NULL`),
+    index('jobs_claim_type').on(t.type, t.priority.desc().nullsFirst(), t.id).where(sql`${t.claimable} AND ${t.concurrencyKey} IS NULL`),
+    index('jobs_claim_key').on(t.type, t.concurrencyKey, t.priority.desc().nullsFirst(), t.id).where(sql`${t.claimable} AND ${t.concurrencyKey} IS NOT NULL`),
+  ],
+);
+
+/** The limits' counters, as on SQLite (schema.ts). */
+export const jobSlots = pgTable(
+  'job_slots',
+  {
+    type: text('type').notNull(),
+    key: text('key').notNull(),
+    running: integer('running').notNull(),
+    windowStart: instant('window_start').notNull(),
+    windowCount: integer('window_count').notNull(),
+    headId: bigint('head_id', { mode: 'number' }),
+    headPriority: integer('head_priority'),
+    headRunAfter: instant('head_run_after'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.type, t.key] }),
+    index('job_slots_heads').on(t.type, t.headPriority.desc().nullsFirst(), t.headId).where(sql`${t.headId} IS NOT NULL`),
   ],
 );
 

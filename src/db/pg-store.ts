@@ -23,8 +23,11 @@ import type { CountFilter, StateCount } from '../engine/types.ts';
 import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
 import { jobEvents, jobs } from './pg-schema.ts';
+import { createTypeSlots, LOCK_JOBS, prepareLimitQueries, upsertKeySlot } from './pg-limits.ts';
 import type { JobEventRow, JobRow } from './schema.ts';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 import type {
+  SlotChange, SlotFields, TypeSlot,
   DestructionRow, JobHead, JobQuery, LeaseRow, Op, Script, SettledStates, Store, StoreTx, TxMode,
 } from './store.ts';
 
@@ -35,6 +38,8 @@ export interface PgStoreOptions {
   max?: number;
   /** Passed to `pg.Pool` as is, for what the options above do not cover. */
   pool?: pg.PoolConfig;
+  /** Where a failed idle connection or a throwing wake-up listener is reported. Default: nowhere. */
+  logger?: Logger;
 }
 
 const c = getTableColumns(jobs);
@@ -46,7 +51,7 @@ const p = sql.placeholder;
 
 
 /** Plain text columns a job or event may carry a caller's string in (JSON columns escape U+0000). */
-const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'progressMessage', 'leaseId', 'workerId'] as const;
+const JOB_TEXT = ['lifecycle', 'type', 'state', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent', 'progressMessage', 'leaseId', 'workerId'] as const;
 const EVENT_TEXT = ['type', 'stateBefore', 'stateAfter', 'actor'] as const;
 
 /**
@@ -206,6 +211,7 @@ function countQuery(db: PgDb, filter: Readonly<CountFilter>) {
 class PgOps implements StoreTx {
   readonly #db: PgDb;
   readonly #stmts: ReturnType<typeof prepare>;
+  readonly #limits: ReturnType<typeof prepareLimitQueries>;
   /** Inside a write transaction: heads are read FOR UPDATE, so writers to one job take turns. */
   #writing = false;
   #savepoints = 0;
@@ -235,6 +241,7 @@ class PgOps implements StoreTx {
   constructor(db: PgDb) {
     this.#db = db;
     this.#stmts = prepare(db);
+    this.#limits = prepareLimitQueries(db);
   }
 
   /** Called by the store when a transaction of this client begins. */
@@ -506,6 +513,66 @@ class PgOps implements StoreTx {
     return (yield this.#stmts.historyBetween.execute({ from: fromId, to: toId })) as JobEventRow[];
   }
 
+  // Limits (src/engine/limits.ts; the queries in pg-limits.ts).
+
+  *claimableOfType(type: string, now: number, limit: number): Op<JobRow[]> {
+    yield* this.#flushRows();
+    return this.#lockedRows((yield this.#limits.ofType.execute({ type, now, limit })) as JobRow[]);
+  }
+
+  *claimableHeads(type: string, now: number, keyLimit: number, limit: number): Op<JobRow[]> {
+    yield* this.#flushRows();
+    return this.#lockedRows((yield this.#limits.heads.execute({ type, now, keyLimit, limit })) as JobRow[]);
+  }
+
+  /** Rows a claim read FOR UPDATE: held by this transaction until its commit. */
+  #lockedRows(rows: JobRow[]): JobRow[] {
+    if (this.#writing && !this.#strict) for (const row of rows) this.#locked.add(row.id);
+    return rows;
+  }
+
+  *hasKeyHeads(types: readonly string[]): Op<boolean> {
+    return ((yield this.#limits.anyHead.execute({ types: [...types] })) as unknown[]).length > 0;
+  }
+
+  *lockTypeSlots(types: readonly string[]): Op<TypeSlot[]> {
+    if (types.length === 0) return [];
+    let slots = (yield this.#limits.typeSlots.execute({ types: [...types] })) as TypeSlot[];
+    if (slots.length < types.length) {
+      yield* this.#flushRows();
+      yield this.#db.execute(LOCK_JOBS);
+      yield this.#db.execute(createTypeSlots(types));
+      slots = (yield this.#limits.typeSlots.execute({ types: [...types] })) as TypeSlot[];
+    }
+    return slots.map((slot) => ({ ...slot, running: Number(slot.running), windowStart: Number(slot.windowStart), windowCount: Number(slot.windowCount) }));
+  }
+
+  *writeWindow(type: string, windowStart: number, windowCount: number): Op<void> {
+    yield this.#limits.window.execute({ type, windowStart, windowCount });
+  }
+
+  *applySlotChanges(changes: readonly SlotChange[]): Op<void> {
+    if (changes.some((change) => change.key !== '')) yield* this.#flushRows();
+    for (const { type, key, delta } of changes) {
+      if (key === '') {
+        if (delta !== 0) yield this.#limits.typeRunning.execute({ type, delta });
+        continue;
+      }
+      assertNoNul({ key }, ['key'], 'concurrency');
+      const result = (yield this.#db.execute(upsertKeySlot(type, key, delta))) as pg.QueryResult<{ empty: boolean }>;
+      if (result.rows[0]?.empty) yield this.#limits.dropKey.execute({ type, key });
+    }
+  }
+
+  *slotFieldsOf(ids: readonly number[]): Op<SlotFields[]> {
+    if (ids.length === 0) return [];
+    yield* this.#flushRows();
+    return (yield this.#db
+      .select({ type: jobs.type, concurrencyKey: jobs.concurrencyKey, running: jobs.running, claimable: jobs.claimable })
+      .from(jobs)
+      .where(inArray(jobs.id, [...ids]))) as SlotFields[];
+  }
+
   *deleteJobs(ids: readonly number[]): Op<number> {
     if (ids.length === 0) return 0;
     yield* this.flush();
@@ -567,13 +634,13 @@ export class PgStore extends PgOps implements Store {
   readonly #wake: WakeListener;
 
   /** A store on a pool whose database is migrated already ({@link PgStore.open} does both). */
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, logger: Logger = silentLogger) {
     super(drizzle(pool));
     this.pool = pool;
-    this.#wake = new WakeListener(pool.options);
+    this.#wake = new WakeListener(pool.options, logger);
     // An idle client whose connection dies (a server restart) is dropped by the pool, which emits
     // 'error': unheard, that would end the process. The next query takes a new connection.
-    pool.on('error', (error) => console.error('phaseline: an idle PostgreSQL connection failed:', error.message));
+    pool.on('error', (error) => safeLog(logger, 'warn', { err: errorField(error) }, 'phaseline: an idle PostgreSQL connection failed'));
   }
 
   /** Connect, apply migrations/postgres (once, whoever else opens at the same moment), return the store. */
@@ -597,7 +664,7 @@ export class PgStore extends PgOps implements Store {
       } finally {
         release();
       }
-      return new PgStore(pool);
+      return new PgStore(pool, options.logger);
     } catch (error) {
       await pool.end();
       throw error;

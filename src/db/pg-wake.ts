@@ -6,6 +6,7 @@
  * connection was down only delays work until then, and every reconnection wakes the workers once.
  */
 import pg from 'pg';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 
 export const WAKE_CHANNEL = 'phaseline_wake';
 
@@ -21,7 +22,10 @@ export class WakeListener {
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(config: pg.ClientConfig) {
+  readonly #logger: Logger;
+
+  constructor(config: pg.ClientConfig, logger: Logger = silentLogger) {
+    this.#logger = logger;
     // Keepalive probes notice a connection whose peer vanished (a cut network) without a FIN.
     this.#config = { ...config, keepAlive: true };
   }
@@ -47,7 +51,7 @@ export class WakeListener {
       try {
         listener();
       } catch (error) {
-        console.error('phaseline: a wake-up listener threw', error);
+        safeLog(this.#logger, 'error', { err: errorField(error) }, 'phaseline: a wake-up listener threw');
       }
     }
   }

@@ -85,6 +85,10 @@ export const jobs = sqliteTable(
     leaseId: text('lease_id'),
     leaseExpiresAt: integer('lease_expires_at'),
     workerId: text('worker_id'),
+    /** Jobs of one type with one key run at most the type's `keyConcurrency` at once (src/engine/limits.ts). Last: added by a migration. */
+    concurrencyKey: text('concurrency_key'),
+    /** The W3C traceparent of the context the job was enqueued in: its attempts' spans are its children (src/runner/telemetry.ts). */
+    traceparent: text('traceparent'),
   },
   (t) => [
     // The claim query walks this index in claim order and stops at the first due row,
@@ -106,6 +110,35 @@ export const jobs = sqliteTable(
     index('jobs_ended').on(t.endedAt).where(sql`${t.endedAt} IS NOT NULL`),
     index('jobs_destruction').on(t.destructionAt).where(sql`${t.destructionAt} IS NOT NULL`),
     uniqueIndex('jobs_idempotency').on(t.type, t.idempotencyKey).where(sql`${t.idempotencyKey} IS NOT NULL`),
+    // A limited claim reads one type's jobs without a key in claim order, and each key's best queued job.
+    index('jobs_claim_type').on(t.type, sql`${t.priority} DESC`, t.id).where(sql`${t.claimable} = 1 AND ${t.concurrencyKey} IS NULL`),
+    index('jobs_claim_key').on(t.type, t.concurrencyKey, sql`${t.priority} DESC`, t.id).where(sql`${t.claimable} = 1 AND ${t.concurrencyKey} IS NOT NULL`),
+  ],
+);
+
+/**
+ * The counters limits are enforced by (src/engine/limits.ts): one row per limited job type (`key`
+ * '') with its running jobs and rate window, and one per concurrency key with queued or running
+ * jobs: its running jobs and its head (its best queued job, the only one of the key a claim looks
+ * at). Updated in the transaction that moves a job, so they always equal a recount.
+ */
+export const jobSlots = sqliteTable(
+  'job_slots',
+  {
+    type: text('type').notNull(),
+    /** '' for the type's own row. */
+    key: text('key').notNull(),
+    running: integer('running').notNull(),
+    /** Rate limit: when the current window began (UTC ms) and the claims made in it. */
+    windowStart: integer('window_start').notNull(),
+    windowCount: integer('window_count').notNull(),
+    headId: integer('head_id'),
+    headPriority: integer('head_priority'),
+    headRunAfter: integer('head_run_after'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.type, t.key] }),
+    index('job_slots_heads').on(t.type, sql`${t.headPriority} DESC`, t.headId).where(sql`${t.headId} IS NOT NULL`),
   ],
 );
 
@@ -131,4 +164,5 @@ export const jobEvents = sqliteTable(
 );
 
 export type JobRow = typeof jobs.$inferSelect;
+export type SlotRow = typeof jobSlots.$inferSelect;
 export type JobEventRow = typeof jobEvents.$inferSelect;

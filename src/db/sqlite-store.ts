@@ -13,19 +13,23 @@ import type Database from 'better-sqlite3';
 import { countWhere, sortCounts, listOrder, listQueries, listWhere, mergeNewest, upgradeColumns } from './columns.ts';
 import type { CountFilter, StateCount } from '../engine/types.ts';
 import type { CompiledRead } from './compile.ts';
+import { silentLogger, type Logger } from '../logger.ts';
 import type { OpenDatabase } from './open.ts';
 import { jobs, type JobEventRow, type JobRow } from './schema.ts';
 import { commitFile, FileWake } from './sqlite-wake.ts';
+import { prepareLimitStatements, type LimitStatements } from './sqlite-limits.ts';
 import { compileClaimable, compileDueForDestruction, prepareStatements, type Statements } from './statements.ts';
 import {
   runToEnd,
   type DestructionRow, type JobHead, type JobQuery, type LeaseRow, type Script, type SettledStates, type StoreTx, type SyncStore, type TxMode,
+  type SlotChange, type SlotFields, type TypeSlot,
 } from './store.ts';
 
 export class SqliteStore implements SyncStore, StoreTx {
   readonly synchronous = true;
   readonly database: OpenDatabase;
   readonly #stmts: Statements;
+  readonly #limits: LimitStatements;
   readonly #claimByTypes = new Map<string, CompiledRead<JobRow>>();
   readonly #dueBySettled = new Map<string, CompiledRead<DestructionRow>>();
   /**
@@ -36,9 +40,13 @@ export class SqliteStore implements SyncStore, StoreTx {
   /** Watches the file commits write, from the first {@link listen} on; null in memory. */
   #wake: FileWake | null | undefined;
 
-  constructor(database: OpenDatabase) {
+  readonly #logger: Logger;
+
+  constructor(database: OpenDatabase, options: { logger?: Logger } = {}) {
     this.database = database;
+    this.#logger = options.logger ?? silentLogger;
     this.#stmts = prepareStatements(database);
+    this.#limits = prepareLimitStatements(database);
     this.#transaction = database.sqlite.transaction((script: Script<unknown>) => runToEnd(script));
   }
 
@@ -62,7 +70,7 @@ export class SqliteStore implements SyncStore, StoreTx {
   listen(listener: () => void): () => void {
     if (this.#wake === undefined) {
       const file = this.database.sqlite.open ? commitFile(this.database.sqlite) : null;
-      this.#wake = file === null ? null : new FileWake(file);
+      this.#wake = file === null ? null : new FileWake(file, this.#logger);
     }
     return this.#wake?.add(listener) ?? (() => {});
   }
@@ -249,5 +257,35 @@ export class SqliteStore implements SyncStore, StoreTx {
     if (ids.length === 0) return 0;
     // The foreign key's ON DELETE CASCADE takes the history with each job.
     return this.database.db.delete(jobs).where(inArray(jobs.id, [...ids])).run().changes;
+  }
+
+  // Limits: one writer at a time (BEGIN IMMEDIATE), so reading the counters is locking them.
+
+  *claimableOfType(type: string, now: number, limit: number): Generator<never, JobRow[]> {
+    return this.#limits.claimableOfType(type, now, limit);
+  }
+
+  *claimableHeads(type: string, now: number, keyLimit: number, limit: number): Generator<never, JobRow[]> {
+    return this.#limits.claimableHeads(type, now, keyLimit, limit);
+  }
+
+  *hasKeyHeads(types: readonly string[]): Generator<never, boolean> {
+    return this.#limits.hasKeyHeads(types);
+  }
+
+  *lockTypeSlots(types: readonly string[]): Generator<never, TypeSlot[]> {
+    return this.#limits.lockTypeSlots(types);
+  }
+
+  *writeWindow(type: string, windowStart: number, windowCount: number): Generator<never, void> {
+    this.#limits.writeWindow(type, windowStart, windowCount);
+  }
+
+  *applySlotChanges(changes: readonly SlotChange[]): Generator<never, void> {
+    this.#limits.applySlotChanges(changes);
+  }
+
+  *slotFieldsOf(ids: readonly number[]): Generator<never, SlotFields[]> {
+    return this.#limits.slotFieldsOf(ids);
   }
 }

@@ -40,6 +40,7 @@
  */
 import type Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 
 /**
  * After a wake, the least time before the next one, while commits keep coming (the file is not
@@ -77,8 +78,11 @@ export class FileWake {
   #gapMs = FIRST_GAP_MS;
   #closed = false;
 
-  constructor(path: string) {
+  readonly #logger: Logger;
+
+  constructor(path: string, logger: Logger = silentLogger) {
     this.#path = path;
+    this.#logger = logger;
   }
 
   /** Whether a watcher or a timer is held (for tests: none once nobody listens). */
@@ -165,7 +169,7 @@ export class FileWake {
       try {
         listener();
       } catch (error) {
-        console.error('phaseline: a wake-up listener threw', error);
+        safeLog(this.#logger, 'error', { err: errorField(error) }, 'phaseline: a wake-up listener threw');
       }
     }
   }

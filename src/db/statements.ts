@@ -29,7 +29,7 @@ export function prepareStatements({ db, sqlite }: OpenDatabase) {
   const eventColumns = getTableColumns(jobEvents);
   const jobValues = {
     ...placeholders(DERIVED),
-    ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'createdAt'] as const),
+    ...placeholders(['lifecycle', 'lifecycleVersion', 'type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent', 'createdAt'] as const),
   };
   const eventValues = placeholders(['jobId', 'seq', 'at', 'type', 'payload', 'stateBefore', 'stateAfter', 'actor'] as const);
   const rowsOf = <T>(values: T, n: number): T[] => Array.from({ length: n }, () => values);

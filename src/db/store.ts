@@ -24,7 +24,7 @@ export type Script<T> = Op<T>;
  */
 export type JobHead = Pick<
   JobRow,
-  | 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'state' | 'version'
+  | 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'concurrencyKey' | 'traceparent' | 'state' | 'version'
   | 'stateVersion' | 'createdAt' | 'updatedAt' | 'startedAt' | 'endedAt' | 'leaseId' | 'leaseExpiresAt' | 'workerId'
 >;
 
@@ -39,6 +39,27 @@ export interface SettledStates {
   lifecycle: string;
   states: readonly string[];
 }
+
+/** A limited job type's counters, as a claim reads them (locked until its commit where writers run at once). */
+export interface TypeSlot {
+  type: string;
+  running: number;
+  windowStart: number;
+  windowCount: number;
+}
+
+/**
+ * Changes to the limits' counters, summed per type and key: `delta` running jobs more (or fewer),
+ * and for a key, its head looked up again. `key` '' is the type's own row (kept only for limited types).
+ */
+export interface SlotChange {
+  type: string;
+  key: string;
+  delta: number;
+}
+
+/** What a deletion takes away from the counters. */
+export type SlotFields = Pick<JobRow, 'type' | 'concurrencyKey' | 'running' | 'claimable'>;
 
 /** The filter of a listing, as the facade takes it (`last` takes the newest by creation, newest first). */
 export type JobQuery = Readonly<ListFilter>;
@@ -113,6 +134,30 @@ export interface StoreTx {
   deleteJobs(ids: readonly number[]): Op<number>;
   /** Run a script as a savepoint of the open transaction: when it throws, only its own writes are undone. */
   savepoint<T>(script: Script<T>): Op<T>;
+
+  // Limits (src/engine/limits.ts): counters in `job_slots`, kept in the transaction that moves a job.
+
+  /** Due claimable jobs of one type without a concurrency key, whole rows, in claim order (locked like {@link claimable}). */
+  claimableOfType(type: string, now: number, limit: number): Op<JobRow[]>;
+  /**
+   * The heads (best queued jobs) of the type's keys that run fewer than `keyLimit` jobs and are
+   * due, whole rows, in claim order (locked like {@link claimable}): a saturated key's queued jobs
+   * are never read, only its counter row.
+   */
+  claimableHeads(type: string, now: number, keyLimit: number, limit: number): Op<JobRow[]>;
+  /** Whether any key of these types has a queued job. */
+  hasKeyHeads(types: readonly string[]): Op<boolean>;
+  /**
+   * The counters of limited types, locked until the commit (claims of those types take turns on
+   * a server); a type without a row yet gets one, its running jobs counted once.
+   */
+  lockTypeSlots(types: readonly string[]): Op<TypeSlot[]>;
+  /** A limited type's rate window after a claim. */
+  writeWindow(type: string, windowStart: number, windowCount: number): Op<void>;
+  /** Apply summed changes (in the given order): type rows by their delta, key rows by their delta and their head looked up again. */
+  applySlotChanges(changes: readonly SlotChange[]): Op<void>;
+  /** What the counters know of these jobs, before they are deleted. */
+  slotFieldsOf(ids: readonly number[]): Op<SlotFields[]>;
 }
 
 export interface Store {

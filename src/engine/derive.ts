@@ -9,7 +9,7 @@ import type { JobHead } from '../db/store.ts';
 import type { JobFields } from './job-types.ts';
 
 /** Columns fixed at creation, taken from the CREATE event (the lifecycle version also changed by an UPGRADE). */
-export type JobIdentity = Pick<JobFields, 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey'>;
+export type JobIdentity = Pick<JobFields, 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'concurrencyKey' | 'traceparent'>;
 
 /** The row columns that only claims and heartbeats write; replay does not rebuild them. */
 export type LeaseColumns = Pick<JobRow, 'leaseId' | 'leaseExpiresAt' | 'workerId'>;
@@ -122,6 +122,8 @@ export function deriveRow(
     owner: identity.owner,
     runId: identity.runId,
     idempotencyKey: identity.idempotencyKey,
+    concurrencyKey: identity.concurrencyKey,
+    traceparent: identity.traceparent,
     state,
     snapshot: persistSnapshot(snapshot),
     version,

@@ -20,7 +20,7 @@ import { buildTemplate, fillTemplate, foldCreation, type CreationTemplate } from
 import type { JobContext, JobInput, Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
 import type {
-  DestructionRow, JobHead, LeaseRow, Out, Script, SettledStates, Store, StoreTx, SyncStore,
+  DestructionRow, JobHead, LeaseRow, Out, Script, SettledStates, SlotChange, Store, StoreTx, SyncStore,
 } from '../db/store.ts';
 import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
@@ -33,6 +33,8 @@ import { resolverOf, UPGRADE, upgradeDifference } from '../replay/fold.ts';
 import type { Divergence } from '../replay/types.ts';
 import type { Clock, CountFilter, ListFilter, SendOptions as PublicSendOptions, StateCount } from './types.ts';
 import { checkCountFilter, checkListFilter, splitsByState } from './listing.ts';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
+import { budgetOf, limitsType, NO_LIMITS, noteCreation, noteDeletion, noteTransition, sumChanges, type TypeLimits } from './limits.ts';
 
 export type { Clock, ListFilter } from './types.ts';
 
@@ -66,6 +68,10 @@ export interface EngineOptions {
    * else XState's `transition()`. Default true; false runs every transition on XState (tests compare the two).
    */
   compiledLifecycles?: boolean;
+  /** Where a throwing observer is reported. Default: nowhere. */
+  logger?: Logger;
+  /** The limits of each job type the claim obeys (src/engine/limits.ts); every process running a type should give the same. */
+  limits?: (type: string) => TypeLimits | undefined;
 }
 
 export interface CreateOptions {
@@ -76,6 +82,10 @@ export interface CreateOptions {
   runId?: string | null;
   /** A second create with the same type and key returns the first job instead. */
   idempotencyKey?: string | null;
+  /** Jobs of one type with one key run at most the type's `keyConcurrency` at once. */
+  concurrencyKey?: string | null;
+  /** The W3C traceparent the job's attempts are traced under. */
+  traceparent?: string | null;
   /** Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE) in the same transaction. Default true. */
   start?: boolean;
   actor?: string | null;
@@ -88,7 +98,10 @@ export interface TransitionRecord {
 }
 
 /** The payload of a job's first event: everything its creation fixed, so replay can rebuild all of it. */
-export interface CreatePayload extends Omit<JobIdentity, 'id'> {
+export interface CreatePayload extends Omit<JobIdentity, 'id' | 'concurrencyKey' | 'traceparent'> {
+  traceparent?: string;
+  /** Present only when the job has one. */
+  concurrencyKey?: string;
   input: JobInput;
 }
 
@@ -142,6 +155,8 @@ interface Creation {
 interface Unit {
   cache: Map<number, LiveJob>;
   effects: Array<() => void>;
+  /** Counter changes not yet written (src/engine/limits.ts): written before a claim and at the script's end. */
+  slots: SlotChange[];
 }
 
 export class Engine<S extends Store = SyncStore> {
@@ -159,8 +174,11 @@ export class Engine<S extends Store = SyncStore> {
   readonly #useTemplates: boolean;
   /** Whether transitions use the compiled lifecycles ({@link EngineOptions.compiledLifecycles}); replay follows it. */
   readonly compiledLifecycles: boolean;
+  readonly logger: Logger;
   /** The unit of the open {@link transaction} (synchronous stores only): nested writes join it as savepoints. */
   #open: Unit | null = null;
+  /** Limits of the job types this process knows (src/engine/limits.ts). */
+  readonly #limitsOf: (type: string) => TypeLimits | undefined;
 
   constructor(store: S, options: EngineOptions = {}) {
     this.#store = store;
@@ -169,6 +187,8 @@ export class Engine<S extends Store = SyncStore> {
     this.#cacheSize = options.snapshotCacheSize ?? 1_000;
     this.#useTemplates = options.creationTemplates ?? true;
     this.compiledLifecycles = options.compiledLifecycles ?? true;
+    this.logger = options.logger ?? silentLogger;
+    this.#limitsOf = options.limits ?? (() => undefined);
   }
 
   get store(): S {
@@ -197,12 +217,15 @@ export class Engine<S extends Store = SyncStore> {
     if (this.#open !== null) return this.#write(function* () {
       return fn();
     });
-    const unit: Unit = { cache: new Map(), effects: [] };
+    const unit: Unit = { cache: new Map(), effects: [], slots: [] };
     this.#open = unit;
     let result: T;
+    const engine = this;
     try {
-      result = this.#store.run('write', function* () {
-        return fn();
+      result = this.#store.run('write', function* (tx) {
+        const value = fn();
+        yield* engine.#writeSlots(tx, unit);
+        return value;
       });
     } finally {
       this.#open = null;
@@ -216,22 +239,28 @@ export class Engine<S extends Store = SyncStore> {
     const open = this.#open;
     if (open !== null) {
       const mark = open.effects.length;
+      const slotMark = open.slots.length;
       try {
         return this.#store.run('write', (tx) => script(tx, open)) as Out<S, T>;
       } catch (error) {
         // The savepoint was rolled back: so are its effects. The cache is only a shortcut, so
         // forgetting every pending entry is always safe.
         open.effects.length = mark;
+        open.slots.length = slotMark;
         open.cache.clear();
         throw error;
       }
     }
-    const unit: Unit = { cache: new Map(), effects: [] };
-    const result = this.#store.run('write', (tx) => {
+    const unit: Unit = { cache: new Map(), effects: [], slots: [] };
+    const engine = this;
+    const result = this.#store.run('write', function* (tx) {
       // A store that runs the script again (after a deadlock) starts it from an empty unit.
       unit.cache.clear();
       unit.effects.length = 0;
-      return script(tx, unit);
+      unit.slots.length = 0;
+      const value = yield* script(tx, unit);
+      yield* engine.#writeSlots(tx, unit);
+      return value;
     });
     // Asked of the store, not of the value: a driver's thenable must not pass for a result.
     if (!this.#store.synchronous) {
@@ -252,6 +281,14 @@ export class Engine<S extends Store = SyncStore> {
   /** `fn` of a result: at once on a synchronous store, when it settles on an asynchronous one. */
   #then<A, B>(result: Out<S, A>, fn: (value: A) => B): Out<S, B> {
     return (this.#store.synchronous ? fn(result as A) : Promise.resolve(result).then(fn)) as Out<S, B>;
+  }
+
+  /** Write the counter changes the script has made so far, summed. */
+  *#writeSlots(tx: StoreTx, unit: Unit): Script<void> {
+    if (unit.slots.length === 0) return;
+    const changes = sumChanges(unit.slots);
+    unit.slots.length = 0;
+    yield* tx.applySlotChanges(changes);
   }
 
   #commit(unit: Unit): void {
@@ -307,6 +344,7 @@ export class Engine<S extends Store = SyncStore> {
             events.push(event);
             this.#afterCommit(unit, step.row, step === creation.steps.at(-1) ? step.snapshot : null, event);
           }
+          noteCreation(unit.slots, creation.steps.at(-1)!.row);
         });
         yield* tx.appendEvents(events);
       }
@@ -325,8 +363,12 @@ export class Engine<S extends Store = SyncStore> {
       owner: options.owner ?? null,
       runId: options.runId ?? null,
       idempotencyKey: options.idempotencyKey ?? null,
+      concurrencyKey: options.concurrencyKey ?? null,
+      traceparent: options.traceparent ?? null,
     };
-    const { id: _id, ...fixed } = identity;
+    const { id: _id, concurrencyKey, traceparent, ...rest } = identity;
+    // The key and the trace only when there are: histories of jobs without them stay as they were.
+    const fixed: Omit<CreatePayload, 'input'> = { ...rest, ...(concurrencyKey !== null ? { concurrencyKey } : {}), ...(traceparent !== null ? { traceparent } : {}) };
     const creation: CreatePayload = { ...fixed, input };
     const start = options.start !== false;
     const snapshots = this.#snapshotsOf(lifecycle, input, start, at);
@@ -359,7 +401,7 @@ export class Engine<S extends Store = SyncStore> {
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
     if (typeof options.type !== 'string' || options.type.length === 0) throw new InvalidInputError('type', 'must be a non-empty string');
-    for (const field of ['type', 'owner', 'runId', 'idempotencyKey'] as const) {
+    for (const field of ['type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent'] as const) {
       const value = options[field];
       if (value != null) assertText(value, field);
     }
@@ -420,6 +462,7 @@ export class Engine<S extends Store = SyncStore> {
     const row = deriveRow(prev, prev, after, at, options.lease ?? leaseOf(prev));
     const stored = eventOf(row, type, at, payload, prev.state, actor);
     if (!(yield* tx.writeTransition(row, live.row, stored))) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
+    noteTransition(unit.slots, live.row, row);
     this.#afterCommit(unit, row, after, stored);
     return row;
   }
@@ -499,12 +542,14 @@ export class Engine<S extends Store = SyncStore> {
     for (const make of sends) {
       const send = make();
       const mark = unit.effects.length;
+      const slotMark = unit.slots.length;
       try {
         validateEvent(send.event);
         yield* tx.savepoint(this.#sendScript(tx, unit, send.jobId, send.event, send.options));
       } catch (error) {
         // Its savepoint was rolled back: so are its effects (forgetting cached entries is always safe).
         unit.effects.length = mark;
+        unit.slots.length = slotMark;
         unit.cache.clear();
         onRefused(send, error);
       }
@@ -625,13 +670,54 @@ export class Engine<S extends Store = SyncStore> {
   *#claimScript(tx: StoreTx, unit: Unit, limit: number, types: readonly string[], leaseFor: (now: number) => ClaimLease): Script<JobRow[]> {
     const now = this.clock();
     const claimed: JobRow[] = [];
-    for (const row of yield* tx.claimable(now, limit, types)) {
+    // The counters must be those of the rows as this transaction has them so far.
+    yield* this.#writeSlots(tx, unit);
+    const limited = types.filter((type) => limitsType(this.#limitsOf(type)));
+    const rows = limited.length > 0 || (yield* tx.hasKeyHeads(types)) ? yield* this.#limitedClaimable(tx, now, limit, types, limited) : yield* tx.claimable(now, limit, types);
+    for (const row of rows) {
       const { actor, ...lease } = leaseFor(now);
       const lifecycle = this.lifecycles.get(row.lifecycle, row.lifecycleVersion);
       const live = yield* this.#liveOf(tx, unit, row, lifecycle, row);
       claimed.push(yield* this.#apply(tx, unit, row, lifecycle, live, { type: 'CLAIM' }, { lease }, actor));
     }
     return claimed;
+  }
+
+  /**
+   * Due claimable jobs for a claim under limits (src/engine/limits.ts), in claim order: per type
+   * with room, its jobs without a key and its keys' heads, at most the type's budget (its
+   * concurrency less its running jobs, its rate window's claims left). The rate windows move on.
+   */
+  *#limitedClaimable(tx: StoreTx, now: number, limit: number, types: readonly string[], limited: readonly string[]): Script<JobRow[]> {
+    const slots = new Map((yield* tx.lockTypeSlots(limited)).map((slot) => [slot.type, slot]));
+    const budgets = new Map<string, number>();
+    const windows = new Map<string, { windowStart: number; windowCount: number }>();
+    const candidates: JobRow[] = [];
+    for (const type of types) {
+      const limits = this.#limitsOf(type) ?? NO_LIMITS;
+      const { budget, windowStart, windowCount } = budgetOf(limits, slots.get(type), now);
+      if (limits.rateLimit !== null) windows.set(type, { windowStart, windowCount });
+      const take = Math.min(budget, limit);
+      if (take <= 0) continue;
+      budgets.set(type, take);
+      candidates.push(...(yield* tx.claimableOfType(type, now, take)), ...(yield* tx.claimableHeads(type, now, limits.keyConcurrency, take)));
+    }
+    candidates.sort((a, b) => b.priority - a.priority || a.id - b.id);
+    const picked: JobRow[] = [];
+    for (const row of candidates) {
+      if (picked.length >= limit) break;
+      const left = budgets.get(row.type)!;
+      if (left <= 0) continue;
+      budgets.set(row.type, left - 1);
+      picked.push(row);
+      const window = windows.get(row.type);
+      if (window) window.windowCount++;
+    }
+    for (const [type, { windowStart, windowCount }] of windows) {
+      const slot = slots.get(type);
+      if (slot && (slot.windowStart !== windowStart || slot.windowCount !== windowCount)) yield* tx.writeWindow(type, windowStart, windowCount);
+    }
+    return picked;
   }
 
   /**
@@ -676,6 +762,7 @@ export class Engine<S extends Store = SyncStore> {
   }
 
   *#deleteScript(tx: StoreTx, unit: Unit, ids: readonly number[]): Script<number> {
+    for (const row of yield* tx.slotFieldsOf(ids)) noteDeletion(unit.slots, row);
     const changes = yield* tx.deleteJobs(ids);
     unit.effects.push(() => {
       for (const id of ids) this.#cache.delete(id);
@@ -683,7 +770,7 @@ export class Engine<S extends Store = SyncStore> {
         try {
           listener(ids);
         } catch (error) {
-          console.error('phaseline: a delete listener threw', error);
+          safeLog(this.logger, 'error', { err: errorField(error) }, 'phaseline: a delete listener threw');
         }
       }
     });
@@ -719,7 +806,7 @@ export class Engine<S extends Store = SyncStore> {
           listener({ job: row, event });
         } catch (error) {
           // An observer's failure must not undo or hide a committed transition.
-          console.error('phaseline: a transition listener threw', error);
+          safeLog(this.logger, 'error', { err: errorField(error), jobId: row.id }, 'phaseline: a transition listener threw');
         }
       }
     });

@@ -24,6 +24,10 @@ export interface JobFields {
   owner: string | null;
   runId: string | null;
   idempotencyKey: string | null;
+  /** Jobs of one type with one key run at most the type's `keyConcurrency` at once; null: no key. */
+  concurrencyKey: string | null;
+  /** The W3C traceparent of the context the job was enqueued in (OpenTelemetry), or null. */
+  traceparent: string | null;
   errors: JobError[];
   question: Json | null;
   reply: Json | null;

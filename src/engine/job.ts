@@ -26,6 +26,8 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     owner: row.owner,
     runId: row.runId,
     idempotencyKey: row.idempotencyKey,
+    concurrencyKey: row.concurrencyKey,
+    traceparent: row.traceparent,
     params: row.params as P,
     result: row.result as R | null,
     errors: row.errors,

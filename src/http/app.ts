@@ -18,6 +18,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { getPathNoStrict } from 'hono/utils/url';
 import type { Job } from '../engine/job-types.ts';
 import { InvalidInputError, isPhaselineError } from '../errors.ts';
+import { errorField, safeLog, type Logger } from '../logger.ts';
 import type { Phaseline } from '../phaseline.ts';
 import { VIEW_NAMES, toPhaselineJob, toView, type ViewName } from '../views/index.ts';
 import { ecotaxaRoutes } from './ecotaxa.ts';
@@ -57,6 +58,8 @@ export interface HttpOptions {
    * token (kept in a cookie the API's routes never read). Default false.
    */
   dashboard?: boolean | Pick<DashboardOptions, 'keepAliveMs' | 'signIn'>;
+  /** Where a 500 (and a lifecycle missing from the configuration) is logged. Default: the Phaseline instance's logger. */
+  logger?: Logger;
 }
 
 export type AppEnv = {
@@ -143,7 +146,9 @@ export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): 
   app.onError((error, c) => {
     const status = statusOf(error);
     // A 500, or a lifecycle missing from the server's configuration: the operator must see it.
-    if (status === 500 || isPhaselineError(error, 'UNKNOWN_LIFECYCLE')) console.error('phaseline http:', error);
+    if (status === 500 || isPhaselineError(error, 'UNKNOWN_LIFECYCLE')) {
+      safeLog(options.logger ?? phaseline.logger, 'error', { err: errorField(error), method: c.req.method, path: c.req.path, status }, 'phaseline http: request failed');
+    }
     return problem(c, status, error);
   });
   app.route('/uws', uwsRoutes(context));

@@ -9,6 +9,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
+import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 import type { Phaseline } from '../phaseline.ts';
 import { createHttpApp, type HttpOptions } from './app.ts';
 import { copyResponseHeaders, MOUNT_PATH, requestHeaders } from './mount.ts';
@@ -58,6 +59,8 @@ export interface NodeHandlerOptions {
    * Links are built from the request's own scheme and Host otherwise.
    */
   fallbackOrigin?: string;
+  /** Where a response that failed while being written is logged. Default: nowhere (createNodeHandler: the instance's logger). */
+  logger?: Logger;
 }
 
 /**
@@ -80,7 +83,7 @@ export function toNodeHandler(app: FetchApp, options: NodeHandlerOptions = {}): 
     try {
       await writeResponse(await app.fetch(request, { [MOUNT_PATH]: mountPath(req) }), res);
     } catch (error) {
-      console.error('phaseline http:', error);
+      safeLog(options.logger ?? silentLogger, 'error', { err: errorField(error), method: req.method, url: req.url }, 'phaseline http: the response failed');
       if (!res.headersSent) return plain(res, 500, 'Internal error\n');
       res.end();
     }
@@ -95,7 +98,7 @@ function plain(res: NodeResponseLike, status: number, text: string): void {
 
 /** {@link toNodeHandler} of a new {@link createHttpApp}. */
 export function createNodeHandler(phaseline: Phaseline, options: HttpOptions & NodeHandlerOptions = {}): NodeHandler {
-  return toNodeHandler(createHttpApp(phaseline, options), options);
+  return toNodeHandler(createHttpApp(phaseline, options), { logger: phaseline.logger, ...options });
 }
 
 /** The mount path: Express's `baseUrl`, else what connect cut off `originalUrl` to give `url`. */

@@ -142,6 +142,8 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
     owner: creation.owner ?? null,
     runId: creation.runId ?? null,
     idempotencyKey: creation.idempotencyKey ?? null,
+    concurrencyKey: creation.concurrencyKey ?? null,
+    traceparent: creation.traceparent ?? null,
   };
 
   let step = stepOf(lifecycle, compiled);

@@ -13,7 +13,7 @@ type LeaseKey = 'leaseId' | 'leaseExpiresAt' | 'workerId';
 /** Every column of a stored job, in the row's order: what an exported job must have. */
 const JOB_KEYS = [
   'id', 'lifecycle', 'lifecycleVersion', 'type', 'state', 'snapshot', 'version', 'stateVersion', 'claimable', 'running',
-  'waiting', 'outcome', 'owner', 'runId', 'idempotencyKey', 'params', 'result', 'errors', 'question', 'reply', 'inside',
+  'waiting', 'outcome', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent', 'params', 'result', 'errors', 'question', 'reply', 'inside',
   'step', 'progressPercent', 'progressMessage', 'progressCurrent', 'progressTotal', 'cancelRequested', 'createdAt',
   'updatedAt', 'startedAt', 'endedAt', 'destructionAt', 'executionDuration', 'quoteAt', 'priority', 'runAfter', 'attempt',
 ] as const satisfies ReadonlyArray<keyof StoredJob>;
@@ -57,6 +57,9 @@ export function parseHistory(value: unknown, where: string): StoredHistory {
     return refuse(`history format ${JSON.stringify(value.format)} is not one this version reads (${HISTORY_FORMAT})`);
   }
   const job = value.job;
+  // Exports written before concurrency keys and traces existed have neither: null.
+  if (!('concurrencyKey' in job)) job.concurrencyKey = null;
+  if (!('traceparent' in job)) job.traceparent = null;
   const missing = JOB_KEYS.filter((key) => !(key in job));
   if (missing.length > 0) return refuse(`the job lacks ${missing.join(', ')}`);
   if (!isCount(job.id) || job.id === 0) return refuse('job.id must be a positive integer');

@@ -52,8 +52,10 @@ export interface RunState {
 
 /** A committed transition, as the loop observes it. */
 export interface Observed {
-  job: RunState & { id: number; claimable: boolean };
+  job: RunState & { id: number; claimable: boolean; state: string };
   actor: string | null;
+  /** The event's type (CLAIM, PROGRESS, CANCEL...). */
+  type: string;
 }
 
 /** What the claim that follows a batch of final writes takes, decided inside its transaction. */
@@ -140,7 +142,7 @@ export function enginePort<S extends Store>(engine: Engine<S>): RunnerPort {
       return then(e.send(lease.id, event, { ...fence, actor }), () => undefined);
     },
     sweep: (now, options, report) => sweep(e, now, options, report),
-    onTransition: (listener) => engine.onTransition(({ job, event }) => listener({ job, actor: event.actor })),
+    onTransition: (listener) => engine.onTransition(({ job, event }) => listener({ job, actor: event.actor, type: event.type })),
     onDelete: (listener) => engine.onDelete(listener),
     ...(engine.store.listen ? { onWake: (listener: () => void) => engine.store.listen!(listener) } : {}),
   };

@@ -6,7 +6,7 @@
  */
 import { isPhaselineError } from '../errors.ts';
 import type { LeaseWatch } from './leases.ts';
-import type { RunnerPort } from './port.ts';
+import type { RunnerPort, RunningLease } from './port.ts';
 
 /** Recoveries per scan: the rest stay expired for the next one, so a scan never holds the database long. */
 const MAX_PER_SCAN = 100;
@@ -18,6 +18,8 @@ export interface RecoveryOptions {
   retry(type: string, attempt: number): { retryAt?: number };
   actor: string;
   report(error: unknown, where: string): void;
+  /** A recovery was written (for the log). */
+  recovered?(lease: RunningLease, event: string): void;
 }
 
 export async function recoverExpired(port: RunnerPort, leases: LeaseWatch, options: RecoveryOptions): Promise<void> {
@@ -28,8 +30,10 @@ export async function recoverExpired(port: RunnerPort, leases: LeaseWatch, optio
     try {
       if (lease.cancelRequested && (await port.accepts(lease.id, 'CANCEL_DONE'))) {
         await port.recover(lease, { type: 'CANCEL_DONE' }, options.actor);
+        options.recovered?.(lease, 'CANCEL_DONE');
       } else {
         await port.recover(lease, { type: 'LEASE_LOST', ...options.retry(lease.type, lease.attempt) }, options.actor);
+        options.recovered?.(lease, 'LEASE_LOST');
       }
     } catch (error) {
       // Another worker recovered it first, or its worker came back: both are fine.

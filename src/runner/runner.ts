@@ -22,6 +22,8 @@ import type { RunnerOptions, SweepOptions, Workers } from './options.ts';
 import type { AttemptWrite, NewLease, Observed, RunnerEvent, RunnerPort, RunState } from './port.ts';
 import { recoverExpired } from './recovery.ts';
 import { longTimeout, MAX_TIMER_MS, type Timer } from './timers.ts';
+import { childLogger, errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
+import type { AttemptSpan, AttemptTracing } from './tracing.ts';
 
 export type { RunnerOptions } from './options.ts';
 
@@ -39,6 +41,11 @@ interface Attempt {
   /** Resolves when the runner stops waiting for the handler (ask, lease lost, timeout, stop). */
   detach: () => void;
   timers: Timer[];
+  /** Its OpenTelemetry span, when tracing (src/runner/tracing.ts). */
+  span: AttemptSpan | null;
+  /** How it ended, once known (for the span). */
+  outcome?: string;
+  error?: string;
 }
 
 export class Runner implements Workers {
@@ -64,13 +71,20 @@ export class Runner implements Workers {
   /** stop() has handed back the attempts it found: a claim that commits after that is handed back too. */
   #released = false;
   readonly #leases: LeaseWatch;
+  /** Bound to this worker's id. */
+  readonly #log: Logger;
+  readonly #tracing: AttemptTracing | null;
+  /** The span of each job's latest attempt until it ends: transitions observed after the attempt's slot is freed still reach it. */
+  readonly #spans = new Map<number, AttemptSpan>();
   readonly #finals = new FinalBatch<{ attempt: Attempt; event: FinalEvent }>((finals) => this.#commitFinals(finals));
 
-  constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
+  constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}, logger: Logger = silentLogger, tracing: AttemptTracing | null = null) {
+    this.#tracing = tracing;
     this.#port = port;
     this.#types = types;
     this.#emitter = emitter;
     this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.#log = childLogger(logger, { workerId: this.workerId });
     this.#opts = resolveOptions(options);
     this.#leases = new LeaseWatch(this.#opts.leaseMs);
   }
@@ -239,8 +253,11 @@ export class Runner implements Workers {
       abort: new LazyAbort(),
       detach,
       timers: [],
+      span: this.#tracing?.start(job, this.workerId) ?? null,
     };
+    if (attempt.span) this.#spans.set(job.id, attempt.span);
     this.#active.set(job.id, attempt);
+    safeLog(this.#log, 'debug', { jobId: job.id, type: job.type, attempt: job.attempt, leaseId: attempt.leaseId }, 'job claimed');
     if (job.executionDuration > 0) {
       // Each run gets the whole duration: time spent queued, retrying or waiting for a reply does not count.
       // A month-long limit is longer than one setTimeout can wait.
@@ -249,6 +266,10 @@ export class Runner implements Workers {
     void this.#execute(attempt, detached).finally(() => {
       for (const timer of attempt.timers) timer.clear();
       this.#release(attempt);
+      if (attempt.span) {
+        attempt.span.end(attempt.outcome ?? attempt.reason ?? 'ended', attempt.error);
+        if (this.#spans.get(attempt.jobId) === attempt.span) this.#spans.delete(attempt.jobId);
+      }
       this.nudge();
     });
   }
@@ -272,7 +293,8 @@ export class Runner implements Workers {
         validateParams(type, job.params);
         await port.send({ type: validated });
       }
-      const result = await Promise.race([type.handler(context), detached.then(() => DETACHED)]);
+      const running = attempt.span ? attempt.span.run(() => type.handler(context)) : type.handler(context);
+      const result = await Promise.race([running, detached.then(() => DETACHED)]);
       if (result === DETACHED) return;
       assertJson(result ?? null, `result of ${job.type}`);
       outcome = { ok: true, result: (result ?? null) as Json };
@@ -306,12 +328,23 @@ export class Runner implements Workers {
 
   async #commitFinals(finals: Array<{ attempt: Attempt; event: FinalEvent }>): Promise<void> {
     let reserved = 0;
+    // What each attempt's last write was, and which were refused (reset when the store runs the transaction again).
+    const written = new Map<number, RunnerEvent>();
+    const refused = new Set<number>();
     try {
       // The ending attempts' slots go to the next due jobs in the same transaction (as BullMQ's
       // moveToFinished fetches the next job): one commit per job instead of two.
       const next = await this.#port.finish(
-        finals.map(({ attempt, event }) => () => writeOf(attempt, typeof event === 'function' ? event() : event)),
-        (write, error) => this.#reportWrite(write, error),
+        finals.map(({ attempt, event }, i) => () => {
+          if (i === 0) refused.clear();
+          const write = writeOf(attempt, typeof event === 'function' ? event() : event);
+          written.set(attempt.jobId, write.event);
+          return write;
+        }),
+        (write, error) => {
+          refused.add(write.jobId);
+          this.#reportWrite(write, error);
+        },
         () => {
           for (const { attempt } of finals) this.#release(attempt);
           // Called again when the store runs the transaction again: the first call's slots are freed first.
@@ -322,6 +355,17 @@ export class Runner implements Workers {
         },
         finals.map(({ attempt }) => attempt.jobId),
       );
+      for (const { attempt } of finals) {
+        const event = written.get(attempt.jobId);
+        if (!event) continue;
+        if (refused.has(attempt.jobId)) {
+          attempt.outcome ??= 'lost';
+          continue;
+        }
+        attempt.outcome = OUTCOMES[event.type] ?? event.type;
+        if (event.type === 'FAIL') attempt.error = (event.error as { message?: string } | undefined)?.message ?? 'failed';
+        if (this.#log !== silentLogger) this.#logEnd(attempt, event);
+      }
       for (const job of next) this.#begin(job);
     } catch (error) {
       // The batch could not commit (e.g. the database is busy past its timeout, or unreachable):
@@ -330,6 +374,17 @@ export class Runner implements Workers {
     } finally {
       this.#reserved -= reserved;
     }
+  }
+
+  /** An attempt's last write committed: debug for a success, info for a failure or a cancellation. */
+  #logEnd(attempt: Attempt, event: RunnerEvent): void {
+    const outcome = OUTCOMES[event.type] ?? event.type;
+    const fields: Record<string, unknown> = { jobId: attempt.jobId, type: attempt.job.type, attempt: attempt.job.attempt, outcome };
+    if (event.type === 'FAIL') {
+      fields.err = { message: (event.error as { message?: string } | undefined)?.message };
+      fields.retryAt = event.retryAt ?? null;
+    }
+    safeLog(this.#log, outcome === 'succeeded' ? 'debug' : 'info', fields, 'attempt ended');
   }
 
   /** Free an attempt's slot (once; a job claimed again meanwhile keeps its new attempt). */
@@ -358,6 +413,7 @@ export class Runner implements Workers {
 
   #reportWrite(write: AttemptWrite, error: unknown): void {
     if (isPhaselineError(error, 'LEASE_LOST') || isPhaselineError(error, 'ILLEGAL_TRANSITION')) {
+      safeLog(this.#log, 'warn', { jobId: write.jobId, leaseId: write.leaseId, event: write.event.type, err: errorField(error) }, 'lease lost: write refused');
       this.#emitter.emit('job:lease-lost', { jobId: write.jobId, leaseId: write.leaseId });
     } else {
       this.#emitter.emit('error', { error, where: `job ${write.jobId} ${write.event.type}` });
@@ -368,18 +424,23 @@ export class Runner implements Workers {
   #end(attempt: Attempt, reason: EndReason): void {
     if (attempt.reason && attempt.reason !== 'cancelled') return;
     attempt.reason = reason;
+    if (reason !== 'cancelled') attempt.outcome ??= reason;
+    if (reason === 'lost') safeLog(this.#log, 'warn', { jobId: attempt.jobId, type: attempt.job.type, attempt: attempt.job.attempt, leaseId: attempt.leaseId }, 'lease lost');
     if (reason !== 'suspended') attempt.abort.abort(new Error(`job ${attempt.jobId} ${reason}`));
     if (reason !== 'cancelled') attempt.detach();
   }
 
   #timeout(attempt: Attempt): void {
     if (attempt.reason && attempt.reason !== 'cancelled') return;
+    safeLog(this.#log, 'info', { jobId: attempt.jobId, type: attempt.job.type, attempt: attempt.job.attempt, outcome: 'timeout' }, 'attempt timed out');
     void this.#write(attempt, { type: 'TIMEOUT', ...this.#retry(attempt.job.type, attempt.job.attempt) });
     this.#end(attempt, 'timeout');
   }
 
   /** React to a committed transition of a job this runner is running. */
-  #observe({ job, actor }: Observed): void {
+  #observe({ job, actor, type }: Observed): void {
+    // The claim is the span's first event already; a later one starts the next attempt's span.
+    if (type !== 'CLAIM') this.#spans.get(job.id)?.event(type, job.state);
     const attempt = this.#active.get(job.id);
     if (job.claimable && !attempt) this.nudge();
     if (!attempt || actor === attempt.actor) return;
@@ -436,6 +497,8 @@ export class Runner implements Workers {
         retry: (type, attempt) => this.#retry(type, attempt),
         actor: `${this.workerId}/recovery`,
         report,
+        recovered: (lease, event) =>
+          safeLog(this.#log, 'info', { jobId: lease.id, type: lease.type, attempt: lease.attempt, event }, 'job recovered from an expired lease'),
       });
     }
     await this.#port.sweep(now, this.#opts.sweep, report);
@@ -443,6 +506,9 @@ export class Runner implements Workers {
 }
 
 const DETACHED = Symbol('detached');
+
+/** The outcome an attempt's last event records, as logged. */
+const OUTCOMES: Record<string, string> = { SUCCEED: 'succeeded', FAIL: 'failed', CANCEL_DONE: 'cancelled', RELEASE: 'released', TIMEOUT: 'timeout' };
 
 /**
  * The options with their defaults, refused with INVALID_INPUT when out of range: a poll, heartbeat
