@@ -3,7 +3,7 @@
  * dialects' tables spell the same columns (pg-schema.ts mirrors schema.ts), so each store picks its
  * own table's columns by these names instead of repeating them.
  */
-import { and, asc, desc, eq, gt, inArray, isNull, lt, sql, type Column, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, lte, sql, type Column, type SQL } from 'drizzle-orm';
 import { newestFirst, splitsByState } from '../engine/listing.ts';
 import type { CountFilter } from '../engine/types.ts';
 import type { JobRow } from './schema.ts';
@@ -58,18 +58,27 @@ export function selections<T extends Record<(typeof HEAD_KEYS | typeof LEASE_KEY
 /** The columns a listing filters and orders by. */
 type ListColumns = Record<'id' | 'state' | 'createdAt' | 'owner' | 'type' | 'lifecycle', Column>;
 
-/** A listing's WHERE clause (undefined: every job). */
-export function listWhere(t: ListColumns, query: JobQuery): SQL | undefined {
+/**
+ * A listing's WHERE clause (undefined: every job). `leadAsRange` (PostgreSQL): a leading column's
+ * value as a closed range, not an equality, because PostgreSQL drops a column held equal to a
+ * constant from the order (it is constant), and the order by id alone lets it walk the primary key
+ * instead of the column's (x, id) index (see leadingKeys). SQLite keeps the equality, which it
+ * prefers to a range when it picks an index (given a range on one column and an equality on
+ * another, it would walk the equality's index and sort).
+ */
+export function listWhere(t: ListColumns, query: JobQuery, { leadAsRange = false } = {}): SQL | undefined {
   const where: SQL[] = [];
-  if (query.states?.length) where.push(inArray(t.state, [...query.states]));
+  const lead = newestFirst(query) && leadAsRange ? leadingKeys(query) : [];
+  const is = (key: LeadKey, value: string) => (lead.includes(key) ? and(gte(t[key], value), lte(t[key], value))! : eq(t[key], value));
+  if (query.states?.length) where.push(lead.includes('state') ? is('state', query.states[0]!) : inArray(t.state, [...query.states]));
   if (query.after !== undefined) {
     // Newest first, the instant is a filter on the walk down an (x, id) index, not a range to sort:
     // the unary plus keeps the planner off jobs_created, whose rows would all have to be sorted.
     where.push(newestFirst(query) ? sql`+${t.createdAt} > ${query.after}` : gt(t.createdAt, query.after));
   }
-  if (query.owner !== undefined) where.push(query.owner === null ? isNull(t.owner) : eq(t.owner, query.owner));
-  if (query.type !== undefined) where.push(eq(t.type, query.type));
-  if (query.lifecycle !== undefined) where.push(eq(t.lifecycle, query.lifecycle));
+  if (query.owner !== undefined) where.push(query.owner === null ? isNull(t.owner) : is('owner', query.owner));
+  if (query.type !== undefined) where.push(is('type', query.type));
+  if (query.lifecycle !== undefined) where.push(is('lifecycle', query.lifecycle));
   if (query.beforeId !== undefined) where.push(lt(t.id, query.beforeId));
   if (query.id !== undefined) where.push(eq(t.id, query.id));
   return and(...where);
@@ -77,27 +86,29 @@ export function listWhere(t: ListColumns, query: JobQuery): SQL | undefined {
 
 /** A listing's order: by creation, newest first for `last`; by id, newest first, for keyset pages. */
 export function listOrder(t: ListColumns, query: JobQuery): SQL[] {
-  if (newestFirst(query)) return [...leadingColumns(t, query).map((column) => desc(column)), desc(t.id)];
+  if (newestFirst(query)) return [...leadingKeys(query).map((key) => desc(t[key])), desc(t.id)];
   return query.last !== undefined ? [desc(t.createdAt), desc(t.id)] : [asc(t.createdAt), asc(t.id)];
 }
 
+type LeadKey = 'owner' | 'lifecycle' | 'state' | 'type';
+
 /**
- * Newest first, the filter's columns held to one value, put before the id in the order: the same
+ * Newest first, the filter's columns held to one value go before the id in the order: the same
  * order (they are constant), but one only an (x, id) index gives, so the query walks that index
  * from `beforeId` down. Ordered by id alone, PostgreSQL may walk the primary key instead and
- * filter, expecting matches to be spread evenly: jobs of one kind made long ago (UWS drafts
- * under newer jobs of other kinds) cost it 400 ms at 1,000,000 jobs (bench/RESULTS.md). One
- * index leads, chosen in this order: an owner's (bounded by that owner's jobs), a lifecycle's
- * state, a state, a type, a lifecycle.
+ * filter, expecting matches to be spread evenly: UWS drafts made long ago, under newer jobs of
+ * other kinds, cost it 270-400 ms at 1,000,000 jobs (bench/RESULTS.md). One index leads, chosen in
+ * this order: an owner's (bounded by that owner's jobs), a lifecycle's state, a state, a type, a
+ * lifecycle.
  */
-function leadingColumns(t: ListColumns, query: JobQuery): Column[] {
+function leadingKeys(query: JobQuery): LeadKey[] {
   if (query.id !== undefined) return [];
   const oneState = query.states !== undefined && new Set(query.states).size === 1;
-  if (query.owner !== undefined) return [t.owner];
-  if (oneState && query.lifecycle !== undefined) return [t.lifecycle, t.state];
-  if (oneState) return [t.state];
-  if (query.type !== undefined) return [t.type];
-  if (query.lifecycle !== undefined) return [t.lifecycle];
+  if (query.owner !== undefined) return ['owner'];
+  if (oneState && query.lifecycle !== undefined) return ['lifecycle', 'state'];
+  if (oneState) return ['state'];
+  if (query.type !== undefined) return ['type'];
+  if (query.lifecycle !== undefined) return ['lifecycle'];
   return [];
 }
 

@@ -475,7 +475,7 @@ class PgOps implements StoreTx {
     if (matchesNothingOnPostgres({ ...query, states: [] }) || (query.states?.length && !states!.length)) return [];
     const pages: JobRow[][] = [];
     for (const q of listQueries(states ? { ...query, states } : query)) {
-      const select = this.#db.select().from(jobs).where(listWhere(jobs, q)).orderBy(...listOrder(jobs, q));
+      const select = this.#db.select().from(jobs).where(listWhere(jobs, q, { leadAsRange: true })).orderBy(...listOrder(jobs, q));
       const limit = q.last ?? q.limit;
       pages.push((yield limit !== undefined ? select.limit(limit) : select) as JobRow[]);
     }
@@ -692,7 +692,7 @@ export class PgStore extends PgOps implements Store {
   }
 
   #selectList(q: JobQuery) {
-    const select = drizzle(this.pool).select().from(jobs).where(listWhere(jobs, q)).orderBy(...listOrder(jobs, q));
+    const select = drizzle(this.pool).select().from(jobs).where(listWhere(jobs, q, { leadAsRange: true })).orderBy(...listOrder(jobs, q));
     const limit = q.last ?? q.limit;
     return limit !== undefined ? select.limit(limit) : select;
   }
