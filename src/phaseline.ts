@@ -312,6 +312,10 @@ export class Phaseline {
   ): Promise<Job>;
   async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions & { lifecycle?: string } = {}): Promise<Job> {
     const { lifecycle, ...sendOptions } = options;
+    const type = (event as { type?: unknown } | null)?.type;
+    if (type === 'SLEEP' || type === 'WAIT' || type === 'WAKE') {
+      throw new InvalidInputError('event.type', `${type} is the engine's own (a handler's ctx.sleep / ctx.waitFor and the claim that wakes it); it is not sent`);
+    }
     if (!this.#engine) {
       const engine = await this.#async('send');
       if (lifecycle !== undefined) {
@@ -331,6 +335,17 @@ export class Phaseline {
   /** Answer a waiting job's question; it is resumed with the answer. */
   async reply(id: number, answer: Json, options: OwnerOption = {}): Promise<Job> {
     return this.send(id, { type: 'REPLY', reply: answer }, { ...options, actor: options.owner ?? null });
+  }
+
+  /**
+   * Send a signal to a job: a handler waiting in `ctx.waitFor(name)` resumes with `payload`
+   * (recorded in the history as a SIGNAL event). A job that does not wait for it yet (queued,
+   * running, asleep, waiting for another name) keeps it, in order, for its first wait of that
+   * name. A finished job refuses it (ILLEGAL_TRANSITION) and nothing is written.
+   */
+  async signal(id: number, name: string, payload: Json = null, options: OwnerOption = {}): Promise<Job> {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
+    return this.send(id, { type: 'SIGNAL', name, payload }, { ...options, actor: options.owner ?? null });
   }
 
   /**

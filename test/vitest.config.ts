@@ -20,6 +20,8 @@ export const CONFORMANCE = [
   'test/http.hardening.test.ts',
   'test/runner.crash.test.ts',
   'test/runner.multiprocess.test.ts',
+  'test/workflow.sleep.test.ts',
+  'test/workflow.signals.test.ts',
 ];
 
 /**

@@ -25,6 +25,7 @@ import {
   IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
+import { applyEvent, parkingOf } from './parking.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import { describeDivergence } from '../replay/causes.ts';
@@ -399,8 +400,11 @@ export class Engine<S extends Store = SyncStore> {
     const payload: Record<string, unknown> = {};
     for (const key in event) if (key !== 'type' && key !== 'at') payload[key] = event[key];
     const before = live.snapshot;
-    const after = nextSnapshot(lifecycle.machine, before, machineEvent(type, at, payload));
-    if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
+    const after = applyEvent(lifecycle.machine, before, machineEvent(type, at, payload), nextSnapshot);
+    if (after === null) {
+      const finished = type === 'SIGNAL' && before.hasTag('terminal') ? 'the job has finished, so no handler will wait for a signal' : undefined;
+      throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type, finished);
+    }
     const { current, total } = (after.context as JobContext).progress;
     // A report of current alone (or total alone) is checked against the figure it keeps.
     if (current !== null && total !== null && current > total) {
@@ -610,7 +614,9 @@ export class Engine<S extends Store = SyncStore> {
       const { actor, ...lease } = leaseFor(now);
       const lifecycle = this.lifecycles.get(row.lifecycle, row.lifecycleVersion);
       const live = yield* this.#liveOf(tx, unit, row, lifecycle, row);
-      claimed.push(yield* this.#apply(tx, unit, row, lifecycle, live, { type: 'CLAIM' }, { lease }, actor));
+      // A parked job (a sleep or a wait that is due) is taken up in its running state: WAKE, not CLAIM.
+      const type = parkingOf(live.snapshot) ? 'WAKE' : 'CLAIM';
+      claimed.push(yield* this.#apply(tx, unit, row, lifecycle, live, { type }, { lease }, actor));
     }
     return claimed;
   }

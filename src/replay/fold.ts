@@ -26,6 +26,7 @@ import type { JobEventRow, JobRow } from '../db/schema.ts';
 import { deriveRow, normalizeStored, NO_LEASE, restoreSnapshot, type JobIdentity } from '../engine/derive.ts';
 import type { CreatePayload } from '../engine/engine.ts';
 import type { LifecycleRegistry } from '../engine/lifecycles.ts';
+import { applyEvent } from '../engine/parking.ts';
 import { describeState, firstSnapshot, machineEvent, nextSnapshot } from '../engine/transition.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { Divergence, DivergenceCause } from './types.ts';
@@ -188,8 +189,8 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         identity.lifecycleVersion = to;
         label = `${next.name}@${next.version}`;
       } else {
-        const next = nextSnapshot(lifecycle.machine, snapshot, machineEvent(event.type, event.at, event.payload));
-        if (next === snapshot) {
+        const next = applyEvent(lifecycle.machine, snapshot, machineEvent(event.type, event.at, event.payload), nextSnapshot);
+        if (next === null) {
           return done([differs('refused', 'transition', event, `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, `${describeState(snapshot)} refuses ${event.type}`)]);
         }
         snapshot = next;

@@ -64,6 +64,8 @@ export class Runner implements Workers {
   /** stop() has handed back the attempts it found: a claim that commits after that is handed back too. */
   #released = false;
   readonly #leases: LeaseWatch;
+  /** Wake-ups of jobs this process parked, by instant. */
+  readonly #wakeTimers = new Map<number, Timer>();
   readonly #finals = new FinalBatch<{ attempt: Attempt; event: FinalEvent }>((finals) => this.#commitFinals(finals));
 
   constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}) {
@@ -141,6 +143,8 @@ export class Runner implements Workers {
     this.#released = true;
     await Promise.all(releases);
     clearInterval(this.#heartbeat);
+    for (const timer of this.#wakeTimers.values()) timer.clear();
+    this.#wakeTimers.clear();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
@@ -241,6 +245,9 @@ export class Runner implements Workers {
       timers: [],
     };
     this.#active.set(job.id, attempt);
+    // A parked job woken because its cancellation was asked (RIME, Synapse: CANCEL waits for the
+    // handler to stop): its signal fires at once and the runner ends it as it ends any cancelled attempt.
+    if (job.cancelRequested) this.#check(attempt, { running: true, leaseId: attempt.leaseId, cancelRequested: true });
     if (job.executionDuration > 0) {
       // Each run gets the whole duration: time spent queued, retrying or waiting for a reply does not count.
       // A month-long limit is longer than one setTimeout can wait.
@@ -258,7 +265,12 @@ export class Runner implements Workers {
     const port: AttemptPort = {
       send: (event) => this.#port.write(writeOf(attempt, event)),
       canAsk: () => this.#port.accepts(job.id, 'ASK', job),
-      suspend: () => this.#end(attempt, 'suspended'),
+      suspend: (wakeAt) => {
+        this.#end(attempt, 'suspended');
+        if (wakeAt != null) this.#wakeAt(wakeAt);
+      },
+      live: () => !attempt.reason && this.#active.get(attempt.jobId) === attempt,
+      clock: () => this.#port.clock(),
       progressIntervalMs: this.#opts.progressIntervalMs,
       // The rate limit measures elapsed time, which a wall clock stepping back would stretch.
       now: () => performance.now(),
@@ -362,6 +374,21 @@ export class Runner implements Workers {
     } else {
       this.#emitter.emit('error', { error, where: `job ${write.jobId} ${write.event.type}` });
     }
+  }
+
+  /**
+   * A job parked by this process wakes at `at`: claim then instead of at the next poll (other
+   * processes' parked jobs are found by the poll). One timer per instant, unref'd.
+   */
+  #wakeAt(at: number): void {
+    if (this.#wakeTimers.has(at)) return;
+    // Beyond setTimeout's reach the poll finds the job; unref'd, so a parked job keeps no process alive.
+    const handle = setTimeout(() => {
+      this.#wakeTimers.delete(at);
+      if (this.#running && this.#free > 0) this.nudge();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - this.#port.clock())));
+    handle.unref();
+    this.#wakeTimers.set(at, { clear: () => clearTimeout(handle) });
   }
 
   /** Mark the attempt over (once), fire its signal and stop waiting for its handler. */
