@@ -7,8 +7,10 @@
  */
 export {
   Phaseline, createPhaseline,
-  type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf,
+  type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf, type StartOptions,
 } from './phaseline.ts';
+export type { Schedule, ScheduleOptions, MissedPolicy } from './schedules/schedule.ts';
+export type { Parked, WaitRecord, SignalRecord } from './engine/parking.ts';
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
 export type { HandlerContext } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';

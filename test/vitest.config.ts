@@ -22,6 +22,7 @@ export const CONFORMANCE = [
   'test/runner.multiprocess.test.ts',
   'test/workflow.sleep.test.ts',
   'test/workflow.signals.test.ts',
+  'test/workflow.crash.test.ts',
 ];
 
 /**

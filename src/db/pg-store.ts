@@ -21,10 +21,10 @@ import { packageRoot } from '../package-root.ts';
 import { DERIVED, listOrder, listWhere, selections, upgradeColumns } from './columns.ts';
 import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
-import { jobEvents, jobs } from './pg-schema.ts';
-import type { JobEventRow, JobRow } from './schema.ts';
+import { jobEvents, jobs, schedules } from './pg-schema.ts';
+import type { JobEventRow, JobRow, ScheduleRow } from './schema.ts';
 import type {
-  DestructionRow, JobHead, JobQuery, LeaseRow, Op, Script, SettledStates, Store, StoreTx, TxMode,
+  DestructionRow, JobHead, JobQuery, LeaseRow, Op, ScheduleChange, Script, SettledStates, Store, StoreTx, TxMode,
 } from './store.ts';
 
 export type PgDb = NodePgDatabase<Record<string, never>>;
@@ -460,6 +460,39 @@ class PgOps implements StoreTx {
   *jobsAfter(afterId: number, limit: number): Op<JobRow[]> {
     yield* this.#flushRows();
     return (yield this.#stmts.jobsAfter.execute({ after: afterId, limit })) as JobRow[];
+  }
+
+  *insertSchedule(row: ScheduleRow): Op<boolean> {
+    const result = (yield this.#db.insert(schedules).values(row).onConflictDoNothing()) as pg.QueryResult;
+    return result.rowCount === 1;
+  }
+
+  *readSchedule(name: string): Op<ScheduleRow | undefined> {
+    return ((yield this.#db.select().from(schedules).where(eq(schedules.name, name))) as ScheduleRow[])[0];
+  }
+
+  *listSchedules(): Op<ScheduleRow[]> {
+    return (yield this.#db.select().from(schedules).orderBy(asc(schedules.name))) as ScheduleRow[];
+  }
+
+  *dueSchedules(now: number, limit: number): Op<ScheduleRow[]> {
+    return (yield this.#db
+      .select()
+      .from(schedules)
+      .where(and(eq(schedules.paused, false), lte(schedules.nextAt, now)))
+      .orderBy(asc(schedules.nextAt))
+      .limit(limit)) as ScheduleRow[];
+  }
+
+  *updateSchedule(name: string, change: ScheduleChange, expectNextAt?: number): Op<boolean> {
+    const where = expectNextAt === undefined ? eq(schedules.name, name) : and(eq(schedules.name, name), eq(schedules.nextAt, expectNextAt));
+    const result = (yield this.#db.update(schedules).set(change).where(where)) as pg.QueryResult;
+    return result.rowCount === 1;
+  }
+
+  *deleteSchedule(name: string): Op<boolean> {
+    const result = (yield this.#db.delete(schedules).where(eq(schedules.name, name))) as pg.QueryResult;
+    return result.rowCount === 1;
   }
 
   *idRange(): Op<{ min: number; max: number } | null> {
