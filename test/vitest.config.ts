@@ -23,6 +23,7 @@ export const CONFORMANCE = [
   'test/workflow.sleep.test.ts',
   'test/workflow.signals.test.ts',
   'test/workflow.crash.test.ts',
+  'test/workflow.schedules.test.ts',
 ];
 
 /**
