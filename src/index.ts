@@ -12,7 +12,7 @@ export {
 export type { Schedule, ScheduleOptions, MissedPolicy } from './schedules/schedule.ts';
 export type { Parked, WaitRecord, SignalRecord } from './engine/parking.ts';
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
-export type { HandlerContext } from './runner/context.ts';
+export type { HandlerContext, ChildOutcome } from './runner/context.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
 export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';
 export type { ListFilter, SendOptions, Clock } from './engine/types.ts';

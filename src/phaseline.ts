@@ -32,6 +32,7 @@ import type { RunnerOptions, Workers } from './runner/options.ts';
 import { enginePort, pendingPort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
 import { cronSlots } from './schedules/cron.ts';
+import { CHILD_KEY_PREFIX } from './engine/parking.ts';
 import { ScheduleLoop } from './schedules/loop.ts';
 import { planSlots, scheduleColumns, slotKey, toSchedule, type Schedule, type ScheduleOptions } from './schedules/schedule.ts';
 import type { ScheduleRow } from './db/schema.ts';
@@ -258,6 +259,9 @@ export class Phaseline {
     const now = this.#clock();
     if (options.delayMs !== undefined && (!Number.isFinite(options.delayMs) || options.delayMs < 0)) {
       throw new InvalidInputError('delayMs', 'must be a non-negative number');
+    }
+    if (typeof options.idempotencyKey === 'string' && options.idempotencyKey.startsWith(CHILD_KEY_PREFIX)) {
+      throw new InvalidInputError('idempotencyKey', `keys beginning "${CHILD_KEY_PREFIX}" are reserved for child jobs (ctx.spawn)`);
     }
     const runAfter = options.runAt ?? (options.delayMs ? now + Math.round(options.delayMs) : null);
     const input: JobInput = {

@@ -24,6 +24,7 @@ export const CONFORMANCE = [
   'test/workflow.signals.test.ts',
   'test/workflow.crash.test.ts',
   'test/workflow.schedules.test.ts',
+  'test/workflow.children.test.ts',
 ];
 
 /**

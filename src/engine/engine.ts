@@ -22,10 +22,10 @@ import type {
   DestructionRow, JobHead, LeaseRow, Out, Script, SettledStates, Store, StoreTx, SyncStore,
 } from '../db/store.ts';
 import {
-  IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
+  IllegalTransitionError, InvalidInputError, isPhaselineError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
-import { applyEvent, parkingOf } from './parking.ts';
+import { applyEvent, childSignal, parentOf, parkingOf } from './parking.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import { describeDivergence } from '../replay/causes.ts';
@@ -415,7 +415,32 @@ export class Engine<S extends Store = SyncStore> {
     const stored = eventOf(row, type, at, payload, prev.state, actor);
     if (!(yield* tx.writeTransition(row, live.row, stored))) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     this.#afterCommit(unit, row, after, stored);
+    if (prev.endedAt === null && row.endedAt !== null) {
+      const parent = parentOf(row.idempotencyKey);
+      if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
+    }
     return row;
+  }
+
+  /**
+   * A child job has ended: signal its parent in the same transaction (`child:<id>` with its state,
+   * outcome and result), so a parent's `ctx.join` never misses it. A parent that has finished or
+   * was deleted refuses or lacks it: the child's ending stands.
+   */
+  *#signalParent(tx: StoreTx, unit: Unit, parentId: number, child: JobRow): Script<void> {
+    const event = {
+      type: 'SIGNAL',
+      name: childSignal(child.id),
+      payload: { id: child.id, state: child.state, outcome: child.outcome, result: child.result },
+    };
+    const mark = unit.effects.length;
+    try {
+      yield* tx.savepoint(this.#sendScript(tx, unit, parentId, event, { actor: `child/${child.id}` }));
+    } catch (error) {
+      unit.effects.length = mark;
+      unit.cache.clear();
+      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
+    }
   }
 
   /**

@@ -213,3 +213,27 @@ export function applyEvent(
   const after = transition(machine, snapshot, event);
   return after === snapshot ? null : settleParking(machine, snapshot, after);
 }
+
+/**
+ * Child jobs (`ctx.spawn`, `ctx.join`): a child carries its parent in its idempotency key,
+ * `child:<parentId>:<name>` (reserved: enqueue refuses it). When a child ends, the engine signals
+ * its parent, `child:<childId>`, in the same transaction as the child's ending transition, so the
+ * parent's join can never miss it, whatever crashes.
+ */
+export const CHILD_KEY_PREFIX = 'child:';
+
+export function childKey(parentId: number, name: string): string {
+  return `${CHILD_KEY_PREFIX}${parentId}:${name}`;
+}
+
+/** The parent of a job whose idempotency key names one, else null. */
+export function parentOf(idempotencyKey: string | null): number | null {
+  if (idempotencyKey === null || !idempotencyKey.startsWith(CHILD_KEY_PREFIX)) return null;
+  const id = Number(/^child:(\d+):/.exec(idempotencyKey)?.[1]);
+  return Number.isSafeInteger(id) && id > 0 ? id : null;
+}
+
+/** The signal a parent gets when its child ends. */
+export function childSignal(childId: number): string {
+  return `child:${childId}`;
+}

@@ -6,7 +6,7 @@
 import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job-types.ts';
 import { IllegalTransitionError, InvalidInputError, SignalTimeoutError } from '../errors.ts';
-import type { WaitRecord } from '../engine/parking.ts';
+import { childKey, childSignal, type WaitRecord } from '../engine/parking.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
 import type { Maybe } from '../engine/types.ts';
@@ -55,6 +55,28 @@ export interface HandlerContext<Params = Json> {
    * handler's k-th wait gets the same answer.
    */
   waitFor<Payload extends Json = Json>(name: string, options?: { timeout?: number }): Promise<Payload>;
+  /**
+   * Enqueue a child job of a registered type, as a durable step named `spawn:<name>`: a re-entered
+   * or recovered handler gets the same child's id back, and a crash between the enqueue and the
+   * step's record makes no second child (the child's idempotency key is `child:<parentId>:<name>`).
+   */
+  spawn(name: string, type: string | { name: string }, params: Json): Promise<number>;
+  /**
+   * Wait until each child has ended (in the order given) and return how each ended. A child's
+   * ending signals its parent in the same transaction, so this parks like `waitFor` (one wait per
+   * child still running) and never misses one. `timeout` applies to each wait
+   * ({@link SignalTimeoutError}).
+   */
+  join(ids: readonly number[], options?: { timeout?: number }): Promise<ChildOutcome[]>;
+}
+
+/** How a child job ended, as its parent's `join` returns it. */
+export interface ChildOutcome {
+  id: number;
+  /** The child's wire state (`COMPLETED`, `JOB_STATUS_FAILED`, ...). */
+  state: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled' | null;
+  result: Json | null;
 }
 
 /** What the runner gives the context to act with; every call is fenced by the attempt's lease. */
@@ -67,6 +89,8 @@ export interface AttemptPort {
   live(): boolean;
   /** The engine's clock (UTC ms): wake instants are on it. */
   clock(): number;
+  /** Enqueue a child of a registered type under an idempotency key; its id. */
+  spawn(type: string, params: Json, idempotencyKey: string): Maybe<number>;
   progressIntervalMs: number;
   now(): number;
 }
@@ -206,6 +230,18 @@ export function createHandlerContext<Params extends Json>(
       }
       if (record.kind === 'signal' && record.outcome === 'signal') return (record.payload ?? null) as Payload;
       throw new SignalTimeoutError(job.id, name, (record as { until: number | null }).until ?? 0);
+    },
+    async spawn(name, type, params) {
+      if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
+      refuseOutside('ctx.spawn');
+      const typeName = typeof type === 'string' ? type : type?.name;
+      return this.step(`spawn:${name}`, () => port.spawn(typeName, params, childKey(job.id, name)));
+    },
+    async join(ids, options = {}) {
+      if (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id > 0)) throw new InvalidInputError('ids', 'must be an array of job ids');
+      const outcomes: ChildOutcome[] = [];
+      for (const id of ids) outcomes.push(await this.waitFor<ChildOutcome & Json>(childSignal(id), options));
+      return outcomes;
     },
     flushProgress,
   };

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job-types.ts';
 import { assertJson } from '../engine/validate.ts';
-import { InvalidInputError, isPhaselineError } from '../errors.ts';
+import { InvalidInputError, isPhaselineError, UnknownJobTypeError } from '../errors.ts';
 import type { TypedEmitter } from '../events.ts';
 import { backoffDelay, validateParams, type JobType } from '../jobtypes.ts';
 import { LazyAbort } from './abort.ts';
@@ -271,6 +271,17 @@ export class Runner implements Workers {
       },
       live: () => !attempt.reason && this.#active.get(attempt.jobId) === attempt,
       clock: () => this.#port.clock(),
+      spawn: (typeName, params, idempotencyKey) => {
+        const child = this.#types.get(typeName);
+        if (!child) throw new UnknownJobTypeError(typeName);
+        return this.#port.create({
+          lifecycle: child.lifecycle,
+          type: child.name,
+          input: { params: validateParams(child, params), priority: child.priority, runAfter: null, executionDuration: child.executionDuration, destruction: null, quote: null },
+          idempotencyKey,
+          actor: attempt.actor,
+        });
+      },
       progressIntervalMs: this.#opts.progressIntervalMs,
       // The rate limit measures elapsed time, which a wall clock stepping back would stretch.
       now: () => performance.now(),
