@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import type { Json } from '../machines/common.ts';
 import type { HandlerContext } from '../src/runner/context.ts';
 import { isPhaselineError } from '../src/errors.ts';
+import { defineLifecycle } from '../machines/define.ts';
 import {
   FAST, LEAD_MS, deferred, open, rawHistory, rawRow, types, waitFor, waitForState,
 } from './helpers/behaviour-harness.ts';
@@ -94,6 +95,51 @@ describe('durable sleep', () => {
     await waitForState(p, quick, 'JOB_STATUS_SUCCEEDED');
     await waitForState(p, sleeper, 'JOB_STATUS_SUCCEEDED', 5000 + SLEEP_MS);
     expect(order).toEqual(['sleeper', 'quick', 'sleeper', 'sleeper woke']); // re-entered from the top at the wake
+  });
+
+  test('a lifecycle of your own (defineLifecycle) sleeps and waits with no change of its own; one naming SLEEP is refused', async () => {
+    const apply = { actions: 'apply' } as const;
+    const review = defineLifecycle({
+      name: 'review', version: 1, initial: 'queued',
+      states: {
+        queued: { tags: ['queued'], on: { CLAIM: { target: 'reviewing', ...apply } } },
+        reviewing: {
+          tags: ['running'],
+          on: {
+            PROGRESS: apply, STEP: apply, SUCCEED: { target: 'approved', ...apply },
+            FAIL: [{ guard: 'willRetry', target: 'queued', ...apply }, { target: 'rejected', ...apply }],
+            LEASE_LOST: [{ guard: 'willRetry', target: 'queued', ...apply }, { target: 'rejected', ...apply }],
+            RELEASE: { target: 'queued', ...apply },
+          },
+        },
+        approved: { type: 'final', tags: ['terminal', 'succeeded'] },
+        rejected: { type: 'final', tags: ['terminal', 'failed'] },
+      },
+    });
+    const p = await open({ lifecycles: [review] });
+    p.register({
+      name: 'review.doc',
+      lifecycle: 'review',
+      handler: async (ctx) => {
+        await ctx.sleep(50);
+        return ctx.waitFor('verdict');
+      },
+    });
+    p.start({ ...FAST });
+    const id = await p.enqueue('review.doc', {});
+    const waiting = await waitForState(p, id, (job) => job.parked?.signal === 'verdict', 5000);
+    expect(waiting.state).toBe('reviewing');
+    await p.signal(id, 'verdict', 'approved');
+    expect((await waitForState(p, id, 'approved', 5000)).result).toBe('approved');
+    expect((await p.replay(id)).divergences).toEqual([]);
+    const own = defineLifecycle({
+      name: 'napper', version: 1, initial: 'queued',
+      states: {
+        queued: { tags: ['queued'], on: { CLAIM: { target: 'done', actions: 'apply' }, SLEEP: { actions: 'apply' } } },
+        done: { type: 'final', tags: ['terminal', 'succeeded'] },
+      },
+    });
+    await expect(open({ lifecycles: [own] })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/SLEEP.*engine's own/) });
   });
 
   test('sleepUntil a past instant returns at once; a second sleep after waking parks again', async () => {
