@@ -28,6 +28,8 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
   };
   // Replaced when the demo runs again on the same database; paused once it has made its first job.
   await phaseline.schedule('demo-heartbeat', '* * * * * *', heartbeat, null);
+  // A schedule keeps its pause across redefinitions (an operator's pause outlives a restart): the demo's own pause of an earlier run is lifted.
+  await phaseline.resumeSchedule('demo-heartbeat');
   let scheduled: number | null = null;
   const live = new Map<number, Job>();
   const tty = out.isTTY === true;
