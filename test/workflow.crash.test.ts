@@ -129,6 +129,9 @@ describe(`durable sleep and signals survive SIGKILL ${STORE_TAG}`, () => {
         if (v === 0) {
           // The first kill comes while a job sleeps.
           await waitUntil('a job asleep', async () => (await observer.list()).some((job) => job.parked !== null));
+        } else if (v === 1) {
+          // The second just after a job woke: running again, its sleep behind it.
+          await waitUntil('a job awake again', async () => (await observer.list()).some((job) => job.running && job.waits.length > 0), 10_000).catch(() => {});
         } else {
           await sleep(Math.floor(random() * (SLEEP_MS + 600)));
         }
@@ -141,6 +144,9 @@ describe(`durable sleep and signals survive SIGKILL ${STORE_TAG}`, () => {
 
       const lines = readLog(log);
       let parks = 0;
+      // Attempts cut by a kill (a lease recovered) before the job's sleep was recorded, and after it woke.
+      let cutBefore = 0;
+      let cutAfter = 0;
       for (const id of ids) {
         const history = await observer.history(id);
         await checkCommon(observer, id, history, lines);
@@ -157,8 +163,15 @@ describe(`durable sleep and signals survive SIGKILL ${STORE_TAG}`, () => {
         expect(b.length).toBeGreaterThanOrEqual(1);
         for (const line of b) expect(line.at, `job ${id}: step b never ran before the wake instant`).toBeGreaterThanOrEqual(until);
         parks += sleeps.length;
+        const lost = history.filter((e) => e.type === 'LEASE_LOST');
+        cutBefore += lost.filter((e) => e.seq < sleeps[0]!.seq).length;
+        cutAfter += lost.filter((e) => e.seq > wakes[0]!.seq).length;
       }
-      console.log(`workflow.crash sleep: ${VICTIMS} kills, ${killsWhileAsleep} while a job slept, ${parks} SLEEP events for ${JOBS} jobs`);
+      expect(cutAfter, 'a kill cut an attempt after its wake').toBeGreaterThanOrEqual(1);
+      console.log(
+        `workflow.crash sleep: ${VICTIMS} kills, ${killsWhileAsleep} while a job slept; ${cutBefore} attempts cut before their sleep was recorded, ` +
+          `${cutAfter} after the wake; ${parks} SLEEP events for ${JOBS} jobs`,
+      );
       expect(killsWhileAsleep).toBeGreaterThanOrEqual(1);
     } finally {
       await observer.close();
