@@ -709,7 +709,8 @@ async function refuseForeignTables(client: pg.PoolClient, url: string): Promise<
   const { rows } = await client.query<{ migrated: boolean; taken: string[] }>(
     `SELECT to_regclass($1) IS NOT NULL AS migrated,
             array_remove(ARRAY[CASE WHEN to_regclass('jobs') IS NOT NULL THEN 'jobs' END,
-                               CASE WHEN to_regclass('job_events') IS NOT NULL THEN 'job_events' END], NULL) AS taken`,
+                               CASE WHEN to_regclass('job_events') IS NOT NULL THEN 'job_events' END,
+                               CASE WHEN to_regclass('schedules') IS NOT NULL THEN 'schedules' END], NULL) AS taken`,
     [`"${MIGRATIONS.migrationsSchema}"."${MIGRATIONS.migrationsTable}"`],
   );
   const { migrated, taken } = rows[0]!;
