@@ -14,7 +14,9 @@ export type PhaselineErrorCode =
   | 'LEASE_LOST'
   | 'CLOSED'
   | 'STORE_UNAVAILABLE'
-  | 'NOT_A_PHASELINE_DATABASE';
+  | 'NOT_A_PHASELINE_DATABASE'
+  | 'SIGNAL_TIMEOUT'
+  | 'SCHEDULE_NOT_FOUND';
 
 export class PhaselineError extends Error {
   constructor(
@@ -145,6 +147,29 @@ export class NotAPhaselineDatabaseError extends PhaselineError {
   ) {
     super('NOT_A_PHASELINE_DATABASE', `${path} is not a Phaseline database: ${detail}`);
     this.name = 'NotAPhaselineDatabaseError';
+  }
+}
+
+/**
+ * `ctx.waitFor(name, { timeout })` ran out before the signal came: thrown inside the handler, which
+ * may catch it (the wait's outcome is recorded, so a re-entered handler gets the same error).
+ */
+export class SignalTimeoutError extends PhaselineError {
+  constructor(
+    readonly jobId: number,
+    readonly signal: string,
+    readonly until: number,
+  ) {
+    super('SIGNAL_TIMEOUT', `Job ${jobId} waited for the signal ${JSON.stringify(signal)} until ${new Date(until).toISOString()}; it did not come`);
+    this.name = 'SignalTimeoutError';
+  }
+}
+
+/** No schedule of that name is stored. Nothing was written. */
+export class ScheduleNotFoundError extends PhaselineError {
+  constructor(readonly schedule: string) {
+    super('SCHEDULE_NOT_FOUND', `No schedule ${JSON.stringify(schedule)}`);
+    this.name = 'ScheduleNotFoundError';
   }
 }
 

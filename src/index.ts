@@ -7,10 +7,12 @@
  */
 export {
   Phaseline, createPhaseline,
-  type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf,
+  type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf, type StartOptions,
 } from './phaseline.ts';
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type RateLimit, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
-export type { HandlerContext } from './runner/context.ts';
+export type { HandlerContext, ChildOutcome } from './runner/context.ts';
+export type { Schedule, ScheduleOptions, MissedPolicy } from './schedules/schedule.ts';
+export type { Parked, WaitRecord, SignalRecord } from './engine/parking.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
 export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';
 export type { ListFilter, CountFilter, StateCount, SendOptions, Clock } from './engine/types.ts';

@@ -19,7 +19,7 @@ import type { Job, JobEvent } from './engine/job-types.ts';
 import { LifecycleRegistry, canRetry } from './engine/lifecycles.ts';
 import type { Clock, CountFilter, ListFilter, SendOptions, StateCount } from './engine/types.ts';
 import { builtInLifecycles, type LifecycleEvents, type SendableEvent } from '../machines/index.ts';
-import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, PhaselineError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
+import { ClosedError, InvalidInputError, isPhaselineError, JobNotFoundError, PhaselineError, ScheduleNotFoundError, StoreUnavailableError, UnknownJobTypeError } from './errors.ts';
 import { TypedEmitter, type Listener, type PhaselineEventName } from './events.ts';
 import { attachEngine } from './internal.ts';
 import { resolveLogger, type Logger } from './logger.ts';
@@ -34,6 +34,11 @@ import { assertInstant, assertText } from './engine/validate.ts';
 import type { RunnerOptions, Workers } from './runner/options.ts';
 import { enginePort, pendingPort } from './runner/port.ts';
 import { Runner } from './runner/runner.ts';
+import { cronSlots } from './schedules/cron.ts';
+import { CHILD_KEY_PREFIX } from './engine/parking.ts';
+import { ScheduleLoop } from './schedules/loop.ts';
+import { planSlots, scheduleColumns, slotKey, toSchedule, type Schedule, type ScheduleOptions } from './schedules/schedule.ts';
+import type { ScheduleRow } from './db/schema.ts';
 
 export interface PhaselineOptions extends OpenOptions {
   /**
@@ -95,6 +100,16 @@ export interface EnqueueOptions {
   start?: boolean;
 }
 
+/** `start()`'s options: the workers', and the scheduler loop's. */
+export interface StartOptions extends RunnerOptions {
+  /**
+   * The scheduler loop (cron schedules, `schedule()`): on by default; `false` runs workers only.
+   * `pollIntervalMs`: how often it looks for schedules made elsewhere (default 1000 ms); it wakes
+   * at the next slot it knows in any case.
+   */
+  schedules?: boolean | { pollIntervalMs?: number };
+}
+
 export interface OwnerOption {
   /** Refuse unless the job belongs to this owner; omit for system and admin callers. */
   owner?: string | null;
@@ -123,6 +138,7 @@ export class Phaseline {
   /** `@opentelemetry/api`, when installed and telemetry is on. */
   readonly #otel: OtelApi | null;
   #runner: Runner | null = null;
+  #scheduleLoop: ScheduleLoop | null = null;
   #closed = false;
   #observing = false;
 
@@ -284,6 +300,9 @@ export class Phaseline {
     if (options.delayMs !== undefined && (!Number.isFinite(options.delayMs) || options.delayMs < 0)) {
       throw new InvalidInputError('delayMs', 'must be a non-negative number');
     }
+    if (typeof options.idempotencyKey === 'string' && options.idempotencyKey.startsWith(CHILD_KEY_PREFIX)) {
+      throw new InvalidInputError('idempotencyKey', `keys beginning "${CHILD_KEY_PREFIX}" are reserved for child jobs (ctx.spawn)`);
+    }
     const runAfter = options.runAt ?? (options.delayMs ? now + Math.round(options.delayMs) : null);
     const input: JobInput = {
       params: valid,
@@ -369,6 +388,10 @@ export class Phaseline {
   ): Promise<Job>;
   async send(id: number, event: EventObject & Record<string, unknown>, options: SendOptions & { lifecycle?: string } = {}): Promise<Job> {
     const { lifecycle, ...sendOptions } = options;
+    const type = (event as { type?: unknown } | null)?.type;
+    if (type === 'SLEEP' || type === 'WAIT' || type === 'WAKE') {
+      throw new InvalidInputError('event.type', `${type} is the engine's own (a handler's ctx.sleep / ctx.waitFor and the claim that wakes it); it is not sent`);
+    }
     if (!this.#engine) {
       const engine = await this.#async('send');
       if (lifecycle !== undefined) {
@@ -388,6 +411,17 @@ export class Phaseline {
   /** Answer a waiting job's question; it is resumed with the answer. */
   async reply(id: number, answer: Json, options: OwnerOption = {}): Promise<Job> {
     return this.send(id, { type: 'REPLY', reply: answer }, { ...options, actor: options.owner ?? null });
+  }
+
+  /**
+   * Send a signal to a job: a handler waiting in `ctx.waitFor(name)` resumes with `payload`
+   * (recorded in the history as a SIGNAL event). A job that does not wait for it yet (queued,
+   * running, asleep, waiting for another name) keeps it, in order, for its first wait of that
+   * name. A finished job refuses it (ILLEGAL_TRANSITION) and nothing is written.
+   */
+  async signal(id: number, name: string, payload: Json = null, options: OwnerOption = {}): Promise<Job> {
+    if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
+    return this.send(id, { type: 'SIGNAL', name, payload }, { ...options, actor: options.owner ?? null });
   }
 
   /**
@@ -495,20 +529,157 @@ export class Phaseline {
   // ── Workers ──────────────────────────────────────────────────────────────
 
   /** Start workers in this process. Enqueues in this process wake them at once. */
-  start(options: RunnerOptions = {}): Workers {
+  start(startOptions: StartOptions = {}): Workers {
     this.#assertOpen('start');
     if (this.#runner?.running) throw new InvalidInputError('start', 'workers are already running; stop them first');
+    const { schedules = true, ...options } = startOptions;
+    const schedulePollMs = typeof schedules === 'object' ? (schedules.pollIntervalMs ?? 1000) : 1000;
+    if (!(Number.isFinite(schedulePollMs) && schedulePollMs >= 1)) throw new InvalidInputError('schedules.pollIntervalMs', 'must be a number of milliseconds of at least 1');
     // On PostgreSQL the workers' calls wait for the server (a failed connection is reported on
     // 'error' and retried with backoff, as a lost one is).
     const port = this.#engine ? enginePort(this.#engine) : pendingPort(this.#server!.then(enginePort), this.#clock);
     this.#runner = new Runner(port, this.#types, this.#emitter, options, this.#logger, this.#otel ? new AttemptTracing(this.#otel) : null);
     this.#runner.start();
+    if (schedules !== false) {
+      this.#scheduleLoop = new ScheduleLoop({
+        tick: async () => {
+          await this.runDueSchedules();
+          return this.#nextSlot();
+        },
+        clock: this.#clock,
+        pollIntervalMs: schedulePollMs,
+        report: (error) => this.#emitter.emit('error', { error, where: 'scheduler' }),
+      });
+    }
     return this.#runner;
   }
 
-  /** Stop the workers: running handlers get `graceMs` to finish, then their jobs are released. */
+  /** Stop the workers (running handlers get `graceMs` to finish, then their jobs are released) and the scheduler loop. */
   async stop(graceMs?: number): Promise<void> {
+    const loop = this.#scheduleLoop;
+    this.#scheduleLoop = null;
+    await loop?.stop();
     await this.#runner?.stop(graceMs);
+  }
+
+  // ── Schedules ────────────────────────────────────────────────────────────
+
+  /** The store, once open. */
+  async #storeOf(operation: string): Promise<Store> {
+    this.#assertOpen(operation);
+    return this.#engine ? this.#engine.store : (await this.#async(operation)).store;
+  }
+
+  /**
+   * Store a cron schedule: one job of `type` with `params` per slot of `cron` (five fields, or six
+   * with seconds; croner's syntax), read in `timezone` (UTC by default). Exactly one job per slot,
+   * whatever number of processes and hosts run the scheduler (`start()` runs it). `overlap: 'skip'`
+   * enqueues nothing for a slot while the schedule's previous job is unfinished; `missed` says
+   * what happens to slots that passed while no scheduler ran (see {@link MissedPolicy}). A schedule
+   * of that name is replaced (its next slot kept when its pattern and zone stay). A wrong pattern,
+   * time zone or option, an unknown job type or parameters its validator refuses: a typed error,
+   * and nothing is stored. Its first slot is the first after now.
+   */
+  async schedule<P>(name: string, cron: string, type: JobType<P, any> | string, params: P, options: ScheduleOptions = {}): Promise<Schedule> {
+    if (typeof name !== 'string' || name.length === 0 || !name.isWellFormed()) throw new InvalidInputError('name', 'must be a non-empty string');
+    const jobType = this.jobType(typeof type === 'string' ? type : type.name);
+    const valid = validateParams(jobType, params);
+    const columns = scheduleColumns(options);
+    const slots = cronSlots(cron, columns.timezone);
+    const now = this.#clock();
+    const first = slots.after(now);
+    if (first === null) throw new InvalidInputError('cron', `${JSON.stringify(cron)} has no slot after now`);
+    const store = await this.#storeOf('schedule');
+    const row: ScheduleRow = {
+      name, cron, type: jobType.name, params: valid, ...columns, paused: false, nextAt: first, lastJobId: null, createdAt: now, updatedAt: now,
+    };
+    const stored = await store.run('write', function* (tx) {
+      if (yield* tx.insertSchedule(row)) return row;
+      const old = (yield* tx.readSchedule(name))!;
+      const same = old.cron === cron && old.timezone === columns.timezone;
+      const { name: _name, createdAt: _created, ...change } = { ...row, nextAt: same ? old.nextAt : first, lastJobId: old.lastJobId, paused: old.paused };
+      yield* tx.updateSchedule(name, change);
+      return { ...row, ...change, createdAt: old.createdAt };
+    });
+    return toSchedule(stored);
+  }
+
+  /** Every stored schedule, by name. */
+  async schedules(): Promise<Schedule[]> {
+    const store = await this.#storeOf('schedules');
+    return (await store.run('autocommit', (tx) => tx.listSchedules())).map(toSchedule);
+  }
+
+  /** Pause a schedule: no job for its slots until it is resumed. SCHEDULE_NOT_FOUND when there is none. */
+  async pauseSchedule(name: string): Promise<Schedule> {
+    return this.#changeSchedule('pauseSchedule', name, () => ({ paused: true }));
+  }
+
+  /** Resume a paused schedule from its next slot after now (the slots it was paused over are not run). */
+  async resumeSchedule(name: string): Promise<Schedule> {
+    return this.#changeSchedule('resumeSchedule', name, (row, now) => (row.paused ? { paused: false, nextAt: cronSlots(row.cron, row.timezone).after(now) ?? Number.MAX_SAFE_INTEGER } : {}));
+  }
+
+  /** Delete a schedule (its jobs stay). SCHEDULE_NOT_FOUND when there is none. */
+  async deleteSchedule(name: string): Promise<void> {
+    const store = await this.#storeOf('deleteSchedule');
+    if (!(await store.run('write', (tx) => tx.deleteSchedule(name)))) throw new ScheduleNotFoundError(name);
+  }
+
+  async #changeSchedule(operation: string, name: string, change: (row: ScheduleRow, now: number) => Partial<ScheduleRow>): Promise<Schedule> {
+    const store = await this.#storeOf(operation);
+    const now = this.#clock();
+    const row = await store.run('write', function* (tx) {
+      const found = yield* tx.readSchedule(name);
+      if (!found) throw new ScheduleNotFoundError(name);
+      const set = { ...change(found, now), updatedAt: now };
+      yield* tx.updateSchedule(name, set);
+      return { ...found, ...set };
+    });
+    return toSchedule(row);
+  }
+
+  /**
+   * Enqueue the jobs of every due slot (what the scheduler loop does at each look; call it
+   * yourself with a manual clock, or without `start()`). Schedules of job types this instance has
+   * not registered are left to a process that has. Returns the ids of the jobs enqueued (a slot
+   * another scheduler enqueued first gives that job's id).
+   */
+  async runDueSchedules(): Promise<number[]> {
+    const store = await this.#storeOf('runDueSchedules');
+    const now = this.#clock();
+    const due = await store.run('autocommit', (tx) => tx.dueSchedules(now, 100));
+    const enqueued: number[] = [];
+    for (const row of due) {
+      if (!this.#types.has(row.type)) continue;
+      const slots = cronSlots(row.cron, row.timezone);
+      let lastJobId = row.lastJobId;
+      for (const slot of planSlots(row, now, slots)) {
+        if (row.overlap === 'skip' && lastJobId !== null) {
+          const last = await this.get(lastJobId).catch(() => null);
+          if (last && !last.terminal) continue; // the previous run is unfinished: this slot is skipped
+        }
+        try {
+          lastJobId = await this.enqueue(row.type, row.params, { idempotencyKey: slotKey(row.name, slot) });
+          enqueued.push(lastJobId);
+        } catch (error) {
+          // Parameters the type's validator now refuses: reported, and the slot passes.
+          this.#emitter.emit('error', { error, where: `schedule ${row.name}` });
+        }
+      }
+      const nextAt = slots.after(now) ?? Number.MAX_SAFE_INTEGER;
+      // Guarded by the next_at read: a scheduler that handled these slots first has moved it on already.
+      await store.run('write', (tx) => tx.updateSchedule(row.name, { nextAt, lastJobId, updatedAt: now }, row.nextAt));
+    }
+    return enqueued;
+  }
+
+  /** The earliest next slot of the unpaused schedules, or null. */
+  async #nextSlot(): Promise<number | null> {
+    const store = await this.#storeOf('runDueSchedules');
+    const rows = await store.run('autocommit', (tx) => tx.listSchedules());
+    const next = rows.filter((r) => !r.paused).map((r) => r.nextAt);
+    return next.length > 0 ? Math.min(...next) : null;
   }
 
   // ── Events ───────────────────────────────────────────────────────────────

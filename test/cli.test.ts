@@ -37,8 +37,23 @@ describe('phaseline CLI', () => {
     const states = stored.map((r) => `${r.lifecycle}:${r.state}`);
     // success, failure, cancel, ask and reply, archive
     expect(states).toEqual(expect.arrayContaining(['ecotaxa:F', 'uws:ARCHIVED', 'uws:ABORTED', 'uws:PENDING', 'rime:JOB_STATUS_SUCCEEDED', 'rime:JOB_STATUS_CANCELLED', 'synapse:COMPLETE', 'qiskit:DONE', 'qiskit:ERROR']));
-    for (const type of ['ASK', 'REPLY', 'ARCHIVE', 'CANCEL', 'CANCEL_DONE', 'FAIL', 'SUCCEED', 'PROGRESS']) expect(types).toContain(type);
+    for (const type of ['ASK', 'REPLY', 'ARCHIVE', 'CANCEL', 'CANCEL_DONE', 'FAIL', 'SUCCEED', 'PROGRESS', 'SLEEP', 'WAKE']) expect(types).toContain(type);
     expect(demo.out).toMatch(/^id\s+lifecycle\s+type\s+state/m);
+  });
+
+  it('schedules lists the demo\'s paused schedule; pause, resume, delete; a missing one is one line, exit 2', () => {
+    const listed = json<Array<{ name: string; paused: boolean; lastJobId: number }>>('schedules');
+    expect(listed).toEqual([expect.objectContaining({ name: 'demo-heartbeat', paused: true, lastJobId: 12 })]);
+    expect(phaseline('schedules').out).toMatch(/^name\s+cron\s+timezone/m);
+    expect(json<{ paused: boolean }>('schedules', 'resume', 'demo-heartbeat').paused).toBe(false);
+    expect(json<{ paused: boolean }>('schedules', 'pause', 'demo-heartbeat').paused).toBe(true);
+    for (const args of [['schedules', 'resume', 'nope'], ['schedules', 'frobnicate'], ['schedules', 'pause']]) {
+      const refused = phaseline(...args);
+      expect(refused.code, args.join(' ')).toBe(2);
+      expect(isOneLineError(refused), refused.err).toBe(true);
+    }
+    expect(phaseline('schedules', 'delete', 'demo-heartbeat').code).toBe(0);
+    expect(phaseline('schedules').out).toBe('no schedules\n');
   });
 
   it('jobs filters like the UWS list: PHASE repeatable, LAST; --json is the same jobs', () => {
@@ -48,7 +63,8 @@ describe('phaseline CLI', () => {
     expect(rows(done.out).every((l) => /\b(DONE|ERROR)\b/.test(l))).toBe(true);
     expect(rows(phaseline('jobs', '--last', '3').out)).toHaveLength(3);
     const all = json<Array<{ id: number; state: string }>>('jobs');
-    expect(all.map((j) => j.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // The ten lifecycle jobs, the sleeping one, and the one job of the schedule the demo pauses after it.
+    expect(all.map((j) => j.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(json<Array<{ state: string }>>('jobs', '--phase', 'DONE', '--phase', 'ERROR').map((j) => j.state).sort()).toEqual(['DONE', 'ERROR']);
     expect(json<unknown[]>('jobs', '--owner', 'nobody')).toEqual([]);
     // A state no lifecycle has is a usage error, not an empty list.
@@ -124,8 +140,8 @@ describe('phaseline CLI', () => {
   it('replay reports 0 diverged on the demo database, then a row corrupted by hand', () => {
     const clean = phaseline('replay');
     expect(clean.code).toBe(0);
-    expect(clean.out.trim().split('\n').at(-1)).toMatch(/^replayed 10 jobs, 0 diverged$/);
-    expect(json('replay')).toMatchObject({ jobs: 10, diverged: 0, reports: [], notReplayed: [] });
+    expect(clean.out.trim().split('\n').at(-1)).toMatch(/^replayed 12 jobs, 0 diverged$/);
+    expect(json('replay')).toMatchObject({ jobs: 12, diverged: 0, reports: [], notReplayed: [] });
     const sqlite = new Database(db);
     sqlite.prepare("UPDATE jobs SET progress_percent = 42, state = 'P' WHERE id = 1").run();
     sqlite.close();
@@ -133,10 +149,10 @@ describe('phaseline CLI', () => {
     expect(dirty.code).toBe(1);
     expect(dirty.out).toMatch(/^1 job: ecotaxa@1: SUCCEED in R leads to F, not P$/m);
     expect(dirty.out).toMatch(/^job 1: state diverges at event \d+ \(SUCCEED\): stored "P", replayed "F"$/m);
-    expect(dirty.out.trim().split('\n').at(-1)).toMatch(/^replayed 10 jobs, 1 diverged$/);
+    expect(dirty.out.trim().split('\n').at(-1)).toMatch(/^replayed 12 jobs, 1 diverged$/);
     const report = phaseline('replay', '--json');
     expect(report.code).toBe(1);
-    expect(JSON.parse(report.out)).toMatchObject({ jobs: 10, diverged: 1, reports: [{ jobId: 1 }] });
+    expect(JSON.parse(report.out)).toMatchObject({ jobs: 12, diverged: 1, reports: [{ jobId: 1 }] });
     expect(phaseline('replay', '2').code).toBe(0);
     expect(phaseline('replay', '1').code).toBe(1);
     expect(phaseline('replay', '42')).toEqual({ code: 2, out: '', err: 'phaseline: No job with id 42\n' });

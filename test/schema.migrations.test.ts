@@ -151,7 +151,7 @@ describe('schema.ts and migrations/ agree', { timeout: 90_000 }, () => {
     const migrated = openDatabase(join(dir, 'migrated.db'));
     try {
       expect(structureOf(migrated.sqlite)).toEqual(structureOf(pushed));
-      expect(Object.keys(structureOf(pushed))).toEqual(['job_events', 'job_slots', 'jobs']);
+      expect(Object.keys(structureOf(pushed))).toEqual(['job_events', 'job_slots', 'jobs', 'schedules']);
     } finally {
       pushed.close();
       migrated.sqlite.close();

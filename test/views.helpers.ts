@@ -107,6 +107,9 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     attempt: 0,
     steps: {},
     replies: [],
+    parked: null,
+    waits: [],
+    signals: [],
     lease: null,
     ...overrides,
   };

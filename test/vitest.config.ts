@@ -23,6 +23,11 @@ export const CONFORMANCE = [
   'test/runner.crash.test.ts',
   'test/runner.multiprocess.test.ts',
   'test/store.listing.test.ts',
+  'test/workflow.sleep.test.ts',
+  'test/workflow.signals.test.ts',
+  'test/workflow.crash.test.ts',
+  'test/workflow.schedules.test.ts',
+  'test/workflow.children.test.ts',
 ];
 
 /**

@@ -2,11 +2,12 @@
  * `phaseline demo`: real handlers of all five lifecycles run by workers in this process, with live
  * progress bars. The EcoTaxa import asks a question and the demo answers it; a RIME test and a UWS
  * job are cancelled mid-run; a flaky job is retried; a broken one fails; a finished UWS job reaches
- * its destruction instant and is archived.
+ * its destruction instant and is archived; a job sleeps durably mid-run; a cron schedule enqueues a
+ * job each second, and is paused after its first (`phaseline schedules` lists it).
  */
 import type { Job } from '../engine/job.ts';
 import type { Phaseline } from '../phaseline.ts';
-import { demoJobTypes, ecotaxaImport, flaky, broken, qiskitSampler, rimeStressTest, synapseQuery, uwsCutout } from '../demo/jobtypes.ts';
+import { demoJobTypes, ecotaxaImport, flaky, broken, heartbeat, nap, qiskitSampler, rimeStressTest, synapseQuery, uwsCutout } from '../demo/jobtypes.ts';
 import { bar } from './table.ts';
 
 export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = process.stdout): Promise<void> {
@@ -23,7 +24,13 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
     sampler: await phaseline.enqueue(qiskitSampler, { shots: 1024 }, { owner: 'erin', priority: 5 }),
     flaky: await phaseline.enqueue(flaky, null, { owner: 'erin' }),
     broken: await phaseline.enqueue(broken, null, { owner: 'erin' }),
+    nap: await phaseline.enqueue(nap, null, { owner: 'dave' }),
   };
+  // Replaced when the demo runs again on the same database; paused once it has made its first job.
+  await phaseline.schedule('demo-heartbeat', '* * * * * *', heartbeat, null);
+  // A schedule keeps its pause across redefinitions (an operator's pause outlives a restart): the demo's own pause of an earlier run is lifted.
+  await phaseline.resumeSchedule('demo-heartbeat');
+  let scheduled: number | null = null;
   const live = new Map<number, Job>();
   const tty = out.isTTY === true;
   let drawn = 0;
@@ -48,6 +55,10 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
     if (!tty && event.stateBefore !== event.stateAfter) {
       out.write(`job ${job.id} ${job.type}: ${event.stateBefore} -> ${event.stateAfter} (${event.type})\n`);
     }
+    if (job.type === heartbeat.name && scheduled === null) {
+      scheduled = job.id;
+      once('pause schedule', () => phaseline.pauseSchedule('demo-heartbeat'));
+    }
     if (job.id === ids.import && job.state === 'A') {
       out.write(tty ? '' : `job ${job.id} asks: ${JSON.stringify(job.question)}; answering\n`);
       once(`reply ${job.id} v${job.version}`, () => phaseline.reply(job.id, { taxa: 'Copepoda' }, { owner: 'alice' }));
@@ -63,6 +74,7 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
   phaseline.start({ concurrency: 4, pollIntervalMs: 100, progressIntervalMs: 50, cancelGraceMs: 1000 });
   const done = async () => {
     const jobs = await Promise.all(Object.values(ids).map((id) => phaseline.get(id)));
+    if (scheduled === null || !(await phaseline.get(scheduled)).terminal) return false;
     return jobs.every((j) => j.terminal || j.id === ids.draft) && (await phaseline.get(ids.cutout)).state === 'ARCHIVED';
   };
   const deadline = Date.now() + 30_000;

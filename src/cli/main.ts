@@ -11,6 +11,7 @@ import { createPhaseline, type Phaseline } from '../phaseline.ts';
 import { cancelCommand, historyCommand, jobsCommand, replyCommand, sendCommand, showCommand, type JobsOptions } from './commands.ts';
 import { exportCommand, replayCommand, upgradeCommand, type ReplayOptions, type UpgradeCommandOptions } from './histories.ts';
 import { runDemo } from './demo.ts';
+import { schedulesCommand } from './schedule-commands.ts';
 import { CliError, errorLine, EXIT, exitCodeOf, messageOf } from './errors.ts';
 import { checkCommand, findLifecycle, graphCommand, type CheckCommandOptions, type GraphOptions } from './lifecycle-commands.ts';
 import { loadLifecycles } from './lifecycles.ts';
@@ -207,6 +208,14 @@ function buildProgram(setCode: (code: number) => void): Command {
         sendCommand(p, id, event, payload, options.json === true),
       ),
     );
+
+  program
+    .command('schedules')
+    .description('list the cron schedules, or pause, resume or delete one (schedules are made by the app: phaseline.schedule)')
+    .argument('[action]', 'list (default), pause, resume or delete')
+    .argument('[name]', 'the schedule (for pause, resume, delete)')
+    .addOption(json())
+    .action(act(false, (p, action: string | undefined, name: string | undefined, options: JsonOption) => schedulesCommand(p, action, name, options.json === true)));
 
   program
     .command('demo')

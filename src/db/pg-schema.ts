@@ -135,3 +135,24 @@ export const jobEvents = pgTable(
 
 export type PgJobRow = typeof jobs.$inferSelect;
 export type PgJobEventRow = typeof jobEvents.$inferSelect;
+
+/** Cron schedules, as on SQLite (schema.ts). */
+export const schedules = pgTable(
+  'schedules',
+  {
+    name: text('name').primaryKey(),
+    cron: text('cron').notNull(),
+    timezone: text('timezone'),
+    type: text('type').notNull(),
+    params: json<Json>('params'),
+    overlap: text('overlap', { enum: ['allow', 'skip'] }).notNull(),
+    missed: text('missed', { enum: ['skip', 'latest', 'backfill'] }).notNull(),
+    backfill: integer('backfill'),
+    paused: boolean('paused').notNull(),
+    nextAt: instant('next_at').notNull(),
+    lastJobId: bigint('last_job_id', { mode: 'number' }),
+    createdAt: instant('created_at').notNull(),
+    updatedAt: instant('updated_at').notNull(),
+  },
+  (t) => [index('schedules_due').on(t.nextAt).where(sql`NOT ${t.paused}`)],
+);

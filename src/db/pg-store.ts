@@ -22,13 +22,13 @@ import { countWhere, sortCounts, DERIVED, listOrder, listQueries, listWhere, mat
 import type { CountFilter, StateCount } from '../engine/types.ts';
 import { redactUrl } from './url.ts';
 import { WAKE_CHANNEL, WakeListener } from './pg-wake.ts';
-import { jobEvents, jobs } from './pg-schema.ts';
+import { jobEvents, jobs, schedules } from './pg-schema.ts';
 import { createTypeSlots, LOCK_JOBS, prepareLimitQueries, upsertKeySlot } from './pg-limits.ts';
-import type { JobEventRow, JobRow } from './schema.ts';
+import type { JobEventRow, JobRow, ScheduleRow } from './schema.ts';
 import { errorField, safeLog, silentLogger, type Logger } from '../logger.ts';
 import type {
   SlotChange, SlotFields, TypeSlot,
-  DestructionRow, JobHead, JobQuery, LeaseRow, Op, Script, SettledStates, Store, StoreTx, TxMode,
+  DestructionRow, JobHead, JobQuery, LeaseRow, Op, ScheduleChange, Script, SettledStates, Store, StoreTx, TxMode,
 } from './store.ts';
 
 export type PgDb = NodePgDatabase<Record<string, never>>;
@@ -497,6 +497,39 @@ class PgOps implements StoreTx {
     return (yield this.#stmts.jobsAfter.execute({ after: afterId, limit })) as JobRow[];
   }
 
+  *insertSchedule(row: ScheduleRow): Op<boolean> {
+    const result = (yield this.#db.insert(schedules).values(row).onConflictDoNothing()) as pg.QueryResult;
+    return result.rowCount === 1;
+  }
+
+  *readSchedule(name: string): Op<ScheduleRow | undefined> {
+    return ((yield this.#db.select().from(schedules).where(eq(schedules.name, name))) as ScheduleRow[])[0];
+  }
+
+  *listSchedules(): Op<ScheduleRow[]> {
+    return (yield this.#db.select().from(schedules).orderBy(asc(schedules.name))) as ScheduleRow[];
+  }
+
+  *dueSchedules(now: number, limit: number): Op<ScheduleRow[]> {
+    return (yield this.#db
+      .select()
+      .from(schedules)
+      .where(and(eq(schedules.paused, false), lte(schedules.nextAt, now)))
+      .orderBy(asc(schedules.nextAt))
+      .limit(limit)) as ScheduleRow[];
+  }
+
+  *updateSchedule(name: string, change: ScheduleChange, expectNextAt?: number): Op<boolean> {
+    const where = expectNextAt === undefined ? eq(schedules.name, name) : and(eq(schedules.name, name), eq(schedules.nextAt, expectNextAt));
+    const result = (yield this.#db.update(schedules).set(change).where(where)) as pg.QueryResult;
+    return result.rowCount === 1;
+  }
+
+  *deleteSchedule(name: string): Op<boolean> {
+    const result = (yield this.#db.delete(schedules).where(eq(schedules.name, name))) as pg.QueryResult;
+    return result.rowCount === 1;
+  }
+
   *idRange(): Op<{ min: number; max: number } | null> {
     yield* this.#flushRows();
     const [range] = (yield this.#db.select({ min: min(jobs.id), max: max(jobs.id) }).from(jobs)) as Array<{ min: number | null; max: number | null }>;
@@ -810,7 +843,8 @@ async function refuseForeignTables(client: pg.PoolClient, url: string): Promise<
   const { rows } = await client.query<{ migrated: boolean; taken: string[] }>(
     `SELECT to_regclass($1) IS NOT NULL AS migrated,
             array_remove(ARRAY[CASE WHEN to_regclass('jobs') IS NOT NULL THEN 'jobs' END,
-                               CASE WHEN to_regclass('job_events') IS NOT NULL THEN 'job_events' END], NULL) AS taken`,
+                               CASE WHEN to_regclass('job_events') IS NOT NULL THEN 'job_events' END,
+                               CASE WHEN to_regclass('schedules') IS NOT NULL THEN 'schedules' END], NULL) AS taken`,
     [`"${MIGRATIONS.migrationsSchema}"."${MIGRATIONS.migrationsTable}"`],
   );
   const { migrated, taken } = rows[0]!;

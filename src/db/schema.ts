@@ -166,3 +166,37 @@ export const jobEvents = sqliteTable(
 export type JobRow = typeof jobs.$inferSelect;
 export type SlotRow = typeof jobSlots.$inferSelect;
 export type JobEventRow = typeof jobEvents.$inferSelect;
+
+/**
+ * Cron schedules (src/schedules/): each enqueues one job per slot of its cron pattern. `next_at`
+ * is the first slot not yet handled; a scheduler takes the schedules whose `next_at` has come
+ * (the partial index), enqueues with an idempotency key per slot (so two schedulers on one
+ * database make one job), and moves `next_at` on, guarded by the value it read.
+ */
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    name: text('name').primaryKey(),
+    cron: text('cron').notNull(),
+    /** An IANA time zone the pattern is read in; null for UTC. */
+    timezone: text('timezone'),
+    /** The job type each slot enqueues, with these parameters. */
+    type: text('type').notNull(),
+    params: json<Json>('params'),
+    /** `allow`, or `skip`: no job for a slot while the schedule's previous job is unfinished. */
+    overlap: text('overlap', { enum: ['allow', 'skip'] }).notNull(),
+    /** After downtime: `skip` the missed slots, run the `latest` one, or `backfill` up to `backfill` of them. */
+    missed: text('missed', { enum: ['skip', 'latest', 'backfill'] }).notNull(),
+    backfill: integer('backfill'),
+    paused: integer('paused', { mode: 'boolean' }).notNull(),
+    /** The first slot not yet handled (UTC ms). */
+    nextAt: integer('next_at').notNull(),
+    /** The schedule's latest job, for `overlap: 'skip'`. */
+    lastJobId: integer('last_job_id'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('schedules_due').on(t.nextAt).where(sql`${t.paused} = 0`)],
+);
+
+export type ScheduleRow = typeof schedules.$inferSelect;

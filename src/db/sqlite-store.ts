@@ -8,20 +8,20 @@
  * {@link SqliteStore.listen} wakes workers when another process commits to the same file
  * (src/db/sqlite-wake.ts).
  */
-import { and, asc, count, eq, inArray, isNull, lt, max, min, ne, notInArray } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, lte, max, min, ne, notInArray } from 'drizzle-orm';
 import type Database from 'better-sqlite3';
 import { countWhere, sortCounts, listOrder, listQueries, listWhere, mergeNewest, upgradeColumns } from './columns.ts';
 import type { CountFilter, StateCount } from '../engine/types.ts';
 import type { CompiledRead } from './compile.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { OpenDatabase } from './open.ts';
-import { jobs, type JobEventRow, type JobRow } from './schema.ts';
+import { jobs, schedules, type JobEventRow, type JobRow, type ScheduleRow } from './schema.ts';
 import { commitFile, FileWake } from './sqlite-wake.ts';
 import { prepareLimitStatements, type LimitStatements } from './sqlite-limits.ts';
 import { compileClaimable, compileDueForDestruction, prepareStatements, type Statements } from './statements.ts';
 import {
   runToEnd,
-  type DestructionRow, type JobHead, type JobQuery, type LeaseRow, type Script, type SettledStates, type StoreTx, type SyncStore, type TxMode,
+  type DestructionRow, type JobHead, type ScheduleChange, type JobQuery, type LeaseRow, type Script, type SettledStates, type StoreTx, type SyncStore, type TxMode,
   type SlotChange, type SlotFields, type TypeSlot,
 } from './store.ts';
 
@@ -244,6 +244,37 @@ export class SqliteStore implements SyncStore, StoreTx {
 
   *historyBetween(fromId: number, toId: number): Generator<never, JobEventRow[]> {
     return this.#stmts.selectEventsBetween.all({ from: fromId, to: toId });
+  }
+
+  *insertSchedule(row: ScheduleRow): Generator<never, boolean> {
+    return this.database.db.insert(schedules).values(row).onConflictDoNothing().run().changes === 1;
+  }
+
+  *readSchedule(name: string): Generator<never, ScheduleRow | undefined> {
+    return this.database.db.select().from(schedules).where(eq(schedules.name, name)).get();
+  }
+
+  *listSchedules(): Generator<never, ScheduleRow[]> {
+    return this.database.db.select().from(schedules).orderBy(asc(schedules.name)).all();
+  }
+
+  *dueSchedules(now: number, limit: number): Generator<never, ScheduleRow[]> {
+    return this.database.db
+      .select()
+      .from(schedules)
+      .where(and(eq(schedules.paused, false), lte(schedules.nextAt, now)))
+      .orderBy(asc(schedules.nextAt))
+      .limit(limit)
+      .all();
+  }
+
+  *updateSchedule(name: string, change: ScheduleChange, expectNextAt?: number): Generator<never, boolean> {
+    const where = expectNextAt === undefined ? eq(schedules.name, name) : and(eq(schedules.name, name), eq(schedules.nextAt, expectNextAt));
+    return this.database.db.update(schedules).set(change).where(where).run().changes === 1;
+  }
+
+  *deleteSchedule(name: string): Generator<never, boolean> {
+    return this.database.db.delete(schedules).where(eq(schedules.name, name)).run().changes === 1;
   }
 
   *savepoint<T>(script: Script<T>): Generator<never, T> {

@@ -10,7 +10,7 @@
  * either kind of store.
  */
 import type { CountFilter, ListFilter, StateCount } from '../engine/types.ts';
-import type { JobEventRow, JobRow } from './schema.ts';
+import type { JobEventRow, JobRow, ScheduleRow } from './schema.ts';
 
 /** One store operation: a generator that may yield promises (asynchronous stores) and returns `T`. */
 export type Op<T> = Generator<PromiseLike<unknown>, T, unknown>;
@@ -60,6 +60,9 @@ export interface SlotChange {
 
 /** What a deletion takes away from the counters. */
 export type SlotFields = Pick<JobRow, 'type' | 'concurrencyKey' | 'running' | 'claimable'>;
+
+/** What a schedule's update may change (its name never). */
+export type ScheduleChange = Partial<Omit<ScheduleRow, 'name' | 'createdAt'>>;
 
 /** The filter of a listing, as the facade takes it (`last` takes the newest by creation, newest first). */
 export type JobQuery = Readonly<ListFilter>;
@@ -132,6 +135,20 @@ export interface StoreTx {
   historyBetween(fromId: number, toId: number): Op<JobEventRow[]>;
   /** Delete jobs and their history; returns how many jobs were deleted. */
   deleteJobs(ids: readonly number[]): Op<number>;
+  /** Insert a schedule; false, and nothing written, when one of that name exists. */
+  insertSchedule(row: ScheduleRow): Op<boolean>;
+  readSchedule(name: string): Op<ScheduleRow | undefined>;
+  /** Every schedule, by name. */
+  listSchedules(): Op<ScheduleRow[]>;
+  /** Unpaused schedules whose next slot has come (`next_at` ≤ now), earliest first. */
+  dueSchedules(now: number, limit: number): Op<ScheduleRow[]>;
+  /**
+   * Change a schedule; with `expectNextAt`, only while its `next_at` is still that value (another
+   * scheduler that handled the slot first wins). False when nothing was written.
+   */
+  updateSchedule(name: string, change: ScheduleChange, expectNextAt?: number): Op<boolean>;
+  /** False when there was none. */
+  deleteSchedule(name: string): Op<boolean>;
   /** Run a script as a savepoint of the open transaction: when it throws, only its own writes are undone. */
   savepoint<T>(script: Script<T>): Op<T>;
 

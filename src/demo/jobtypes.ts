@@ -140,4 +140,30 @@ export const broken = defineJobType<Json, Json>({
   },
 });
 
-export const demoJobTypes: readonly AnyJobType[] = [ecotaxaImport, uwsCutout, rimeStressTest, synapseQuery, qiskitSampler, flaky, broken];
+/** Prepares, sleeps durably (the job stays PROCESSING, its worker slot free), then finishes: shows `ctx.sleep`. */
+export const nap = defineJobType<Json, Json>({
+  name: 'demo.nap',
+  lifecycle: 'synapse',
+  async handler(ctx) {
+    const prepared = await ctx.step('prepare', async () => {
+      await work(ctx, 2, 60, 'Preparing');
+      return Date.now();
+    });
+    await ctx.progress(50, 'Sleeping for 800 ms');
+    await ctx.sleep(800);
+    await work(ctx, 2, 60, 'Finishing');
+    return { sleptMs: Date.now() - prepared };
+  },
+});
+
+/** What the demo's cron schedule enqueues each second (the demo pauses the schedule after the first). */
+export const heartbeat = defineJobType<Json, Json>({
+  name: 'demo.heartbeat',
+  lifecycle: 'rime',
+  async handler(ctx) {
+    await work(ctx, 2, 40, 'Beat');
+    return { at: new Date().toISOString() };
+  },
+});
+
+export const demoJobTypes: readonly AnyJobType[] = [ecotaxaImport, uwsCutout, rimeStressTest, synapseQuery, qiskitSampler, flaky, broken, nap, heartbeat];

@@ -7,6 +7,7 @@ import type { JobContext, Outcome } from '../../machines/common.ts';
 import type { JobRow, StoredSnapshot } from '../db/schema.ts';
 import type { JobHead } from '../db/store.ts';
 import type { JobFields } from './job-types.ts';
+import { parkingOf } from './parking.ts';
 
 /** Columns fixed at creation, taken from the CREATE event (the lifecycle version also changed by an UPGRADE). */
 export type JobIdentity = Pick<JobFields, 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'concurrencyKey' | 'traceparent'>;
@@ -107,7 +108,11 @@ export function deriveRow(
   const context = snapshot.context as JobContext;
   const state = topState(snapshot.value);
   const terminal = snapshot.hasTag('terminal');
-  const running = snapshot.hasTag('running');
+  // A parked job (src/engine/parking.ts) keeps its running state but no handler holds it: not
+  // running (no lease, no slot), and claimable from its wake instant on.
+  const parked = parkingOf(snapshot);
+  const running = parked === null && snapshot.hasTag('running');
+  const wakeable = parked !== null && (parked.wakeAt !== null || context.cancelRequested);
   const version = (prev?.version ?? 0) + 1;
   let startedAt = prev?.startedAt ?? null;
   if (prev?.endedAt != null && !terminal) startedAt = null;
@@ -128,7 +133,7 @@ export function deriveRow(
     snapshot: persistSnapshot(snapshot),
     version,
     stateVersion: prev && prev.state === state ? prev.stateVersion : version,
-    claimable: snapshot.hasTag('queued'),
+    claimable: wakeable || snapshot.hasTag('queued'),
     running,
     waiting: snapshot.hasTag('waiting'),
     outcome: outcomeOf(snapshot),
@@ -153,7 +158,7 @@ export function deriveRow(
     quoteAt: context.quote,
     priority: context.priority,
     // A finished job waits for nothing (UWS ABORTED on TIMEOUT keeps no retry instant).
-    runAfter: terminal ? 0 : (context.runAfter ?? 0),
+    runAfter: terminal ? 0 : parked !== null ? (context.cancelRequested ? 0 : (parked.wakeAt ?? 0)) : (context.runAfter ?? 0),
     attempt: context.attempt,
     leaseId: lease_.leaseId,
     leaseExpiresAt: lease_.leaseExpiresAt,

@@ -23,9 +23,10 @@ import type {
   DestructionRow, JobHead, LeaseRow, Out, Script, SettledStates, SlotChange, Store, StoreTx, SyncStore,
 } from '../db/store.ts';
 import {
-  IllegalTransitionError, InvalidInputError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
+  IllegalTransitionError, InvalidInputError, isPhaselineError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
+import { applyEvent, childSignal, parentOf, parkingOf } from './parking.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import { describeDivergence } from '../replay/causes.ts';
@@ -451,8 +452,11 @@ export class Engine<S extends Store = SyncStore> {
     const payload: Record<string, unknown> = {};
     for (const key in event) if (key !== 'type' && key !== 'at') payload[key] = event[key];
     const before = live.snapshot;
-    const after = stepOf(lifecycle, this.compiledLifecycles)(before, machineEvent(type, at, payload));
-    if (after === before) throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type);
+    const after = applyEvent(lifecycle.machine, before, machineEvent(type, at, payload), (_machine, from, sent) => stepOf(lifecycle, this.compiledLifecycles)(from, sent));
+    if (after === null) {
+      const finished = type === 'SIGNAL' && before.hasTag('terminal') ? 'the job has finished, so no handler will wait for a signal' : undefined;
+      throw new IllegalTransitionError(prev.id, prev.lifecycle, describeState(before), type, finished);
+    }
     const { current, total } = (after.context as JobContext).progress;
     // A report of current alone (or total alone) is checked against the figure it keeps.
     if (current !== null && total !== null && current > total) {
@@ -464,7 +468,32 @@ export class Engine<S extends Store = SyncStore> {
     if (!(yield* tx.writeTransition(row, live.row, stored))) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     noteTransition(unit.slots, live.row, row);
     this.#afterCommit(unit, row, after, stored);
+    if (prev.endedAt === null && row.endedAt !== null) {
+      const parent = parentOf(row.idempotencyKey);
+      if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
+    }
     return row;
+  }
+
+  /**
+   * A child job has ended: signal its parent in the same transaction (`child:<id>` with its state,
+   * outcome and result), so a parent's `ctx.join` never misses it. A parent that has finished or
+   * was deleted refuses or lacks it: the child's ending stands.
+   */
+  *#signalParent(tx: StoreTx, unit: Unit, parentId: number, child: JobRow): Script<void> {
+    const event = {
+      type: 'SIGNAL',
+      name: childSignal(child.id),
+      payload: { id: child.id, state: child.state, outcome: child.outcome, result: child.result },
+    };
+    const mark = unit.effects.length;
+    try {
+      yield* tx.savepoint(this.#sendScript(tx, unit, parentId, event, { actor: `child/${child.id}` }));
+    } catch (error) {
+      unit.effects.length = mark;
+      unit.cache.clear();
+      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
+    }
   }
 
   /**
@@ -570,7 +599,7 @@ export class Engine<S extends Store = SyncStore> {
     if (!prev) throw new JobNotFoundError(jobId);
     const lifecycle = this.lifecycles.get(prev.lifecycle, prev.lifecycleVersion);
     const before = (yield* this.#liveOf(tx, null, prev, lifecycle)).snapshot;
-    return stepOf(lifecycle, this.compiledLifecycles)(before, { type, at: prev.updatedAt }) !== before;
+    return applyEvent(lifecycle.machine, before, { type, at: prev.updatedAt }, (_machine, from, sent) => stepOf(lifecycle, this.compiledLifecycles)(from, sent)) !== null;
   }
 
   /**
@@ -678,7 +707,9 @@ export class Engine<S extends Store = SyncStore> {
       const { actor, ...lease } = leaseFor(now);
       const lifecycle = this.lifecycles.get(row.lifecycle, row.lifecycleVersion);
       const live = yield* this.#liveOf(tx, unit, row, lifecycle, row);
-      claimed.push(yield* this.#apply(tx, unit, row, lifecycle, live, { type: 'CLAIM' }, { lease }, actor));
+      // A parked job (a sleep or a wait that is due) is taken up in its running state: WAKE, not CLAIM.
+      const type = parkingOf(live.snapshot) ? 'WAKE' : 'CLAIM';
+      claimed.push(yield* this.#apply(tx, unit, row, lifecycle, live, { type }, { lease }, actor));
     }
     return claimed;
   }

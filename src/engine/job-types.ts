@@ -3,6 +3,9 @@
  * return). Rows stay inside the store; `job.ts` maps them to these.
  */
 import type { JobError, Json, Outcome } from '../../machines/common.ts';
+import type { Parked, SignalRecord, WaitRecord } from './parking.ts';
+
+export type { Parked, SignalRecord, WaitRecord } from './parking.ts';
 
 /**
  * The fields a stored job (as exported: `StoredJob`) and its public view ({@link Job}) share,
@@ -63,6 +66,16 @@ export interface Job<Params = Json, Result = Json> extends JobFields {
   steps: Record<string, Json>;
   /** Replies in the order the job asked. */
   replies: Json[];
+  /**
+   * Set while the job is parked: its handler sleeps (`ctx.sleep`) or waits for a signal
+   * (`ctx.waitFor`); its state stays the lifecycle's running one, no worker holds it, and a claim
+   * takes it up again at `wakeAt` (null: when the signal comes).
+   */
+  parked: Parked | null;
+  /** The handler's durable waits (sleeps and signal waits), in the order it made them. */
+  waits: WaitRecord[];
+  /** Signals received that no wait has taken yet, oldest first. */
+  signals: SignalRecord[];
   lease: { id: string; expiresAt: number; workerId: string | null } | null;
 }
 

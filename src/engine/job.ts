@@ -5,6 +5,7 @@
 import type { Json } from '../../machines/common.ts';
 import type { Job, JobEvent } from './job-types.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
+import { signalsOf, waitsOf, type Parked, type ParkingContext } from './parking.ts';
 
 export type { Job, JobEvent } from './job-types.ts';
 
@@ -54,8 +55,17 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     attempt: row.attempt,
     steps: (row.snapshot.context as { steps?: Record<string, Json> }).steps ?? {},
     replies: (row.snapshot.context as { replies?: Json[] }).replies ?? [],
+    // Parked only while the state is running: the row says so (a parked job is not running, but its state is).
+    parked: parkedOfRow(row),
+    waits: waitsOf(row.snapshot.context),
+    signals: signalsOf(row.snapshot.context),
     lease: row.leaseId !== null ? { id: row.leaseId, expiresAt: row.leaseExpiresAt ?? 0, workerId: row.workerId } : null,
   };
+}
+
+function parkedOfRow(row: JobRow): Parked | null {
+  const parked = (row.snapshot.context as ParkingContext).parked;
+  return parked && !row.running && row.endedAt === null ? parked : null;
 }
 
 export function toJobEvent(row: JobEventRow): JobEvent {

@@ -8,6 +8,7 @@ import { OUTCOME_TAGS, type JobInput, type Lifecycle } from '../../machines/comm
 import { builtInLifecycles } from '../../machines/index.ts';
 import { InvalidInputError, UnknownLifecycleError } from '../errors.ts';
 import { compiledOf } from './compiled.ts';
+import { PARKING_EVENTS } from './parking.ts';
 import { firstSnapshot, nextSnapshot } from './transition.ts';
 
 /** Fields every job context has: the engine derives the row from them. */
@@ -31,6 +32,10 @@ export function validateLifecycle(lifecycle: Lifecycle): void {
   const machine = lifecycle.machine as AnyStateMachine | undefined;
   if (!machine || typeof machine.transition !== 'function' || !machine.root) {
     throw new InvalidInputError(where, 'needs an XState v5 machine (createMachine or setup().createMachine), or use defineLifecycle');
+  }
+  const reserved = PARKING_EVENTS.filter((type) => (machine.root.events as string[]).includes(type));
+  if (reserved.length > 0) {
+    throw new InvalidInputError(where, `its machine names ${reserved.join(', ')}, which are the engine's own events (sleeps, signal waits and their wake-ups); rename them`);
   }
   checkTagContract(lifecycle);
   checkNamedImplementations(lifecycle);

@@ -114,6 +114,19 @@ export function validateEvent(event: unknown): asserts event is { type: string }
     case 'TIMEOUT':
       optional(e, 'retryAt', assertInstant);
       break;
+    case 'SLEEP':
+      assertInstant(e.until, 'until');
+      if (e.until === null) throw new InvalidInputError('until', 'is required');
+      assertCount(e.index, 'index');
+      break;
+    case 'WAIT':
+      if (typeof e.signal !== 'string' || e.signal.length === 0) throw new InvalidInputError('signal', 'must be a non-empty string');
+      if (e.until !== undefined) assertInstant(e.until, 'until');
+      assertCount(e.index, 'index');
+      break;
+    case 'SIGNAL':
+      if (typeof e.name !== 'string' || e.name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
+      break;
     case 'SET':
       optional(e, 'priority', (v, f) => {
         if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new InvalidInputError(f, 'must be an integer');

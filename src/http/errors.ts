@@ -19,6 +19,9 @@ const STATUS: Record<PhaselineErrorCode, ContentfulStatusCode> = {
   CLOSED: 503,
   STORE_UNAVAILABLE: 503,
   NOT_A_PHASELINE_DATABASE: 503,
+  // Thrown inside a handler only; never an answer to a request.
+  SIGNAL_TIMEOUT: 500,
+  SCHEDULE_NOT_FOUND: 404,
 };
 
 /** The one body of every "no such job" answer: it names no id and no owner, so it tells nothing. */

@@ -29,6 +29,7 @@ import type { LifecycleRegistry } from '../engine/lifecycles.ts';
 import { resolverFor, stepOf } from '../engine/compiled.ts';
 import { initialSnapshot } from '../engine/creation.ts';
 import { describeState, firstSnapshot, machineEvent } from '../engine/transition.ts';
+import { applyEvent } from '../engine/parking.ts';
 import { isPhaselineError } from '../errors.ts';
 import type { Divergence, DivergenceCause } from './types.ts';
 
@@ -198,8 +199,8 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         identity.lifecycleVersion = to;
         label = `${next.name}@${next.version}`;
       } else {
-        const next = step(snapshot, machineEvent(event.type, event.at, event.payload));
-        if (next === snapshot) {
+        const next = applyEvent(lifecycle.machine, snapshot, machineEvent(event.type, event.at, event.payload), (_machine, from, sent) => step(from, sent));
+        if (next === null) {
           return done([differs('refused', 'transition', event, `${event.stateBefore} → ${event.stateAfter} on ${event.type}`, `${describeState(snapshot)} refuses ${event.type}`)]);
         }
         snapshot = next;

@@ -5,7 +5,8 @@
  */
 import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job-types.ts';
-import { IllegalTransitionError } from '../errors.ts';
+import { IllegalTransitionError, InvalidInputError, SignalTimeoutError } from '../errors.ts';
+import { childKey, childSignal, type WaitRecord } from '../engine/parking.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
 import type { Maybe } from '../engine/types.ts';
@@ -34,14 +35,62 @@ export interface HandlerContext<Params = Json> {
   step<T extends Json>(name: string, fn: () => Promise<T> | T): Promise<T>;
   /** Store internal state (EcoTaxa `inside`) and optionally the step number. */
   checkpoint(inside: Json, step?: number | null): Promise<void>;
+  /**
+   * A durable sleep of `ms` milliseconds. The wake instant is recorded in the history (a SLEEP
+   * event) and the attempt ends, giving its worker slot and lease back; the job keeps its
+   * lifecycle's running state. At the instant a worker takes it up again and the handler runs from
+   * the top: finished steps return their results, this call returns at once. A crash neither
+   * restarts the sleep nor skips it: the recorded instant stands. A negative or non-finite `ms`,
+   * or a call after the attempt ended, is refused (INVALID_INPUT) and nothing is written.
+   */
+  sleep(ms: number): Promise<void>;
+  /** {@link sleep} until an instant (UTC ms, or a Date); one in the past returns at once. */
+  sleepUntil(instant: number | Date): Promise<void>;
+  /**
+   * Wait for `phaseline.signal(jobId, name, payload)` and return its payload. Parks the job as
+   * {@link sleep} does (a WAIT event), until the signal comes or `timeout` ms have passed; then
+   * the handler runs from the top and this call returns the payload, or throws a
+   * {@link SignalTimeoutError}. A signal sent earlier (even before the handler started) is kept
+   * and taken by the first wait for its name. Each call's outcome is recorded, so a re-entered
+   * handler's k-th wait gets the same answer.
+   */
+  waitFor<Payload extends Json = Json>(name: string, options?: { timeout?: number }): Promise<Payload>;
+  /**
+   * Enqueue a child job of a registered type, as a durable step named `spawn:<name>`: a re-entered
+   * or recovered handler gets the same child's id back, and a crash between the enqueue and the
+   * step's record makes no second child (the child's idempotency key is `child:<parentId>:<name>`).
+   */
+  spawn(name: string, type: string | { name: string }, params: Json): Promise<number>;
+  /**
+   * Wait until each child has ended (in the order given) and return how each ended. A child's
+   * ending signals its parent in the same transaction, so this parks like `waitFor` (one wait per
+   * child still running) and never misses one. `timeout` applies to each wait
+   * ({@link SignalTimeoutError}).
+   */
+  join(ids: readonly number[], options?: { timeout?: number }): Promise<ChildOutcome[]>;
+}
+
+/** How a child job ended, as its parent's `join` returns it. */
+export interface ChildOutcome {
+  id: number;
+  /** The child's wire state (`COMPLETED`, `JOB_STATUS_FAILED`, ...). */
+  state: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled' | null;
+  result: Json | null;
 }
 
 /** What the runner gives the context to act with; every call is fenced by the attempt's lease. */
 export interface AttemptPort {
   send(event: { type: string } & Record<string, unknown>): Maybe<Job>;
   canAsk(): Maybe<boolean>;
-  /** Called once the job has gone to a waiting state: the attempt is over. */
-  suspend(): void;
+  /** Called once the job has gone to a waiting state or parked (waking at `wakeAt`): the attempt is over. */
+  suspend(wakeAt?: number | null): void;
+  /** Whether the attempt is still the handler's (false once it ended: its writes are refused). */
+  live(): boolean;
+  /** The engine's clock (UTC ms): wake instants are on it. */
+  clock(): number;
+  /** Enqueue a child of a registered type under an idempotency key; its id. */
+  spawn(type: string, params: Json, idempotencyKey: string): Maybe<number>;
   progressIntervalMs: number;
   now(): number;
 }
@@ -62,6 +111,37 @@ export function createHandlerContext<Params extends Json>(
   const steps: Record<string, Json> = { ...job.steps };
   const replies = job.replies;
   let asks = 0;
+  // The handler's durable waits so far, as stored, and how many this run has made (the k-th call is the k-th record).
+  let waits: WaitRecord[] = job.waits;
+  let parks = 0;
+
+  const refuseOutside = (what: string): void => {
+    if (!port.live()) throw new InvalidInputError(what, 'called outside its handler (the attempt has ended); nothing was written');
+  };
+  /** Write a park event; the attempt ends when it parked the job, else the record says what happened. */
+  const park = async (event: { type: 'SLEEP' | 'WAIT' } & Record<string, unknown>, index: number): Promise<WaitRecord> => {
+    await flushProgress();
+    const after = await port.send(event);
+    waits = after.waits;
+    if (after.parked) {
+      port.suspend(after.parked.wakeAt);
+      return NEVER; // the attempt is over; the handler resumes from the top at the wake instant
+    }
+    return waits[index]!;
+  };
+  const mismatch = (index: number, record: WaitRecord, asked: string): never => {
+    const was = record.kind === 'sleep' ? 'a sleep' : `a wait for ${JSON.stringify(record.name)}`;
+    throw new InvalidInputError('handler', `its durable wait #${index + 1} was ${was} on an earlier run, ${asked} now: a handler must make its sleeps and waits in the same order each run`);
+  };
+  const sleepUntil = async (until: number): Promise<void> => {
+    const index = parks++;
+    const record = waits[index];
+    if (record && record.kind !== 'sleep') mismatch(index, record, 'a sleep');
+    // Recorded already: that instant stands (a restart neither restarts the sleep nor skips it).
+    const wakeAt = record?.kind === 'sleep' ? record.until : until;
+    if (record && wakeAt <= port.clock()) return;
+    await park({ type: 'SLEEP', until: wakeAt, index }, index);
+  };
   let held: { type: 'PROGRESS' } & Record<string, unknown> | null = null;
   let lastWrite = -Infinity;
   let timer: NodeJS.Timeout | undefined;
@@ -122,6 +202,46 @@ export function createHandlerContext<Params extends Json>(
     },
     async checkpoint(inside, step) {
       await port.send({ type: 'CHECKPOINT', inside, ...(step !== undefined ? { step } : {}) });
+    },
+    async sleep(ms) {
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new InvalidInputError('ms', 'must be a finite number of milliseconds of at least 0');
+      refuseOutside('ctx.sleep');
+      return sleepUntil(port.clock() + Math.ceil(ms));
+    },
+    async sleepUntil(instant) {
+      const at = instant instanceof Date ? instant.getTime() : instant;
+      if (typeof at !== 'number' || !Number.isFinite(at) || at < 0) throw new InvalidInputError('instant', 'must be an instant (UTC ms or a valid Date)');
+      refuseOutside('ctx.sleepUntil');
+      return sleepUntil(Math.ceil(at));
+    },
+    async waitFor<Payload extends Json>(name: string, options: { timeout?: number } = {}) {
+      if (typeof name !== 'string' || name.length === 0 || !name.isWellFormed()) throw new InvalidInputError('name', 'must be a non-empty string');
+      const { timeout } = options;
+      if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
+        throw new InvalidInputError('timeout', 'must be a finite number of milliseconds of at least 0');
+      }
+      refuseOutside('ctx.waitFor');
+      const index = parks++;
+      let record = waits[index];
+      if (record && (record.kind !== 'signal' || record.name !== name)) mismatch(index, record, `a wait for ${JSON.stringify(name)}`);
+      if (!record || (record.kind === 'signal' && record.outcome === 'pending')) {
+        const until = record?.kind === 'signal' ? record.until : timeout === undefined ? null : port.clock() + Math.ceil(timeout);
+        record = await park({ type: 'WAIT', signal: name, until, index }, index);
+      }
+      if (record.kind === 'signal' && record.outcome === 'signal') return (record.payload ?? null) as Payload;
+      throw new SignalTimeoutError(job.id, name, (record as { until: number | null }).until ?? 0);
+    },
+    async spawn(name, type, params) {
+      if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
+      refuseOutside('ctx.spawn');
+      const typeName = typeof type === 'string' ? type : type?.name;
+      return this.step(`spawn:${name}`, () => port.spawn(typeName, params, childKey(job.id, name)));
+    },
+    async join(ids, options = {}) {
+      if (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id > 0)) throw new InvalidInputError('ids', 'must be an array of job ids');
+      const outcomes: ChildOutcome[] = [];
+      for (const id of ids) outcomes.push(await this.waitFor<ChildOutcome & Json>(childSignal(id), options));
+      return outcomes;
     },
     flushProgress,
   };

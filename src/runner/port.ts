@@ -9,7 +9,7 @@
  */
 import type { Json } from '../../machines/common.ts';
 import type { Store } from '../db/store.ts';
-import type { Engine, QueuedSend } from '../engine/engine.ts';
+import type { CreateOptions, Engine, QueuedSend } from '../engine/engine.ts';
 import { toJob, type Job } from '../engine/job.ts';
 import type { Maybe } from '../engine/types.ts';
 import type { LeaseRecord } from './leases.ts';
@@ -84,6 +84,8 @@ export interface RunnerPort {
     /** The jobs the writes are for. */
     jobIds: readonly number[],
   ): Maybe<Job[]>;
+  /** Create a job (a handler's child, `ctx.spawn`); with an idempotency key seen before, the first job. Returns its id. */
+  create(options: CreateOptions): Maybe<number>;
   /** Whether the job's machine accepts an event of this type now (`known` saves a read when it never does). */
   accepts(jobId: number, type: string, known?: Pick<Job, 'lifecycle' | 'lifecycleVersion'>): Maybe<boolean>;
   /** The event to send once the parameters pass validation, when the claim entered a `validating` state. */
@@ -129,6 +131,7 @@ export function enginePort<S extends Store>(engine: Engine<S>): RunnerPort {
       });
       return then(e.sendEachThenClaim(queued, (send, error) => report((send as Queued).write, error), claimAfter, jobIds), jobs);
     },
+    create: (options) => then(e.create(options), (row) => row.id),
     accepts: (jobId, type, known) => e.accepts(jobId, type, known),
     validationEvent: (job) => e.validationEvent(job),
     heartbeat: (jobId, leaseId, expiresAt) => {
@@ -170,6 +173,7 @@ export function pendingPort(port: Promise<RunnerPort>, clock: () => number): Run
     claim: async (...args) => (await port).claim(...args),
     write: async (...args) => (await port).write(...args),
     finish: async (...args) => (await port).finish(...args),
+    create: async (...args) => (await port).create(...args),
     accepts: async (...args) => (await port).accepts(...args),
     validationEvent: async (...args) => (await port).validationEvent(...args),
     heartbeat: async (...args) => (await port).heartbeat(...args),

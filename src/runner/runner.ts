@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job-types.ts';
 import { assertJson } from '../engine/validate.ts';
-import { InvalidInputError, isPhaselineError } from '../errors.ts';
+import { InvalidInputError, isPhaselineError, UnknownJobTypeError } from '../errors.ts';
 import type { TypedEmitter } from '../events.ts';
 import { backoffDelay, validateParams, type JobType } from '../jobtypes.ts';
 import { LazyAbort } from './abort.ts';
@@ -76,6 +76,8 @@ export class Runner implements Workers {
   readonly #tracing: AttemptTracing | null;
   /** The span of each job's latest attempt until it ends: transitions observed after the attempt's slot is freed still reach it. */
   readonly #spans = new Map<number, AttemptSpan>();
+  /** Wake-ups of jobs this process parked, by instant. */
+  readonly #wakeTimers = new Map<number, Timer>();
   readonly #finals = new FinalBatch<{ attempt: Attempt; event: FinalEvent }>((finals) => this.#commitFinals(finals));
 
   constructor(port: RunnerPort, types: Map<string, JobType<Json, Json>>, emitter: TypedEmitter, options: RunnerOptions = {}, logger: Logger = silentLogger, tracing: AttemptTracing | null = null) {
@@ -155,6 +157,8 @@ export class Runner implements Workers {
     this.#released = true;
     await Promise.all(releases);
     clearInterval(this.#heartbeat);
+    for (const timer of this.#wakeTimers.values()) timer.clear();
+    this.#wakeTimers.clear();
     this.#unsubscribe?.();
     this.#unsubscribe = null;
   }
@@ -258,6 +262,9 @@ export class Runner implements Workers {
     if (attempt.span) this.#spans.set(job.id, attempt.span);
     this.#active.set(job.id, attempt);
     safeLog(this.#log, 'debug', { jobId: job.id, type: job.type, attempt: job.attempt, leaseId: attempt.leaseId }, 'job claimed');
+    // A parked job woken because its cancellation was asked (RIME, Synapse: CANCEL waits for the
+    // handler to stop): its signal fires at once and the runner ends it as it ends any cancelled attempt.
+    if (job.cancelRequested) this.#check(attempt, { running: true, leaseId: attempt.leaseId, cancelRequested: true });
     if (job.executionDuration > 0) {
       // Each run gets the whole duration: time spent queued, retrying or waiting for a reply does not count.
       // A month-long limit is longer than one setTimeout can wait.
@@ -279,7 +286,23 @@ export class Runner implements Workers {
     const port: AttemptPort = {
       send: (event) => this.#port.write(writeOf(attempt, event)),
       canAsk: () => this.#port.accepts(job.id, 'ASK', job),
-      suspend: () => this.#end(attempt, 'suspended'),
+      suspend: (wakeAt) => {
+        this.#end(attempt, 'suspended');
+        if (wakeAt != null) this.#wakeAt(wakeAt);
+      },
+      live: () => !attempt.reason && this.#active.get(attempt.jobId) === attempt,
+      clock: () => this.#port.clock(),
+      spawn: (typeName, params, idempotencyKey) => {
+        const child = this.#types.get(typeName);
+        if (!child) throw new UnknownJobTypeError(typeName);
+        return this.#port.create({
+          lifecycle: child.lifecycle,
+          type: child.name,
+          input: { params: validateParams(child, params), priority: child.priority, runAfter: null, executionDuration: child.executionDuration, destruction: null, quote: null },
+          idempotencyKey,
+          actor: attempt.actor,
+        });
+      },
       progressIntervalMs: this.#opts.progressIntervalMs,
       // The rate limit measures elapsed time, which a wall clock stepping back would stretch.
       now: () => performance.now(),
@@ -418,6 +441,21 @@ export class Runner implements Workers {
     } else {
       this.#emitter.emit('error', { error, where: `job ${write.jobId} ${write.event.type}` });
     }
+  }
+
+  /**
+   * A job parked by this process wakes at `at`: claim then instead of at the next poll (other
+   * processes' parked jobs are found by the poll). One timer per instant, unref'd.
+   */
+  #wakeAt(at: number): void {
+    if (this.#wakeTimers.has(at)) return;
+    // Beyond setTimeout's reach the poll finds the job; unref'd, so a parked job keeps no process alive.
+    const handle = setTimeout(() => {
+      this.#wakeTimers.delete(at);
+      if (this.#running && this.#free > 0) this.nudge();
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - this.#port.clock())));
+    handle.unref();
+    this.#wakeTimers.set(at, { clear: () => clearTimeout(handle) });
   }
 
   /** Mark the attempt over (once), fire its signal and stop waiting for its handler. */

@@ -47,8 +47,24 @@ class Opaque {
 /** Names no lifecycle of the repository knows. */
 export const UNKNOWN_TYPES = ['FROBNICATE', 'UNKNOWN', 'JOB_STATUS_UNSPECIFIED', 'DONE', 'START', 'X1'] as const;
 
+/**
+ * One step of a parked job's life (src/engine/parking.ts): a sleep or a signal wait (its record
+ * index taken relative to the job's `waits`: 0 is the next one, 1 one past it, which must be
+ * refused), a signal, a claim (which wakes a due parked job), a finish, a cancellation, and the
+ * clock's move before it.
+ */
+export type ParkingStep =
+  | { kind: 'sleep'; ms: number; indexOffset: 0 | 1; dt: number }
+  | { kind: 'wait'; signal: string; timeoutMs: number | null; indexOffset: 0 | 1; dt: number }
+  | { kind: 'signal'; name: string; payload: unknown; dt: number }
+  | { kind: 'claim'; dt: number }
+  | { kind: 'succeed'; dt: number }
+  | { kind: 'cancel'; dt: number };
+
 /** The arbitraries of one fast-check instance. */
 export interface EventArbitraries {
+  /** Steps of a job that sleeps, waits for signals, is signalled and woken. */
+  parkingSteps: Arbitrary<ParkingStep[]>;
   /** Events for a lifecycle whose own (non-common) event types are `own`: those weigh most, others' commands and unknown names a little. */
   events(own: readonly string[], payloads?: PayloadVariants): Arbitrary<GeneratedEvent>;
   /** Clock moves: mostly forward by up to an hour, sometimes not at all, sometimes back by up to a minute. */
@@ -201,5 +217,23 @@ function build(fc: FastCheck): EventArbitraries {
     { weight: 3, arbitrary: fc.integer({ min: -60_000, max: -1 }) },
   );
 
-  return { events, clockMove };
+  const signalName = fc.constantFrom('go', 'stop', 'approval');
+  const offset = fc.oneof({ weight: 6, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) });
+  const dt = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 5_000 }) }, { weight: 1, arbitrary: fc.integer({ min: -2_000, max: 60_000 }) });
+  const parkingStep: Arbitrary<ParkingStep> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('sleep' as const), ms: fc.integer({ min: 0, max: 10_000 }), indexOffset: offset, dt }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('wait' as const), signal: signalName, timeoutMs: fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: null }), indexOffset: offset, dt,
+      }),
+    },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('signal' as const), name: signalName, payload: json, dt }) },
+    { weight: 5, arbitrary: fc.record({ kind: fc.constant('claim' as const), dt }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('succeed' as const), dt }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), dt }) },
+  );
+  const parkingSteps = fc.array(parkingStep, { minLength: 1, maxLength: 20 });
+
+  return { events, clockMove, parkingSteps };
 }

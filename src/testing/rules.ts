@@ -20,7 +20,7 @@ export const RULES = {
   'ended-when-terminal': 'ended is set exactly while the job is in a state tagged terminal',
   'started-when-running': 'started is set on the first entry into a running state and cleared when a terminal job is restarted',
   'ended-when-first-terminal': 'ended is the instant the job first became terminal, kept while it stays terminal',
-  'flags-mirror-tags': 'claimable, running, waiting and outcome mirror the state\'s tags',
+  'flags-mirror-tags': 'claimable, running, waiting and outcome mirror the state\'s tags (a parked job: not running, claimable from its wake instant)',
   'lease-while-running': 'a lease is held only while the job is running',
   'progress-bounds': 'percent is within 0..100, current and total are ≥ 0 and current ≤ total',
   'progress-monotonic': 'progress never moves backwards within one attempt',
@@ -69,6 +69,8 @@ export interface StoredJob {
   version: number;
   claimable: boolean;
   running: boolean;
+  /** Read for parked jobs: one whose cancellation was asked is claimable at once. */
+  cancelRequested?: boolean;
   waiting: boolean;
   outcome: string | null;
   errors: readonly Pick<JobError, 'at'>[];

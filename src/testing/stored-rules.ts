@@ -55,8 +55,13 @@ export function checkStoredJob({ job, history }: StoredRecord, facts: StateFacts
   if (last.stateAfter !== job.state) fail('history-ordered', `the last event leads to ${last.stateAfter}, the row is in ${job.state}`);
 
   if ((endedAt !== null) !== terminal) fail('ended-when-terminal', `ended ${endedAt} in ${path} (tags ${tags.join(', ') || 'none'})`);
-  if (job.claimable !== tags.includes('queued')) fail('flags-mirror-tags', `claimable ${job.claimable} in ${path}`);
-  if (job.running !== tags.includes('running')) fail('flags-mirror-tags', `running ${job.running} in ${path}`);
+  // A parked job (asleep, or waiting for a signal) keeps its running state, but no handler holds
+  // it: not running, and claimable once it has a wake instant (or its cancellation was asked).
+  const parkedValue = job.snapshot.context.parked as { wakeAt: number | null } | null | undefined;
+  const parked = tags.includes('running') && parkedValue ? parkedValue : null;
+  const claimable = tags.includes('queued') || (parked !== null && (parked.wakeAt !== null || job.cancelRequested === true));
+  if (job.claimable !== claimable) fail('flags-mirror-tags', `claimable ${job.claimable} in ${path}${parked ? ' (parked)' : ''}`);
+  if (job.running !== (tags.includes('running') && parked === null)) fail('flags-mirror-tags', `running ${job.running} in ${path}${parked ? ' (parked)' : ''}`);
   if (job.waiting !== tags.includes('waiting')) fail('flags-mirror-tags', `waiting ${job.waiting} in ${path}`);
   const outcome = tags.find((t) => OUTCOMES.includes(t)) ?? null;
   if (job.outcome !== (terminal ? outcome : null)) fail('flags-mirror-tags', `outcome ${job.outcome} in ${path}, tagged ${outcome}`);

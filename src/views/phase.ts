@@ -22,19 +22,20 @@ export const VIEW_NAMES = ['ecotaxa', 'rime', 'synapse', 'uws', 'qiskit'] as con
  * - `draft`: not terminal, and neither queued, running nor waiting: nobody may claim it yet
  *   (UWS PENDING, RIME REQUESTED, Qiskit INITIALIZING);
  * - `queued`: claimable;
- * - `running`: a handler runs it;
+ * - `running`: a handler runs it, or it is parked in its running state (a sleep, a signal wait);
  * - `paused`: waiting *and* claimable: paused by the server, resumes by itself (UWS SUSPENDED);
  * - `waiting`: waiting and not claimable: needs a reply or a client's RUN (EcoTaxa A, UWS HELD);
  * - `succeeded`, `failed`, `cancelled`: terminal, by outcome.
  */
 export type CorePhase = 'draft' | 'queued' | 'running' | 'paused' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
 
-export function corePhase(job: Pick<Job, 'id' | 'terminal' | 'outcome' | 'running' | 'waiting' | 'queued'>): CorePhase {
+export function corePhase(job: Pick<Job, 'id' | 'terminal' | 'outcome' | 'running' | 'waiting' | 'queued'> & { parked?: Job['parked'] }): CorePhase {
   if (job.terminal) {
     if (job.outcome === null) throw new InvalidInputError(`job ${job.id}`, 'is terminal but has no outcome (tag contract broken)');
     return job.outcome;
   }
-  if (job.running) return 'running';
+  // A parked job (asleep, or waiting for a signal) is in its lifecycle's running state: so it shows.
+  if (job.running || job.parked) return 'running';
   if (job.waiting) return job.queued ? 'paused' : 'waiting';
   return job.queued ? 'queued' : 'draft';
 }

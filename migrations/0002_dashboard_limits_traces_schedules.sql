@@ -11,6 +11,23 @@ CREATE TABLE `job_slots` (
 );
 --> statement-breakpoint
 CREATE INDEX `job_slots_heads` ON `job_slots` (`type`,"head_priority" DESC,`head_id`) WHERE "job_slots"."head_id" IS NOT NULL;--> statement-breakpoint
+CREATE TABLE `schedules` (
+	`name` text PRIMARY KEY NOT NULL,
+	`cron` text NOT NULL,
+	`timezone` text,
+	`type` text NOT NULL,
+	`params` text,
+	`overlap` text NOT NULL,
+	`missed` text NOT NULL,
+	`backfill` integer,
+	`paused` integer NOT NULL,
+	`next_at` integer NOT NULL,
+	`last_job_id` integer,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `schedules_due` ON `schedules` (`next_at`) WHERE "schedules"."paused" = 0;--> statement-breakpoint
 ALTER TABLE `jobs` ADD `concurrency_key` text;--> statement-breakpoint
 ALTER TABLE `jobs` ADD `traceparent` text;--> statement-breakpoint
 CREATE INDEX `jobs_state_id` ON `jobs` (`state`,`id`);--> statement-breakpoint
