@@ -150,9 +150,8 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
   /** The row after the last event folded: in full where it is compared or restored from, else its head (all the next one depends on). */
   let row: JobHead;
   const last = events.length - 1;
-  const fullRowAt = (i: number): boolean => expected !== null || record || i === last || events[i + 1]?.type === UPGRADE;
-  const derive = (i: number, prev: JobHead | null, at: number): JobHead =>
-    fullRowAt(i) ? deriveRow(prev, identity, snapshot, at, NO_LEASE) : deriveHead(prev, identity, snapshot, at, NO_LEASE);
+  // Full rows at every step when steps are compared or kept; else at the last and before each UPGRADE (restored from).
+  const everyRow = expected !== null || record;
   /** The differences at step `i`, or null; records the step when asked to. */
   const check = (i: number, event: JobEventRow): Divergence[] | null => {
     if (event.seq !== row.version) return [differs('history', 'history', event, `seq ${event.seq}`, `seq ${row.version}`)];
@@ -181,7 +180,9 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
   try {
     // The compiled path starts from the lifecycle's creation template (checked against XState when built).
     snapshot = compiled ? initialSnapshot(lifecycle, creation.input as JobInput) : firstSnapshot(lifecycle.machine, creation.input);
-    row = derive(0, null, first.at);
+    row = everyRow || last === 0 || events[1]!.type === UPGRADE
+      ? deriveRow(null, identity, snapshot, first.at, NO_LEASE)
+      : deriveHead(null, identity, snapshot, first.at, NO_LEASE);
     const problem = check(0, first);
     if (problem) return done(problem);
     for (i = 1; i < events.length; i++) {
@@ -209,7 +210,9 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         }
         snapshot = next;
       }
-      row = derive(i, row, event.at);
+      row = everyRow || i === last || events[i + 1]!.type === UPGRADE
+        ? deriveRow(row, identity, snapshot, event.at, NO_LEASE)
+        : deriveHead(row, identity, snapshot, event.at, NO_LEASE);
       const problem = check(i, event);
       if (problem) return done(problem);
     }
@@ -219,7 +222,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
   }
 
   const lastEvent = events[last]!;
-  // The last event's row is derived in full (fullRowAt).
+  // The last event's row is derived in full.
   const final = row as JobRow;
   const divergences: Divergence[] = [];
   for (const key of Object.keys(final) as (keyof JobRow)[]) {
