@@ -4,8 +4,8 @@
  *
  * Built once per lifecycle, when it is registered: for each state the machine can reach and each
  * event type it knows, the candidate transitions in XState's order (the leaf's, then each
- * ancestor's), each with its guard, its target state and whether it runs the shared reducer. Only
- * what can be proven to mean the same is compiled:
+ * ancestor's), each with its guard, its target state and its context updates. Only what can be
+ * proven to mean the same is compiled:
  * - guards: none, or one of the shared guards of machines/common.ts (`willRetry`, `keepsParams`,
  *   `cancelRequested`), found by function identity in the machine's implementations. A guard of the
  *   lifecycle's own may read anything (the parameters), so it is never compiled;
@@ -14,7 +14,8 @@
  *   An assignment is pure by XState's contract (the next context from the context and the event),
  *   so the step runs it itself, in XState's order, merged as XState merges it. An assignment that
  *   touches `spawn`, `self` or `system` (an actor, not a context) is left to XState: found on the
- *   samples at registration, and at any step (the step then asks XState, from the same snapshot).
+ *   samples at registration, and at any step (the step then asks XState, from the same snapshot;
+ *   so does a step whose assignment throws, so the error is XState's).
  *   Any other action (raise, sendTo, enqueueActions, spawnChild, log, a function) leaves that
  *   transition to XState;
  * - a single target, not a history state, not the source itself, with no entry or exit action and
