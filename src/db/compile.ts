@@ -7,7 +7,7 @@
  * author of the SQL and its encoders, and leaves one array allocation per call.
  */
 import type Database from 'better-sqlite3';
-import { is, Param, Placeholder, type Column } from 'drizzle-orm';
+import { Column as DrizzleColumn, is, Param, Placeholder, type Column } from 'drizzle-orm';
 
 type Values = Record<string, unknown>;
 type Binder = (values: Values) => unknown;
@@ -83,16 +83,7 @@ export function compileRead<Row>(sqlite: Database.Database, query: Compilable, f
   const { sql, params } = query.toSQL();
   const statement = sqlite.prepare(sql).raw(true);
   const bind = binder(params);
-  const keys = Object.keys(fields);
-  const columns = Object.values(fields);
-  const decode = (raw: unknown[]): Row => {
-    const row: Values = {};
-    for (let i = 0; i < keys.length; i++) {
-      const value = raw[i];
-      row[keys[i]!] = value === null ? null : columns[i]!.mapFromDriverValue(value);
-    }
-    return row as Row;
-  };
+  const decode = decoderOf<Row>(fields);
   return {
     get: (values) => {
       const raw = statement.get(bind(values)) as unknown[] | undefined;
@@ -100,6 +91,24 @@ export function compileRead<Row>(sqlite: Database.Database, query: Compilable, f
     },
     all: (values) => (statement.all(bind(values)) as unknown[][]).map(decode),
   };
+}
+
+/**
+ * The row decoder of a selection: one object literal with the selection's keys in order (one
+ * hidden class, no per-key growth), each value as the column's `mapFromDriverValue` makes it,
+ * null kept null, as Drizzle's own mapping does. A column that keeps Drizzle's base mapping (the
+ * identity: plain integers, reals and texts) is copied without the call. The keys are the
+ * schema's own names (JSON-quoted into the source), so the generated function holds no input.
+ */
+function decoderOf<Row>(fields: Record<string, Column>): (raw: unknown[]) => Row {
+  const keys = Object.keys(fields);
+  const columns = Object.values(fields);
+  const identity = DrizzleColumn.prototype.mapFromDriverValue;
+  const parts = keys.map((key, i) => {
+    const value = columns[i]!.mapFromDriverValue === identity ? `r[${i}]` : `(r[${i}] === null ? null : c[${i}].mapFromDriverValue(r[${i}]))`;
+    return `${JSON.stringify(key)}: ${value}`;
+  });
+  return new Function('c', `return function decode(r) { return { ${parts.join(', ')} }; };`)(columns) as (raw: unknown[]) => Row;
 }
 
 function binder(params: unknown[]): (values: Values) => unknown[] {

@@ -4,13 +4,20 @@
  *
  * Built once per lifecycle, when it is registered: for each state the machine can reach and each
  * event type it knows, the candidate transitions in XState's order (the leaf's, then each
- * ancestor's), each with its guard, its target state and whether it runs the shared reducer. Only
- * what can be proven to mean the same is compiled:
+ * ancestor's), each with its guard, its target state and its context updates. Only what can be
+ * proven to mean the same is compiled:
  * - guards: none, or one of the shared guards of machines/common.ts (`willRetry`, `keepsParams`,
  *   `cancelRequested`), found by function identity in the machine's implementations. A guard of the
  *   lifecycle's own may read anything (the parameters), so it is never compiled;
- * - actions: none, or exactly the shared `apply` (`assign(applyJob)`, by identity). A lifecycle's own
- *   action (EcoTaxa's wording) leaves that transition to XState;
+ * - actions: none, or XState `assign` actions only (the shared `apply`, `assign(applyJob)`, or the
+ *   lifecycle's own, such as EcoTaxa's wording), by name or inline, with static or computed params.
+ *   An assignment is pure by XState's contract (the next context from the context and the event),
+ *   so the step runs it itself, in XState's order, merged as XState merges it. An assignment that
+ *   touches `spawn`, `self` or `system` (an actor, not a context) is left to XState: found on the
+ *   samples at registration, and at any step (the step then asks XState, from the same snapshot;
+ *   so does a step whose assignment throws, so the error is XState's).
+ *   Any other action (raise, sendTo, enqueueActions, spawnChild, log, a function) leaves that
+ *   transition to XState;
  * - a single target, not a history state, not the source itself, with no entry or exit action and
  *   no eventless transition on the way or where it ends.
  * A (state, event) with any other candidate runs on XState; so does every transition of a machine
@@ -19,6 +26,7 @@
  *
  * Each compiled entry is then checked against XState on sample contexts and events (retry asked
  * or not, a cancellation pending or not, parameters or none): one that differs falls back too.
+ * An entry with a guard or an assignment of the lifecycle's own is checked on every sample.
  *
  * A compiled step copies the target state's prototype snapshot (XState's own `resolveState`, made
  * once) with the new context: the same shape as any XState snapshot, so the snapshot cache,
@@ -71,10 +79,16 @@ interface Transition {
   reenter?: boolean;
 }
 
+/** One context update of a transition: the shared reducer, or an XState assignment run as XState runs it. */
+type Update = (context: JobContext, event: TimedEvent) => JobContext;
+
 /** One candidate transition, proven to mean what the step does. */
 interface Candidate {
   guard: Guard | null;
-  apply: boolean;
+  /** The transition's assign actions, in order; empty: the context stays. */
+  updates: readonly Update[];
+  /** Some update is an assignment of the lifecycle's own (checked on every sample, not one). */
+  own: boolean;
   /** The state it leads to; null: it stays (a transition without target). */
   to: StateEntry | null;
 }
@@ -177,20 +191,17 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
       if (!shared) return `the guard "${name}" of its own`;
       guard = shared;
     }
-    let apply = false;
+    const updates: Update[] = [];
+    let own = false;
     for (const action of transition.actions) {
-      const reference = action as string | { type?: unknown; params?: unknown } | ((...args: unknown[]) => unknown);
-      const name = typeof reference === 'string' ? reference : typeof reference === 'object' && reference !== null ? reference.type : null;
-      const params = typeof reference === 'object' && reference !== null && reference.params !== undefined;
-      const impl = typeof name === 'string' ? (actions[name] as { type?: unknown; assignment?: unknown } | undefined) : undefined;
-      if (apply || params || impl?.type !== 'xstate.assign' || impl.assignment !== applyJob) {
-        return typeof name === 'string' ? `the action "${name}"` : 'an inline action';
-      }
-      apply = true;
+      const update = updateOf(action, actions);
+      if (typeof update === 'string') return update;
+      if (update !== reduceJob) own = true;
+      updates.push(update);
     }
     if (transition.target === undefined || transition.target.length === 0) {
       if (chain(leaf).some(hasAlways)) return 'an eventless transition';
-      return { guard, apply, to: null };
+      return { guard, updates, own, to: null };
     }
     if (transition.target.length !== 1) return 'several targets';
     const target = leafOf(transition.target[0]!);
@@ -199,7 +210,7 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
     const path = [...chain(leaf), ...chain(target)];
     if (path.some((node) => node.entry.length > 0 || node.exit.length > 0 || node.initial.actions.length > 0)) return 'entry or exit actions';
     if (chain(target).some(hasAlways)) return 'an eventless transition';
-    return { guard, apply, to: entryOfLeaf(target) };
+    return { guard, updates, own, to: entryOfLeaf(target) };
   };
 
   const initial = leafOf(root);
@@ -233,7 +244,9 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
   // Each compiled entry must give what XState gives, on every sample: else it falls back.
   for (const entry of states.values()) {
     for (const [type, plan] of entry.on) {
-      if (plan !== FALLBACK && !agreesWithXState(entry, type, plan, xstate)) entry.on.set(type, fallBack('a difference from XState on a sample'));
+      if (plan === FALLBACK) continue;
+      const verdict = agreesWithXState(entry, type, plan, xstate);
+      if (verdict !== true) entry.on.set(type, fallBack(verdict));
     }
   }
 
@@ -269,7 +282,12 @@ function compileLifecycle(lifecycle: Lifecycle): CompiledLifecycle {
     const plan = entry.on.get(event.type);
     if (plan === undefined) return snapshot;
     if (plan === FALLBACK) return xstate(snapshot, event);
-    return take(entry, plan, snapshot, event);
+    try {
+      return take(entry, plan, snapshot, event);
+    } catch {
+      // An assignment that wanted its actor (or threw): XState's answer, from the same snapshot (the assignment is pure).
+      return xstate(snapshot, event);
+    }
   };
 
   // Stored values are full paths (persistSnapshot writes the snapshot's own): `E.killed` finds its state.
@@ -300,11 +318,63 @@ function take(entry: StateEntry, plan: readonly Candidate[], snapshot: AnyMachin
   const context = snapshot.context as JobContext;
   for (const candidate of plan) {
     if (candidate.guard !== null && !candidate.guard({ context, event })) continue;
-    // XState returns the snapshot itself when a transition changes neither state nor context.
-    if (!candidate.apply && candidate.to === null) return snapshot;
-    return snapshotOf(candidate.to ?? entry, candidate.apply ? reduceJob(context, event) : context);
+    const { updates } = candidate;
+    // XState returns the snapshot itself when a transition runs no action and stays.
+    if (updates.length === 0 && candidate.to === null) return snapshot;
+    let next = context;
+    for (let i = 0; i < updates.length; i++) next = updates[i]!(next, event);
+    return snapshotOf(candidate.to ?? entry, next);
   }
   return snapshot;
+}
+
+/** Thrown when an assignment reaches for its actor (`spawn`, `self`, `system`): the step is XState's. */
+class NeedsActor extends Error {}
+const needsActor = (): never => {
+  throw new NeedsActor('an assignment that touches spawn, self or system');
+};
+
+/**
+ * A transition's action as a context update, or why it stays on XState. XState 5 represents an
+ * `assign(...)` as a function with `type: 'xstate.assign'` and its `assignment` (a function or a
+ * map of property assigners); it resolves a named action in the machine's implementations and its
+ * params as given or computed from `{ context, event }`, then merges the partial update into a copy
+ * of the context (`Object.assign({}, context, partial)`). The update below does exactly that; the
+ * shared `apply` is the reducer itself (it returns a whole context, the merge would copy it again).
+ */
+function updateOf(action: unknown, implementations: Record<string, unknown>): Update | string {
+  const reference = action as string | { type?: unknown; params?: unknown } | ((...args: unknown[]) => unknown);
+  const inline = typeof reference === 'function';
+  const name = typeof reference === 'string' ? reference : !inline && typeof reference === 'object' && reference !== null ? reference.type : null;
+  const what = typeof name === 'string' ? `the action "${name}"` : 'an inline action';
+  const found: unknown = inline ? reference : typeof name === 'string' ? implementations[name] : undefined;
+  if (typeof found !== 'function') return what;
+  const impl = found as unknown as { type?: unknown; assignment?: unknown };
+  if (impl.type !== 'xstate.assign') return what;
+  const hasParams = !inline && typeof reference === 'object' && reference !== null && 'params' in reference;
+  const params = hasParams ? (reference as { params?: unknown }).params : undefined;
+  const { assignment } = impl;
+  if (assignment === applyJob && params === undefined) return reduceJob as Update;
+  if (typeof assignment !== 'function' && (typeof assignment !== 'object' || assignment === null)) return what;
+  const paramsOf = typeof params === 'function'
+    ? (context: JobContext, event: TimedEvent) => (params as (args: { context: JobContext; event: TimedEvent }) => unknown)({ context, event })
+    : () => params;
+  const keys = typeof assignment === 'function' ? null : Object.keys(assignment);
+  return (context, event) => {
+    const args = { context, event, get spawn() { return needsActor(); }, get self() { return needsActor(); }, get system() { return needsActor(); } };
+    const p = paramsOf(context, event);
+    let partial: Record<string, unknown>;
+    if (keys === null) {
+      partial = (assignment as (a: unknown, p: unknown) => Record<string, unknown>)(args, p);
+    } else {
+      partial = {};
+      for (const key of keys) {
+        const value = (assignment as Record<string, unknown>)[key];
+        partial[key] = typeof value === 'function' ? value(args, p) : value;
+      }
+    }
+    return Object.assign({}, context, partial);
+  };
 }
 
 /**
@@ -410,7 +480,8 @@ function valueOf(leaf: Node): unknown {
  * The samples a compiled entry is checked on. Without a guard the entry's answer does not depend on
  * the context or payload (the reducer is the same function on both paths): one sample. With one,
  * the shared guards read exactly a pending cancellation, a retry instant and new parameters: each
- * of those, with a cancellation pending and not.
+ * of those, with a cancellation pending and not. An assignment of the lifecycle's own may read
+ * anything: it gets every sample too.
  */
 function samplesOf(type: string, guarded: boolean): Array<{ context: JobContext; event: SampleEvent }> {
   const base = initialContext({ params: { sample: 1 }, priority: 1, runAfter: 5, executionDuration: 30, destruction: null, quote: null });
@@ -425,18 +496,25 @@ function samplesOf(type: string, guarded: boolean): Array<{ context: JobContext;
   return [false, true].flatMap((cancel) => events.map((event) => ({ context: context(cancel), event })));
 }
 
-function agreesWithXState(entry: StateEntry, type: string, plan: readonly Candidate[], xstate: Step): boolean {
-  for (const { context, event } of samplesOf(type, plan.some((candidate) => candidate.guard !== null))) {
+/** True, or why the entry stays on XState. */
+function agreesWithXState(entry: StateEntry, type: string, plan: readonly Candidate[], xstate: Step): true | string {
+  const differs = 'a difference from XState on a sample';
+  for (const { context, event } of samplesOf(type, plan.some((candidate) => candidate.guard !== null || candidate.own))) {
     const before = snapshotOf(entry, context);
     let expected: AnyMachineSnapshot;
     try {
       expected = xstate(before, event);
     } catch {
-      return false;
+      return differs;
     }
-    const actual = take(entry, plan, before, event);
-    if ((expected === before) !== (actual === before)) return false;
-    if (actual !== before && !sameSnapshot(actual, expected)) return false;
+    let actual: AnyMachineSnapshot;
+    try {
+      actual = take(entry, plan, before, event);
+    } catch (error) {
+      return error instanceof NeedsActor ? error.message : differs;
+    }
+    if ((expected === before) !== (actual === before)) return differs;
+    if (actual !== before && !sameSnapshot(actual, expected)) return differs;
   }
   return true;
 }

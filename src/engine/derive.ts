@@ -106,18 +106,14 @@ export function deriveRow(
   lease: LeaseColumns,
 ): JobRow {
   const context = snapshot.context as JobContext;
-  const state = topState(snapshot.value);
+  const head = deriveHead(prev, identity, snapshot, at, lease);
+  const { state, version, startedAt } = head;
   const terminal = snapshot.hasTag('terminal');
   // A parked job (src/engine/parking.ts) keeps its running state but no handler holds it: not
   // running (no lease, no slot), and claimable from its wake instant on.
   const parked = parkingOf(snapshot);
   const running = parked === null && snapshot.hasTag('running');
   const wakeable = parked !== null && (parked.wakeAt !== null || context.cancelRequested);
-  const version = (prev?.version ?? 0) + 1;
-  let startedAt = prev?.startedAt ?? null;
-  if (prev?.endedAt != null && !terminal) startedAt = null;
-  if (running && startedAt === null) startedAt = at;
-  const lease_ = running ? lease : NO_LEASE;
   // Every field written out: an object literal with spreads takes V8's slow path (~200 µs here).
   return {
     id: identity.id,
@@ -132,7 +128,7 @@ export function deriveRow(
     state,
     snapshot: persistSnapshot(snapshot),
     version,
-    stateVersion: prev && prev.state === state ? prev.stateVersion : version,
+    stateVersion: head.stateVersion,
     claimable: wakeable || snapshot.hasTag('queued'),
     running,
     waiting: snapshot.hasTag('waiting'),
@@ -149,10 +145,10 @@ export function deriveRow(
     progressCurrent: context.progress.current,
     progressTotal: context.progress.total,
     cancelRequested: context.cancelRequested,
-    createdAt: prev?.createdAt ?? at,
+    createdAt: head.createdAt,
     updatedAt: at,
     startedAt,
-    endedAt: terminal ? (prev?.endedAt ?? at) : null,
+    endedAt: head.endedAt,
     destructionAt: context.destruction,
     executionDuration: context.executionDuration,
     quoteAt: context.quote,
@@ -160,6 +156,50 @@ export function deriveRow(
     // A finished job waits for nothing (UWS ABORTED on TIMEOUT keeps no retry instant).
     runAfter: terminal ? 0 : parked !== null ? (context.cancelRequested ? 0 : (parked.wakeAt ?? 0)) : (context.runAfter ?? 0),
     attempt: context.attempt,
+    leaseId: head.leaseId,
+    leaseExpiresAt: head.leaseExpiresAt,
+    workerId: head.workerId,
+  };
+}
+
+/**
+ * The head of the row {@link deriveRow} derives (the identity, state, counters, timestamps and
+ * lease), without the rest: what the next event's row depends on. Replay folds the events in
+ * between by their heads and derives the full row only where it compares or restores one.
+ */
+export function deriveHead(
+  prev: JobHead | null,
+  identity: JobIdentity,
+  snapshot: AnyMachineSnapshot,
+  at: number,
+  lease: LeaseColumns,
+): JobHead {
+  const state = topState(snapshot.value);
+  const terminal = snapshot.hasTag('terminal');
+  // A parked job is not running: no lease, and its start is not its wake-up (see deriveRow).
+  const running = parkingOf(snapshot) === null && snapshot.hasTag('running');
+  const version = (prev?.version ?? 0) + 1;
+  let startedAt = prev?.startedAt ?? null;
+  if (prev?.endedAt != null && !terminal) startedAt = null;
+  if (running && startedAt === null) startedAt = at;
+  const lease_ = running ? lease : NO_LEASE;
+  return {
+    id: identity.id,
+    lifecycle: identity.lifecycle,
+    lifecycleVersion: identity.lifecycleVersion,
+    type: identity.type,
+    owner: identity.owner,
+    runId: identity.runId,
+    idempotencyKey: identity.idempotencyKey,
+    concurrencyKey: identity.concurrencyKey,
+    traceparent: identity.traceparent,
+    state,
+    version,
+    stateVersion: prev && prev.state === state ? prev.stateVersion : version,
+    createdAt: prev?.createdAt ?? at,
+    updatedAt: at,
+    startedAt,
+    endedAt: terminal ? (prev?.endedAt ?? at) : null,
     leaseId: lease_.leaseId,
     leaseExpiresAt: lease_.leaseExpiresAt,
     workerId: lease_.workerId,

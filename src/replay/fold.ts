@@ -23,7 +23,8 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import { ENGINE_TAGS, type JobInput, type Lifecycle } from '../../machines/common.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
-import { deriveRow, normalizeStored, NO_LEASE, restoreSnapshot, type JobIdentity } from '../engine/derive.ts';
+import { deriveHead, deriveRow, normalizeStored, NO_LEASE, restoreSnapshot, type JobIdentity } from '../engine/derive.ts';
+import type { JobHead } from '../db/store.ts';
 import type { CreatePayload } from '../engine/engine.ts';
 import type { LifecycleRegistry } from '../engine/lifecycles.ts';
 import { resolverFor, stepOf } from '../engine/compiled.ts';
@@ -149,7 +150,11 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
 
   let step = stepOf(lifecycle, compiled);
   let snapshot: AnyMachineSnapshot;
-  let row: JobRow;
+  /** The row after the last event folded: in full where it is compared or restored from, else its head (all the next one depends on). */
+  let row: JobHead;
+  const last = events.length - 1;
+  // Full rows at every step when steps are compared or kept; else at the last and before each UPGRADE (restored from).
+  const everyRow = expected !== null || record;
   /** The differences at step `i`, or null; records the step when asked to. */
   const check = (i: number, event: JobEventRow): Divergence[] | null => {
     if (event.seq !== row.version) return [differs('history', 'history', event, `seq ${event.seq}`, `seq ${row.version}`)];
@@ -162,13 +167,14 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         const found: Divergence[] = [];
         if (state !== other.state) found.push(differs('state', 'state', event, other.state, state));
         if (tags.join() !== other.tags.join()) found.push(differs('tags', 'tags', event, other.tags, tags));
-        for (const key of Object.keys(row) as (keyof JobRow)[]) {
+        const full = row as JobRow;
+        for (const key of Object.keys(full) as (keyof JobRow)[]) {
           if (key === 'state' || LEASE_FIELDS.has(key) || FROM_TAGS.has(key)) continue;
-          if (!sameValue(other.row[key], row[key])) found.push(differs('column', key, event, other.row[key], row[key]));
+          if (!sameValue(other.row[key], full[key])) found.push(differs('column', key, event, other.row[key], full[key]));
         }
         if (found.length > 0) return found;
       }
-      if (record) steps.push({ state, tags, row });
+      if (record) steps.push({ state, tags, row: row as JobRow });
     }
     return null;
   };
@@ -177,7 +183,9 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
   try {
     // The compiled path starts from the lifecycle's creation template (checked against XState when built).
     snapshot = compiled ? initialSnapshot(lifecycle, creation.input as JobInput) : firstSnapshot(lifecycle.machine, creation.input);
-    row = deriveRow(null, identity, snapshot, first.at, NO_LEASE);
+    row = everyRow || last === 0 || events[1]!.type === UPGRADE
+      ? deriveRow(null, identity, snapshot, first.at, NO_LEASE)
+      : deriveHead(null, identity, snapshot, first.at, NO_LEASE);
     const problem = check(0, first);
     if (problem) return done(problem);
     for (i = 1; i < events.length; i++) {
@@ -192,7 +200,7 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         const next = resolve(name, to);
         if (!next) return done([differs('lifecycle', 'lifecycle', event, `${name}@${to}`, 'not registered')]);
         // Where the engine took the job up: its persisted snapshot, in the new version's machine.
-        snapshot = restoreSnapshot(next.machine, row.snapshot, row, resolverFor(next, compiled));
+        snapshot = restoreSnapshot(next.machine, (row as JobRow).snapshot, row as JobRow, resolverFor(next, compiled));
         lifecycle = next;
         step = stepOf(next, compiled);
         version = to;
@@ -205,7 +213,9 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
         }
         snapshot = next;
       }
-      row = deriveRow(row, identity, snapshot, event.at, NO_LEASE);
+      row = everyRow || i === last || events[i + 1]!.type === UPGRADE
+        ? deriveRow(row, identity, snapshot, event.at, NO_LEASE)
+        : deriveHead(row, identity, snapshot, event.at, NO_LEASE);
       const problem = check(i, event);
       if (problem) return done(problem);
     }
@@ -214,12 +224,14 @@ export function fold(stored: JobRow, events: readonly JobEventRow[], resolve: Re
     return done([differs('threw', 'transition', event, `${event?.stateBefore ?? '-'} → ${event?.stateAfter} on ${event?.type}`, `threw: ${error instanceof Error ? error.message : String(error)}`)]);
   }
 
-  const last = events.at(-1)!;
+  const lastEvent = events[last]!;
+  // The last event's row is derived in full.
+  const final = row as JobRow;
   const divergences: Divergence[] = [];
-  for (const key of Object.keys(row) as (keyof JobRow)[]) {
+  for (const key of Object.keys(final) as (keyof JobRow)[]) {
     if (LEASE_FIELDS.has(key)) continue;
     const value = key === 'snapshot' ? normalizeStored(stored.snapshot) : stored[key];
-    if (!sameValue(value, row[key])) divergences.push(differs(causeOfColumn(key), key, last, stored[key], row[key]));
+    if (!sameValue(value, final[key])) divergences.push(differs(causeOfColumn(key), key, lastEvent, stored[key], final[key]));
   }
   divergences.sort((a, b) => CAUSE_ORDER[a.cause] - CAUSE_ORDER[b.cause]);
   return done(divergences);
@@ -274,5 +286,93 @@ export function upgradeDifference(stored: JobRow, events: readonly JobEventRow[]
 export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+  const verdict = sameJson(a, b);
+  return verdict === UNSURE ? JSON.stringify(a) === JSON.stringify(b) : verdict === SAME;
+}
+
+const DIFFERENT = 0;
+const SAME = 1;
+const UNSURE = 2;
+type Verdict = typeof DIFFERENT | typeof SAME | typeof UNSURE;
+
+const PRIMITIVE = 1;
+const ARRAY = 2;
+const OBJECT = 3;
+/**
+ * How stringify writes a value, when it is plain: a string, finite number, boolean or null; an
+ * array; an object of Object's (or no) prototype. 0 for anything it treats specially: undefined,
+ * functions, symbols, bigints, non-finite numbers, a callable `toJSON`, other prototypes.
+ */
+function kindOf(v: unknown): number {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return PRIMITIVE;
+  if (typeof v === 'number') return Number.isFinite(v) ? PRIMITIVE : 0;
+  if (typeof v !== 'object') return 0;
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return 0;
+  const proto = Object.getPrototypeOf(v);
+  if (Array.isArray(v)) return proto === Array.prototype ? ARRAY : 0;
+  return proto === Object.prototype || proto === null ? OBJECT : 0;
+}
+
+/**
+ * Whether `JSON.stringify(a) === JSON.stringify(b)`, decided without building the strings where
+ * both are plain JSON (what the stores decode and the reducer builds): primitives by value
+ * (distinct ones serialize differently), arrays element by element, objects key by key in their
+ * order; plain values of different kinds never serialize alike. Anything stringify treats
+ * specially ({@link kindOf} 0) anywhere in either value is UNSURE: the caller serializes, so the
+ * answer is stringify's in every case.
+ */
+function sameJson(a: unknown, b: unknown): Verdict {
+  const ka = kindOf(a);
+  const kb = kindOf(b);
+  if (ka === 0 || kb === 0) return UNSURE;
+  if (ka === PRIMITIVE && kb === PRIMITIVE) return a === b ? SAME : DIFFERENT;
+  let verdict: Verdict = ka === kb ? SAME : DIFFERENT;
+  // Each side is walked in full, so that something only stringify can write is found wherever it is.
+  if (verdict === DIFFERENT) return onlyPlain(a) && onlyPlain(b) ? DIFFERENT : UNSURE;
+  if (ka === ARRAY) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) verdict = DIFFERENT;
+    const n = Math.max(x.length, y.length);
+    for (let i = 0; i < n; i++) {
+      const v = i < x.length && i < y.length ? sameJson(x[i], y[i]) : onlyPlain(i < x.length ? x[i] : y[i]) ? DIFFERENT : UNSURE;
+      if (v === UNSURE) return UNSURE;
+      if (v === DIFFERENT) verdict = DIFFERENT;
+    }
+    return verdict;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keysA = Object.keys(x);
+  const keysB = Object.keys(y);
+  if (keysA.length !== keysB.length) verdict = DIFFERENT;
+  const n = Math.max(keysA.length, keysB.length);
+  for (let i = 0; i < n; i++) {
+    let v: Verdict;
+    if (i < keysA.length && i < keysB.length) {
+      v = sameJson(x[keysA[i]!], y[keysB[i]!]);
+      if (v !== UNSURE && keysA[i] !== keysB[i]) v = DIFFERENT;
+    } else {
+      v = onlyPlain(i < keysA.length ? x[keysA[i]!] : y[keysB[i]!]) ? DIFFERENT : UNSURE;
+    }
+    if (v === UNSURE) return UNSURE;
+    if (v === DIFFERENT) verdict = DIFFERENT;
+  }
+  return verdict;
+}
+
+/** Whether a value is plain JSON all the way down. */
+function onlyPlain(v: unknown): boolean {
+  const kind = kindOf(v);
+  if (kind === PRIMITIVE) return true;
+  if (kind === ARRAY) {
+    // A hole reads as undefined here (stringify writes null for it): not plain, so only stringify decides.
+    for (let i = 0; i < (v as unknown[]).length; i++) if (!onlyPlain((v as unknown[])[i])) return false;
+    return true;
+  }
+  if (kind === OBJECT) {
+    for (const key of Object.keys(v as object)) if (!onlyPlain((v as Record<string, unknown>)[key])) return false;
+    return true;
+  }
+  return false;
 }
