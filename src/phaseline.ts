@@ -37,7 +37,8 @@ import { Runner } from './runner/runner.ts';
 import { cronSlots } from './schedules/cron.ts';
 import { CHILD_KEY_PREFIX } from './engine/parking.ts';
 import { ScheduleLoop } from './schedules/loop.ts';
-import { planSlots, scheduleColumns, slotKey, toSchedule, type Schedule, type ScheduleOptions } from './schedules/schedule.ts';
+import { planSlots, scheduleColumns, slotKey, toSchedule } from './schedules/schedule.ts';
+import type { Schedule, ScheduleOptions } from './schedules/types.ts';
 import type { ScheduleRow } from './db/schema.ts';
 
 export interface PhaselineOptions extends OpenOptions {

@@ -1,6 +1,6 @@
 /** `phaseline schedules [list|pause|resume|delete] [name]`: the stored cron schedules. */
 import type { Phaseline } from '../phaseline.ts';
-import type { Schedule } from '../schedules/schedule.ts';
+import type { Schedule } from '../schedules/types.ts';
 import { CliError, EXIT } from './errors.ts';
 import { json } from './print.ts';
 import { table } from './table.ts';

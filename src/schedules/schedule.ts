@@ -9,39 +9,12 @@
  * two schedulers that find one slot due both enqueue it and get the same job; the one whose guarded
  * update of `next_at` lands first moves the schedule on, the other's changes nothing.
  */
-import type { Json } from '../../machines/common.ts';
 import type { ScheduleRow } from '../db/schema.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { CronSlots } from './cron.ts';
+import type { MissedPolicy, Schedule, ScheduleOptions } from './types.ts';
 
-/** After downtime: skip the slots missed, run only the latest, or run up to `backfill` of them (the latest ones, oldest first). */
-export type MissedPolicy = 'skip' | 'latest' | { backfill: number };
-
-export interface ScheduleOptions {
-  /** IANA time zone the pattern is read in (`Europe/Paris`); default UTC. */
-  timezone?: string | null;
-  /** `allow` (default): a slot's job is enqueued even while the previous one runs; `skip`: not then. */
-  overlap?: 'allow' | 'skip';
-  /** Default `skip`. */
-  missed?: MissedPolicy;
-}
-
-export interface Schedule {
-  name: string;
-  cron: string;
-  timezone: string | null;
-  type: string;
-  params: Json;
-  overlap: 'allow' | 'skip';
-  missed: MissedPolicy;
-  paused: boolean;
-  /** The next slot a scheduler will handle (UTC ms). */
-  nextAt: number;
-  /** The schedule's latest job, if any. */
-  lastJobId: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { MissedPolicy, Schedule, ScheduleOptions } from './types.ts';
 
 /** A slot counts as on time (not missed) while no more than this has passed since it. */
 export const ON_TIME_MS = 60_000;
