@@ -28,6 +28,8 @@ CREATE TABLE `schedules` (
 );
 --> statement-breakpoint
 CREATE INDEX `schedules_due` ON `schedules` (`next_at`) WHERE "schedules"."paused" = 0;--> statement-breakpoint
+DROP INDEX `jobs_owner_created`;--> statement-breakpoint
+DROP INDEX `jobs_type_created`;--> statement-breakpoint
 ALTER TABLE `jobs` ADD `concurrency_key` text;--> statement-breakpoint
 ALTER TABLE `jobs` ADD `traceparent` text;--> statement-breakpoint
 CREATE INDEX `jobs_state_id` ON `jobs` (`state`,`id`);--> statement-breakpoint

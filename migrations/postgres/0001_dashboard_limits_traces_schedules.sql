@@ -26,6 +26,8 @@ CREATE TABLE "schedules" (
 	"updated_at" bigint NOT NULL
 );
 --> statement-breakpoint
+DROP INDEX "jobs_owner_created";--> statement-breakpoint
+DROP INDEX "jobs_type_created";--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "concurrency_key" text;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "traceparent" text;--> statement-breakpoint
 CREATE INDEX "job_slots_heads" ON "job_slots" USING btree ("type","head_priority" DESC NULLS FIRST,"head_id") WHERE "job_slots"."head_id" IS NOT NULL;--> statement-breakpoint

@@ -68,13 +68,13 @@ type ListColumns = Record<'id' | 'state' | 'createdAt' | 'owner' | 'type' | 'lif
  */
 export function listWhere(t: ListColumns, query: JobQuery, { leadAsRange = false } = {}): SQL | undefined {
   const where: SQL[] = [];
-  const lead = newestFirst(query) && leadAsRange ? leadingKeys(query) : [];
+  const lead = byIdDescending(query) && leadAsRange ? leadingKeys(query) : [];
   const is = (key: LeadKey, value: string) => (lead.includes(key) ? and(gte(t[key], value), lte(t[key], value))! : eq(t[key], value));
   if (query.states?.length) where.push(lead.includes('state') ? is('state', query.states[0]!) : inArray(t.state, [...query.states]));
   if (query.after !== undefined) {
     // Newest first, the instant is a filter on the walk down an (x, id) index, not a range to sort:
     // the unary plus keeps the planner off jobs_created, whose rows would all have to be sorted.
-    where.push(newestFirst(query) ? sql`+${t.createdAt} > ${query.after}` : gt(t.createdAt, query.after));
+    where.push(byIdDescending(query) ? sql`+${t.createdAt} > ${query.after}` : gt(t.createdAt, query.after));
   }
   if (query.owner !== undefined) where.push(query.owner === null ? isNull(t.owner) : is('owner', query.owner));
   if (query.type !== undefined) where.push(is('type', query.type));
@@ -84,10 +84,19 @@ export function listWhere(t: ListColumns, query: JobQuery, { leadAsRange = false
   return and(...where);
 }
 
-/** A listing's order: by creation, newest first for `last`; by id, newest first, for keyset pages. */
+/** A listing's order: oldest first by creation, or newest first by id (keyset pages and `last`). */
 export function listOrder(t: ListColumns, query: JobQuery): SQL[] {
-  if (newestFirst(query)) return [...leadingKeys(query).map((key) => desc(t[key])), desc(t.id)];
-  return query.last !== undefined ? [desc(t.createdAt), desc(t.id)] : [asc(t.createdAt), asc(t.id)];
+  if (byIdDescending(query)) return [...leadingKeys(query).map((key) => desc(t[key])), desc(t.id)];
+  return [asc(t.createdAt), asc(t.id)];
+}
+
+/**
+ * Newest first by id: keyset pages, and `last` (the n most recent: ids follow creation order), so
+ * each walks an (x, id) index and stops at its limit. Only an oldest-first listing walks
+ * `jobs_created`; no (owner, created) or (type, created) index is kept for `last` to sort by.
+ */
+function byIdDescending(query: JobQuery): boolean {
+  return newestFirst(query) || query.last !== undefined;
 }
 
 type LeadKey = 'owner' | 'lifecycle' | 'state' | 'type';

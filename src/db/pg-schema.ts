@@ -78,8 +78,6 @@ export const jobs = pgTable(
     index('jobs_claim').on(t.priority.desc().nullsFirst(), t.id).where(sql`${t.claimable}`),
     index('jobs_lease').on(t.leaseExpiresAt).where(sql`${t.running}`),
     index('jobs_created').on(t.createdAt),
-    index('jobs_owner_created').on(t.owner, t.createdAt),
-    index('jobs_type_created').on(t.type, t.createdAt),
     // The dashboard's keyset pages (newest first by id, src/db/columns.ts listQueries) walk one of these
     // from a filter's value down the ids and stop at the page's end; without them a filter that
     // matches few jobs scanned the whole table (bench/RESULTS.md, dashboard queries).

@@ -95,9 +95,9 @@ export const jobs = sqliteTable(
     // so its cost grows neither with the backlog of later jobs nor with finished ones.
     index('jobs_claim').on(sql`${t.priority} DESC`, t.id).where(sql`${t.claimable} = 1`),
     index('jobs_lease').on(t.leaseExpiresAt).where(sql`${t.running} = 1`),
+    // Oldest-first listings (UWS AFTER) walk jobs_created; newest-first ones (keyset pages, UWS LAST)
+    // walk an (x, id) index: (owner, created) and (type, created) would only cost every enqueue.
     index('jobs_created').on(t.createdAt),
-    index('jobs_owner_created').on(t.owner, t.createdAt),
-    index('jobs_type_created').on(t.type, t.createdAt),
     // The dashboard's keyset pages (newest first by id, src/db/columns.ts listQueries) walk one of these
     // from a filter's value down the ids and stop at the page's end; without them a filter that
     // matches few jobs scanned the whole table (bench/RESULTS.md, dashboard queries).
