@@ -167,6 +167,31 @@ describe('job page', () => {
     expect(/<dt>Progress<\/dt><dd>.*?<span class="msg" data-field="message">([^<]*)<\/span>/.exec(middle)?.[1]).toBe(message);
   });
 
+  it('describes a long history’s diagram path with each run of one arrow said once, with its length', async () => {
+    const id = await h.phaseline.enqueue('test.chatty', {});
+    await waitForState(h.phaseline, id, 'COMPLETE');
+    const history = await h.phaseline.history(id);
+    // The runs of the same arrow, in order, from the history itself (creation and upgrades draw none).
+    const runs: Array<{ text: string; times: number }> = [];
+    for (const event of history) {
+      if (event.stateBefore === null || event.type === 'CREATE' || event.type === 'UPGRADE') continue;
+      const text = `${event.stateBefore} to ${event.stateAfter}`;
+      if (runs.at(-1)?.text === text) runs.at(-1)!.times++;
+      else runs.push({ text, times: 1 });
+    }
+    const loop = runs.find((run) => run.times > 1);
+    expect(loop?.times, 'a progress loop of many reports').toBeGreaterThan(100);
+    const described = (html: string) => /<desc id="job-\d+-desc">([^<]*)<\/desc>/.exec(html)?.[1];
+    const expected = `Path taken: ${runs.map(({ text, times }) => (times > 1 ? `${text} (${times} times)` : text)).join(', ')}.`;
+    const desc = described(await text(await get(`/dashboard/jobs/${id}`)));
+    expect(desc).toContain(expected);
+    expect(desc!.split(`${loop!.text}`).length - 1, 'the loop named once, not once per report').toBe(1);
+    // At a step inside the loop: the run so far.
+    const seqAt = history.findIndex((e) => `${e.stateBefore} to ${e.stateAfter}` === loop!.text) + 1 + 9; // the loop's 10th step
+    const partial = described(await text(await get(`/dashboard/jobs/${id}?step=${seqAt}`)));
+    expect(partial).toMatch(new RegExp(`${loop!.text} \\(10 times\\)\\.$`));
+  });
+
   it('offers the actions the machine accepts', async () => {
     const actionsOf = async (id: number) => [...(await text(await get(`/dashboard/jobs/${id}`))).matchAll(/action="\/dashboard\/jobs\/\d+\/actions\/(\w+)"/g)].map((m) => m[1]);
     expect(await actionsOf(ids.pending)).toEqual(['run', 'cancel']);

@@ -341,6 +341,21 @@ function pathUpTo(path: readonly PathEdge[], upTo: number | undefined): PathEdge
 }
 
 /**
+ * The path's steps in order, in words, a run of the same arrow said once with its length: a job
+ * that reported progress 2,000 times is one phrase, not 2,000 (the description stays short).
+ */
+function pathInWords(path: readonly PathEdge[]): string {
+  const steps = path.flatMap((e) => e.order.map((place) => ({ place, text: `${e.from} to ${e.to}` }))).sort((a, b) => a.place - b.place);
+  const runs: Array<{ text: string; times: number }> = [];
+  for (const { text } of steps) {
+    const last = runs.at(-1);
+    if (last?.text === text) last.times++;
+    else runs.push({ text, times: 1 });
+  }
+  return runs.map(({ text, times }) => (times > 1 ? `${text} (${times} times)` : text)).join(', ');
+}
+
+/**
  * The diagram as an SVG string: `role="img"` with a title and a description, each state a `<g>`
  * with `data-state` (classes `current`, `visited`, `initial`, `terminal`), each arrow a `<path>`
  * with `data-from`, `data-to` and `data-event` (its events, space-separated), and on the job's
@@ -356,7 +371,7 @@ export function renderDiagramSvg(diagram: LifecycleDiagram, options: RenderOptio
   const description = [
     `States: ${diagram.nodes.map((node) => node.id).join(', ')}.`,
     options.current !== undefined ? `Current state: ${options.current}.` : '',
-    path.length ? `Path taken: ${path.flatMap((e) => e.order.map((place) => ({ place, text: `${e.from} to ${e.to}` }))).sort((a, b) => a.place - b.place).map((s) => s.text).join(', ')}.` : '',
+    path.length ? `Path taken: ${pathInWords(path)}.` : '',
   ].filter(Boolean).join(' ');
   const out: string[] = [];
   out.push(
