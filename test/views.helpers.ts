@@ -110,6 +110,8 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     parked: null,
     waits: [],
     signals: [],
+    parentId: null,
+    children: [],
     lease: null,
     ...overrides,
   };

@@ -26,7 +26,7 @@ import {
   IllegalTransitionError, InvalidInputError, isPhaselineError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
-import { applyEvent, childSignal, parentOf, parkingOf } from './parking.ts';
+import { applyEvent, childrenOf, childSignal, parentOf, parkingOf } from './parking.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import { describeDivergence } from '../replay/causes.ts';
@@ -310,8 +310,30 @@ export class Engine<S extends Store = SyncStore> {
    */
   createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
     const prepared = items.map((options) => ({ options, ...this.#prepareCreate(options) }));
-    const keyed = items.flatMap((item) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
+    return this.#write((tx, unit) => this.#createScript(tx, unit, prepared));
+  }
+
+  /**
+   * A child job (`ctx.spawn`) and its parent's record of it, in one transaction: the child is
+   * created (or, its key `child:<parentId>:<name>` seen before, found) and the parent's STEP
+   * `stepName` records its id, fenced by the parent's lease. So a parent's spawn steps name every
+   * child it has, exactly (no crash leaves a child its parent does not list), and a parent that
+   * lost its lease creates no child. `detached` records `{ id, cancelWithParent: false }`
+   * instead of the id: cancelling the parent leaves that child be.
+   */
+  spawn(parent: { jobId: number; fence: { leaseId: string }; actor: string | null }, stepName: string, options: CreateOptions, detached: boolean): Out<S, JobRow> {
+    const prepared = [{ options, ...this.#prepareCreate(options) }];
     return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
+      const child = (yield* this.#createScript(tx, unit, prepared))[0]!;
+      const result = detached ? { id: child.id, cancelWithParent: false } : child.id;
+      yield* this.#sendScript(tx, unit, parent.jobId, { type: 'STEP', name: stepName, result }, { fence: parent.fence, actor: parent.actor });
+      return child;
+    }.bind(this));
+  }
+
+  *#createScript(tx: StoreTx, unit: Unit, prepared: ReadonlyArray<{ options: CreateOptions; lifecycle: Lifecycle; input: JobInput }>): Script<JobRow[]> {
+    const keyed = prepared.flatMap(({ options: item }) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
+    {
       if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
       // Each item's job: a stored one, or the index of the creation that makes it.
       const results: Array<JobRow | number> = [];
@@ -350,7 +372,7 @@ export class Engine<S extends Store = SyncStore> {
         yield* tx.appendEvents(events);
       }
       return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
-    }.bind(this));
+    }
   }
 
   /** A new job's creation and start events made in memory: each step's row and snapshot, the last one to be written. */
@@ -472,7 +494,28 @@ export class Engine<S extends Store = SyncStore> {
       const parent = parentOf(row.idempotencyKey);
       if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
     }
+    // The first cancellation of a parent cancels its unfinished children in the same transaction
+    // (each a CANCEL of its own, through its own lifecycle; theirs cancel their children in turn).
+    if (type === 'CANCEL' && !(before.context as JobContext).cancelRequested) {
+      for (const child of childrenOf(after.context)) {
+        if (child.cancelWithParent) yield* this.#cancelChild(tx, unit, prev.id, child.id);
+      }
+    }
     return row;
+  }
+
+  /** Cancel a child with its parent; one that has finished (refusing CANCEL) or was deleted stays as it is. */
+  *#cancelChild(tx: StoreTx, unit: Unit, parentId: number, childId: number): Script<void> {
+    const mark = unit.effects.length;
+    const slotMark = unit.slots.length;
+    try {
+      yield* tx.savepoint(this.#sendScript(tx, unit, childId, { type: 'CANCEL' }, { actor: `parent/${parentId}` }));
+    } catch (error) {
+      unit.effects.length = mark;
+      unit.slots.length = slotMark;
+      unit.cache.clear();
+      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
+    }
   }
 
   /**

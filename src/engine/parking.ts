@@ -237,3 +237,37 @@ export function parentOf(idempotencyKey: string | null): number | null {
 export function childSignal(childId: number): string {
   return `child:${childId}`;
 }
+
+/** The step name under which a parent records a child (`ctx.spawn(name, ...)`). */
+export const SPAWN_STEP_PREFIX = 'spawn:';
+
+/** A child as its parent's spawn step records it. */
+export interface SpawnedChild {
+  id: number;
+  /** False when spawned with `{ cancelWithParent: false }`: cancelling the parent leaves it be. */
+  cancelWithParent: boolean;
+}
+
+/**
+ * A spawn step's result: the child's id, or `{ id, cancelWithParent: false }` for a child that
+ * outlives its parent's cancellation; null for anything else.
+ */
+export function spawnedChild(result: unknown): SpawnedChild | null {
+  if (typeof result === 'number') return Number.isSafeInteger(result) && result > 0 ? { id: result, cancelWithParent: true } : null;
+  if (typeof result === 'object' && result !== null && typeof (result as { id?: unknown }).id === 'number') {
+    return { id: (result as { id: number }).id, cancelWithParent: (result as { cancelWithParent?: unknown }).cancelWithParent !== false };
+  }
+  return null;
+}
+
+/** The children a job's context records (its spawn steps), in the order spawned. */
+export function childrenOf(context: unknown): SpawnedChild[] {
+  const steps = (context as { steps?: Record<string, unknown> }).steps ?? {};
+  const children: SpawnedChild[] = [];
+  for (const name in steps) {
+    if (!name.startsWith(SPAWN_STEP_PREFIX)) continue;
+    const child = spawnedChild(steps[name]);
+    if (child) children.push(child);
+  }
+  return children;
+}
