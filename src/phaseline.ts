@@ -99,6 +99,15 @@ export interface EnqueueOptions {
    * leaves a UWS job PENDING (a draft) and a RIME job REQUESTED.
    */
   start?: boolean;
+  /**
+   * Jobs this one waits for: it is not claimable until every one has ended, whatever its outcome
+   * (a failed or cancelled dependency does not fail it: its handler reads how each ended in
+   * `job.dependencies`, and decides). Written with the creation, in its transaction: a BLOCK
+   * event on the job, a DEPENDENT event on each dependency still unfinished, and each one's ending
+   * writes an UNBLOCK on the job in its own transaction. An unknown id: JOB_NOT_FOUND, and nothing
+   * is written. With an idempotency key seen before, the first job is returned as it is.
+   */
+  dependsOn?: readonly number[];
 }
 
 /** `start()`'s options: the workers', and the scheduler loop's. */
@@ -323,6 +332,7 @@ export class Phaseline {
       concurrencyKey: options.concurrencyKey ?? null,
       traceparent: traceparentOf(options.traceparent, this.#otel),
       ...(options.start !== undefined ? { start: options.start } : {}),
+      ...(options.dependsOn !== undefined ? { dependsOn: [...new Set(options.dependsOn)] } : {}),
     };
   }
 
@@ -392,6 +402,9 @@ export class Phaseline {
     const type = (event as { type?: unknown } | null)?.type;
     if (type === 'SLEEP' || type === 'WAIT' || type === 'WAKE') {
       throw new InvalidInputError('event.type', `${type} is the engine's own (a handler's ctx.sleep / ctx.waitFor and the claim that wakes it); it is not sent`);
+    }
+    if (type === 'BLOCK' || type === 'DEPENDENT' || type === 'UNBLOCK') {
+      throw new InvalidInputError('event.type', `${type} is the engine's own (enqueue's dependsOn and a dependency's ending); it is not sent`);
     }
     if (!this.#engine) {
       const engine = await this.#async('send');

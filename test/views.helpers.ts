@@ -112,6 +112,8 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     signals: [],
     parentId: null,
     children: [],
+    blockedBy: [],
+    dependencies: [],
     lease: null,
     ...overrides,
   };

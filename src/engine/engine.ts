@@ -26,7 +26,7 @@ import {
   IllegalTransitionError, InvalidInputError, isPhaselineError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
-import { applyEvent, childrenOf, childSignal, parentOf, parkingOf } from './parking.ts';
+import { applyEvent, childrenOf, childSignal, dependentsOf, parentOf, parkingOf } from './parking.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import { describeDivergence } from '../replay/causes.ts';
@@ -90,6 +90,12 @@ export interface CreateOptions {
   /** Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE) in the same transaction. Default true. */
   start?: boolean;
   actor?: string | null;
+  /**
+   * Jobs that must end (whatever their outcome) before this one is claimable: those unfinished
+   * now are recorded by a BLOCK event after its creation, and each gets a DEPENDENT event, in the
+   * same transaction. An unknown id: JOB_NOT_FOUND, nothing written.
+   */
+  dependsOn?: readonly number[];
 }
 
 /** A committed transition, as observers see it. */
@@ -150,6 +156,8 @@ interface LiveJob {
 interface Creation {
   at: number;
   actor: string | null;
+  /** The dependencies it waits for (each gets a DEPENDENT once the job has its id). */
+  blockedBy: number[];
   steps: Array<{ row: JobRow; snapshot: AnyMachineSnapshot; type: string; payload: Record<string, unknown>; stateBefore: string | null }>;
 }
 
@@ -354,8 +362,14 @@ export class Engine<S extends Store = SyncStore> {
             continue;
           }
         }
+        const open: number[] = [];
+        for (const id of options.dependsOn ?? []) {
+          const head = yield* tx.readHead(id);
+          if (!head) throw new JobNotFoundError(id);
+          if (head.endedAt === null) open.push(id);
+        }
         results.push(creations.length);
-        creations.push(this.#fold(lifecycle, input, options));
+        creations.push(this.#fold(lifecycle, input, options, open));
       }
       if (creations.length > 0) {
         const ids = yield* tx.insertJobs(creations.map((c) => c.steps.at(-1)!.row));
@@ -370,13 +384,18 @@ export class Engine<S extends Store = SyncStore> {
           noteCreation(unit.slots, creation.steps.at(-1)!.row);
         });
         yield* tx.appendEvents(events);
+        for (const [i, creation] of creations.entries()) {
+          for (const dependency of creation.blockedBy) {
+            yield* this.#sendScript(tx, unit, dependency, { type: 'DEPENDENT', id: ids[i]! }, { actor: `job/${ids[i]!}` });
+          }
+        }
       }
       return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
     }
   }
 
-  /** A new job's creation and start events made in memory: each step's row and snapshot, the last one to be written. */
-  #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Creation {
+  /** A new job's creation and start events made in memory (and its BLOCK when it waits for `blockedBy`): each step's row and snapshot, the last one to be written. */
+  #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions, blockedBy: number[]): Creation {
     const at = this.clock();
     const identity: JobIdentity = {
       id: 0, // known once the row is inserted
@@ -405,7 +424,13 @@ export class Engine<S extends Store = SyncStore> {
         : { row: next, snapshot, type: types[i - 1]!, payload: {}, stateBefore: row!.state });
       row = next;
     });
-    return { at, actor: options.actor ?? null, steps };
+    if (blockedBy.length > 0) {
+      const last = steps.at(-1)!;
+      const snapshot = applyEvent(lifecycle.machine, last.snapshot, { type: 'BLOCK', on: blockedBy, at }, () => last.snapshot);
+      if (snapshot === null) throw new InvalidInputError('dependsOn', `a ${lifecycle.name} job that is ${last.row.state} once created cannot wait for other jobs`);
+      steps.push({ row: deriveRow(last.row, identity, snapshot, at, NO_LEASE), snapshot, type: 'BLOCK', payload: { on: blockedBy }, stateBefore: last.row.state });
+    }
+    return { at, actor: options.actor ?? null, steps, blockedBy };
   }
 
   /** A creation's snapshots: from the lifecycle's template when it has one ({@link buildTemplate}), else by XState. */
@@ -424,6 +449,9 @@ export class Engine<S extends Store = SyncStore> {
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
     if (typeof options.type !== 'string' || options.type.length === 0) throw new InvalidInputError('type', 'must be a non-empty string');
+    if (options.dependsOn !== undefined && (!Array.isArray(options.dependsOn) || !options.dependsOn.every((id) => Number.isSafeInteger(id) && id > 0))) {
+      throw new InvalidInputError('dependsOn', 'must be an array of job ids');
+    }
     for (const field of ['type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent'] as const) {
       const value = options[field];
       if (value != null) assertText(value, field);
@@ -493,6 +521,7 @@ export class Engine<S extends Store = SyncStore> {
     if (prev.endedAt === null && row.endedAt !== null) {
       const parent = parentOf(row.idempotencyKey);
       if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
+      for (const dependent of dependentsOf(after.context)) yield* this.#unblock(tx, unit, dependent, row);
     }
     // The first cancellation of a parent cancels its unfinished children in the same transaction
     // (each a CANCEL of its own, through its own lifecycle; theirs cancel their children in turn).
@@ -502,6 +531,26 @@ export class Engine<S extends Store = SyncStore> {
       }
     }
     return row;
+  }
+
+  /** A dependency has ended: tell the job waiting for it, in the same transaction. One that has finished or was deleted stays as it is. */
+  *#unblock(tx: StoreTx, unit: Unit, jobId: number, dependency: JobRow): Script<void> {
+    const event = { type: 'UNBLOCK', id: dependency.id, state: dependency.state, outcome: dependency.outcome };
+    yield* this.#sendRefusable(tx, unit, jobId, event, `job/${dependency.id}`);
+  }
+
+  /** One send in its own savepoint, a refusal (the job has finished, or is gone) swallowed. */
+  *#sendRefusable(tx: StoreTx, unit: Unit, jobId: number, event: EventObject & Record<string, unknown>, actor: string): Script<void> {
+    const mark = unit.effects.length;
+    const slotMark = unit.slots.length;
+    try {
+      yield* tx.savepoint(this.#sendScript(tx, unit, jobId, event, { actor }));
+    } catch (error) {
+      unit.effects.length = mark;
+      unit.slots.length = slotMark;
+      unit.cache.clear();
+      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
+    }
   }
 
   /** Cancel a child with its parent; one that has finished (refusing CANCEL) or was deleted stays as it is. */

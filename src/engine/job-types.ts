@@ -3,7 +3,7 @@
  * return). Rows stay inside the store; `job.ts` maps them to these.
  */
 import type { JobError, Json, Outcome } from '../../machines/common.ts';
-import type { Parked, SignalRecord, SpawnedChild, WaitRecord } from './parking.ts';
+import type { DependencyOutcome, Parked, SignalRecord, SpawnedChild, WaitRecord } from './parking.ts';
 
 export type { Parked, SignalRecord, WaitRecord } from './parking.ts';
 
@@ -84,6 +84,10 @@ export interface Job<Params = Json, Result = Json> extends JobFields {
    * with `{ cancelWithParent: false }`, so cancelling this job leaves it be.
    */
   children: SpawnedChild[];
+  /** The dependencies (`enqueue(..., { dependsOn })`) not ended yet: the job is not claimable while any is left. */
+  blockedBy: number[];
+  /** How each dependency that was unfinished at the job's creation ended, in the order they ended. */
+  dependencies: DependencyOutcome[];
   lease: { id: string; expiresAt: number; workerId: string | null } | null;
 }
 

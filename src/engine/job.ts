@@ -61,6 +61,8 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     signals: signalsOf(row.snapshot.context),
     parentId: parentOf(row.idempotencyKey),
     children: childrenOf(row.snapshot.context),
+    blockedBy: (row.snapshot.context as ParkingContext).blockedBy ?? [],
+    dependencies: (row.snapshot.context as ParkingContext).dependencies ?? [],
     lease: row.leaseId !== null ? { id: row.leaseId, expiresAt: row.leaseExpiresAt ?? 0, workerId: row.workerId } : null,
   };
 }

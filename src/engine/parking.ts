@@ -32,8 +32,21 @@
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { JobContext, Json } from '../../machines/common.ts';
 
-/** The engine's own parking events (reserved: a lifecycle's machine may not name them). */
-export const PARKING_EVENTS = ['SLEEP', 'WAIT', 'SIGNAL', 'WAKE'] as const;
+/**
+ * The engine's own parking events (reserved: a lifecycle's machine may not name them), and those
+ * of dependencies ({@link DEPENDENCY_EVENTS}).
+ */
+export const PARKING_EVENTS = ['SLEEP', 'WAIT', 'SIGNAL', 'WAKE', 'BLOCK', 'DEPENDENT', 'UNBLOCK'] as const;
+/**
+ * Dependencies (`enqueue(type, params, { dependsOn })`), answered here like the parking events:
+ * - `BLOCK { on }`: written with a new job's creation, in the same transaction: the dependencies
+ *   still unfinished then. While any is left the job is not claimable, whatever its state.
+ * - `DEPENDENT { id }`: written on each of those dependencies in that transaction: job `id` waits for it.
+ * - `UNBLOCK { id, state, outcome }`: written on a waiting job in the transaction where its
+ *   dependency `id` ends (whatever its outcome); the last one makes the job claimable.
+ * No claim scans for blocked jobs: a blocked job's row is not claimable, so the claim index never holds it.
+ */
+export const DEPENDENCY_EVENTS = ['BLOCK', 'DEPENDENT', 'UNBLOCK'] as const;
 export type ParkingEventType = (typeof PARKING_EVENTS)[number];
 
 /** Why and until when a job is parked. */
@@ -71,6 +84,29 @@ export interface ParkingContext {
   parked?: Parked | null;
   waits?: WaitRecord[];
   signals?: SignalRecord[];
+  /** Dependencies not yet ended (`enqueue(..., { dependsOn })`): the job is not claimable while any is left. */
+  blockedBy?: number[];
+  /** Jobs waiting for this one to end. */
+  dependents?: number[];
+  /** How each dependency that ended after the job's creation ended, in the order they ended. */
+  dependencies?: DependencyOutcome[];
+}
+
+/** How a dependency ended, as the job waiting for it records it. */
+export interface DependencyOutcome {
+  id: number;
+  state: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled' | null;
+}
+
+/** Whether a context still waits for a dependency. */
+export function isBlocked(context: unknown): boolean {
+  return ((context as ParkingContext).blockedBy?.length ?? 0) > 0;
+}
+
+/** The jobs a context says wait for it to end. */
+export function dependentsOf(context: unknown): number[] {
+  return (context as ParkingContext).dependents ?? [];
 }
 
 const RESERVED = new Set<string>(PARKING_EVENTS);
@@ -177,6 +213,27 @@ export function parkingTransition(
       if (open?.kind === 'signal' && open.outcome === 'pending' && parked.wakeAt !== null && parked.wakeAt <= at) {
         next.waits = waits.map((w, i) => (i === parked.index ? { ...open, outcome: 'timeout' as const, at } : w));
       }
+      break;
+    }
+    case 'BLOCK': {
+      if (snapshot.hasTag('terminal') || context.blockedBy !== undefined) return null;
+      next = { ...context, blockedBy: [...(event.on as number[])] };
+      break;
+    }
+    case 'DEPENDENT': {
+      if (snapshot.hasTag('terminal')) return null;
+      const id = event.id as number;
+      const dependents = context.dependents ?? [];
+      if (dependents.includes(id)) return null;
+      next = { ...context, dependents: [...dependents, id] };
+      break;
+    }
+    case 'UNBLOCK': {
+      const id = event.id as number;
+      const blockedBy = context.blockedBy ?? [];
+      if (snapshot.hasTag('terminal') || !blockedBy.includes(id)) return null;
+      const outcome: DependencyOutcome = { id, state: event.state as string, outcome: (event.outcome ?? null) as DependencyOutcome['outcome'] };
+      next = { ...context, blockedBy: blockedBy.filter((b) => b !== id), dependencies: [...(context.dependencies ?? []), outcome] };
       break;
     }
     default:
