@@ -6,6 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { ChildOutcome } from '../src/runner/context.ts';
+import { engineOf } from '../src/internal.ts';
+import { STORE } from './support/stores.ts';
 import { FAST, deferred, onCleanup, open, rawRow, types, waitForState } from './helpers/behaviour-harness.ts';
 
 describe('child jobs', () => {
@@ -229,5 +231,18 @@ describe('child jobs', () => {
     expect(seen).toBe('INVALID_INPUT');
     expect(done.children).toEqual([]);
     expect(await rawRow(p, id + 1)).toBeUndefined();
+  });
+
+  // The engine door itself (SQLite: the facade hides the engine on PostgreSQL, where the same script runs).
+  test.skipIf(STORE !== 'sqlite')('a spawn whose parent step is refused (its lease is not the caller\'s) creates no child: one transaction', async () => {
+    const p = await open();
+    p.register({ name: 'leaf3', lifecycle: 'rime', handler: async () => null });
+    const parent = await p.enqueue('leaf3', null);
+    const engine = engineOf(p);
+    const options = { lifecycle: 'rime', type: 'leaf3', input: { params: null }, idempotencyKey: `child:${parent}:x` };
+    expect(() => engine.spawn({ jobId: parent, fence: { leaseId: 'not-the-lease' }, actor: 'w' }, 'spawn:x', options, false)).toThrow(expect.objectContaining({ code: 'LEASE_LOST' }));
+    expect(await rawRow(p, parent + 1)).toBeUndefined();
+    expect((await p.get(parent)).children).toEqual([]);
+    expect(types(await p.history(parent))).toEqual(['ADMIT']);
   });
 });
