@@ -441,7 +441,9 @@ export class Phaseline {
   /**
    * Cancel a job: one nobody runs ends at once; a running one when its handler stops (or after the
    * runner's grace period). What "cancelled" looks like is the lifecycle's: UWS ABORTED, EcoTaxa E
-   * "Killed", RIME CANCELLED, Synapse FAILED with jobCanceling, Qiskit CANCELLED.
+   * "Killed", RIME CANCELLED, Synapse FAILED with jobCanceling, Qiskit CANCELLED. Its unfinished
+   * children (`ctx.spawn`) are cancelled in the same transaction, each by its own CANCEL, except
+   * those spawned with `cancelWithParent: false`.
    */
   async cancel(id: number, options: OwnerOption = {}): Promise<Job> {
     return this.send(id, { type: 'CANCEL' }, { ...options, actor: options.owner ?? null });

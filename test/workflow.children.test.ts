@@ -208,6 +208,21 @@ describe('child jobs', () => {
     for (const job of [id, quick, runs, middle, grandchild, detached]) expect((await p.replay(job)).divergences).toEqual([]);
   });
 
+  test('a lifecycle\'s own cancelling event (UWS ABORT) cancels the children too', async () => {
+    const p = await open();
+    p.register({ name: 'runs2', lifecycle: 'rime', handler: async (ctx) => { await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)); return null; } });
+    p.register({ name: 'top2', lifecycle: 'uws', handler: async (ctx) => ctx.join([await ctx.spawn('r', 'runs2', null)]) });
+    p.start({ ...FAST, concurrency: 3 });
+    const id = await p.enqueue('top2', null);
+    const child = (await waitForState(p, id, (job) => job.children.length === 1 && job.parked !== null, 10_000)).children[0]!.id;
+    await waitForState(p, child, (job) => job.running, 10_000);
+    await p.send(id, { type: 'ABORT' }, { lifecycle: 'uws' });
+    expect((await p.get(child)).cancelRequested).toBe(true);
+    expect((await waitForState(p, child, (job) => job.terminal, 10_000)).outcome).toBe('cancelled');
+    expect((await waitForState(p, id, (job) => job.terminal, 10_000)).state).toBe('ABORTED');
+    expect((await p.history(child)).filter((e) => e.type === 'CANCEL')).toHaveLength(1);
+  });
+
   test('a spawn option of the wrong kind is refused before anything is written', async () => {
     const p = await open();
     let seen: unknown = null;

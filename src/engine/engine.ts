@@ -523,9 +523,11 @@ export class Engine<S extends Store = SyncStore> {
       if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
       for (const dependent of dependentsOf(after.context)) yield* this.#unblock(tx, unit, dependent, row);
     }
-    // The first cancellation of a parent cancels its unfinished children in the same transaction
-    // (each a CANCEL of its own, through its own lifecycle; theirs cancel their children in turn).
-    if (type === 'CANCEL' && !(before.context as JobContext).cancelRequested) {
+    // The first cancellation of a parent (asked, or ending it cancelled at once: CANCEL, or a
+    // lifecycle's own such as UWS ABORT) cancels its unfinished children in the same transaction,
+    // each by a CANCEL of its own through its own lifecycle; theirs cancel their children in turn.
+    const wasAsked = (before.context as JobContext).cancelRequested;
+    if (!wasAsked && (row.cancelRequested || (prev.endedAt === null && row.outcome === 'cancelled'))) {
       for (const child of childrenOf(after.context)) {
         if (child.cancelWithParent) yield* this.#cancelChild(tx, unit, prev.id, child.id);
       }
