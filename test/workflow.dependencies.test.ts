@@ -8,6 +8,7 @@
 import { describe, expect, test } from 'vitest';
 import { FAST, deferred, onCleanup, open, rawHistory, rawRow, types, waitForState } from './helpers/behaviour-harness.ts';
 import type { DependencyOutcome } from '../src/engine/parking.ts';
+import { defineLifecycle } from '../machines/define.ts';
 
 describe('dependsOn', () => {
   test('a job waits, not claimable, until every dependency ends (one fails, one succeeds), then runs and reads how each ended', async () => {
@@ -124,5 +125,13 @@ describe('dependsOn', () => {
     }
     expect(await rawHistory(p, known)).toEqual(before);
     expect((await p.list()).map((j) => j.id)).toEqual([known]);
+    const own = defineLifecycle({
+      name: 'blocker', version: 1, initial: 'queued',
+      states: {
+        queued: { tags: ['queued'], on: { CLAIM: { target: 'done', actions: 'apply' }, UNBLOCK: { actions: 'apply' } } },
+        done: { type: 'final', tags: ['terminal', 'succeeded'] },
+      },
+    });
+    await expect(open({ lifecycles: [own] })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/UNBLOCK.*engine's own/) });
   });
 });

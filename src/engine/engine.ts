@@ -363,7 +363,8 @@ export class Engine<S extends Store = SyncStore> {
           }
         }
         const open: number[] = [];
-        for (const id of options.dependsOn ?? []) {
+        // In id order, as batches lock rows: two creations naming the same jobs wait, never deadlock.
+        for (const id of [...new Set(options.dependsOn ?? [])].sort((a, b) => a - b)) {
           const head = yield* tx.readHead(id);
           if (!head) throw new JobNotFoundError(id);
           if (head.endedAt === null) open.push(id);
