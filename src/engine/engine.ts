@@ -339,60 +339,59 @@ export class Engine<S extends Store = SyncStore> {
     }.bind(this));
   }
 
+  /** The body of {@link createMany} (and of {@link spawn}'s child): the jobs made or found, in the order given. */
   *#createScript(tx: StoreTx, unit: Unit, prepared: ReadonlyArray<{ options: CreateOptions; lifecycle: Lifecycle; input: JobInput }>): Script<JobRow[]> {
     const keyed = prepared.flatMap(({ options: item }) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
-    {
-      if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
-      // Each item's job: a stored one, or the index of the creation that makes it.
-      const results: Array<JobRow | number> = [];
-      const creations: Creation[] = [];
-      const firstOfKey = new Map<string, number>();
-      for (const { options, lifecycle, input } of prepared) {
-        if (options.idempotencyKey != null) {
-          const key = `${options.type}\u0000${options.idempotencyKey}`;
-          const earlier = firstOfKey.get(key);
-          if (earlier !== undefined) {
-            results.push(results[earlier]!);
-            continue;
-          }
-          firstOfKey.set(key, results.length);
-          const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
-          if (existing) {
-            results.push(existing);
-            continue;
-          }
+    if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
+    // Each item's job: a stored one, or the index of the creation that makes it.
+    const results: Array<JobRow | number> = [];
+    const creations: Creation[] = [];
+    const firstOfKey = new Map<string, number>();
+    for (const { options, lifecycle, input } of prepared) {
+      if (options.idempotencyKey != null) {
+        const key = `${options.type}\u0000${options.idempotencyKey}`;
+        const earlier = firstOfKey.get(key);
+        if (earlier !== undefined) {
+          results.push(results[earlier]!);
+          continue;
         }
-        const open: number[] = [];
-        // In id order, as batches lock rows: two creations naming the same jobs wait, never deadlock.
-        for (const id of [...new Set(options.dependsOn ?? [])].sort((a, b) => a - b)) {
-          const head = yield* tx.readHead(id);
-          if (!head) throw new JobNotFoundError(id);
-          if (head.endedAt === null) open.push(id);
-        }
-        results.push(creations.length);
-        creations.push(this.#fold(lifecycle, input, options, open));
-      }
-      if (creations.length > 0) {
-        const ids = yield* tx.insertJobs(creations.map((c) => c.steps.at(-1)!.row));
-        const events: JobEventRow[] = [];
-        creations.forEach((creation, i) => {
-          for (const step of creation.steps) {
-            step.row.id = ids[i]!;
-            const event = eventOf(step.row, step.type, creation.at, step.payload, step.stateBefore, creation.actor);
-            events.push(event);
-            this.#afterCommit(unit, step.row, step === creation.steps.at(-1) ? step.snapshot : null, event);
-          }
-          noteCreation(unit.slots, creation.steps.at(-1)!.row);
-        });
-        yield* tx.appendEvents(events);
-        for (const [i, creation] of creations.entries()) {
-          for (const dependency of creation.blockedBy) {
-            yield* this.#sendScript(tx, unit, dependency, { type: 'DEPENDENT', id: ids[i]! }, { actor: `job/${ids[i]!}` });
-          }
+        firstOfKey.set(key, results.length);
+        const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
+        if (existing) {
+          results.push(existing);
+          continue;
         }
       }
-      return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
+      const open: number[] = [];
+      // In id order, as batches lock rows: two creations naming the same jobs wait, never deadlock.
+      for (const id of [...new Set(options.dependsOn ?? [])].sort((a, b) => a - b)) {
+        const head = yield* tx.readHead(id);
+        if (!head) throw new JobNotFoundError(id);
+        if (head.endedAt === null) open.push(id);
+      }
+      results.push(creations.length);
+      creations.push(this.#fold(lifecycle, input, options, open));
     }
+    if (creations.length > 0) {
+      const ids = yield* tx.insertJobs(creations.map((c) => c.steps.at(-1)!.row));
+      const events: JobEventRow[] = [];
+      creations.forEach((creation, i) => {
+        for (const step of creation.steps) {
+          step.row.id = ids[i]!;
+          const event = eventOf(step.row, step.type, creation.at, step.payload, step.stateBefore, creation.actor);
+          events.push(event);
+          this.#afterCommit(unit, step.row, step === creation.steps.at(-1) ? step.snapshot : null, event);
+        }
+        noteCreation(unit.slots, creation.steps.at(-1)!.row);
+      });
+      yield* tx.appendEvents(events);
+      for (const [i, creation] of creations.entries()) {
+        for (const dependency of creation.blockedBy) {
+          yield* this.#sendScript(tx, unit, dependency, { type: 'DEPENDENT', id: ids[i]! }, { actor: `job/${ids[i]!}` });
+        }
+      }
+    }
+    return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
   }
 
   /** A new job's creation and start events made in memory (and its BLOCK when it waits for `blockedBy`): each step's row and snapshot, the last one to be written. */
@@ -558,16 +557,7 @@ export class Engine<S extends Store = SyncStore> {
 
   /** Cancel a child with its parent; one that has finished (refusing CANCEL) or was deleted stays as it is. */
   *#cancelChild(tx: StoreTx, unit: Unit, parentId: number, childId: number): Script<void> {
-    const mark = unit.effects.length;
-    const slotMark = unit.slots.length;
-    try {
-      yield* tx.savepoint(this.#sendScript(tx, unit, childId, { type: 'CANCEL' }, { actor: `parent/${parentId}` }));
-    } catch (error) {
-      unit.effects.length = mark;
-      unit.slots.length = slotMark;
-      unit.cache.clear();
-      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
-    }
+    yield* this.#sendRefusable(tx, unit, childId, { type: 'CANCEL' }, `parent/${parentId}`);
   }
 
   /**
