@@ -260,4 +260,22 @@ describe('child jobs', () => {
     expect((await p.get(parent)).children).toEqual([]);
     expect(types(await p.history(parent))).toEqual(['ADMIT']);
   });
+
+  test.skipIf(STORE !== 'sqlite')('a child spawned after its parent was asked to cancel (before its handler saw it) is cancelled with it', async () => {
+    const p = await open();
+    p.register({ name: 'leaf4', lifecycle: 'rime', handler: async () => null });
+    const parent = await p.enqueue('leaf4', null);
+    const engine = engineOf(p);
+    const [claimed] = engine.claimDue(1, ['leaf4'], (now) => ({ leaseId: 'L1', leaseExpiresAt: now + 60_000, workerId: 'w', actor: 'w' }));
+    expect(claimed!.id).toBe(parent);
+    await p.cancel(parent);
+    const options = { lifecycle: 'rime', type: 'leaf4', input: { params: null }, idempotencyKey: `child:${parent}:late` };
+    const child = engine.spawn({ jobId: parent, fence: { leaseId: 'L1' }, actor: 'w' }, 'spawn:late', options, false);
+    const job = await p.get(child.id);
+    expect(job.outcome).toBe('cancelled');
+    expect((await p.history(child.id)).find((e) => e.type === 'CANCEL')!.actor).toBe(`parent/${parent}`);
+    const detached = engine.spawn({ jobId: parent, fence: { leaseId: 'L1' }, actor: 'w' }, 'spawn:free', { ...options, idempotencyKey: `child:${parent}:free` }, true);
+    expect((await p.get(detached.id)).terminal).toBe(false);
+    expect((await p.get(parent)).children).toEqual([{ id: child.id, cancelWithParent: true }, { id: detached.id, cancelWithParent: false }]);
+  });
 });

@@ -334,8 +334,10 @@ export class Engine<S extends Store = SyncStore> {
     return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
       const child = (yield* this.#createScript(tx, unit, prepared))[0]!;
       const result = detached ? { id: child.id, cancelWithParent: false } : child.id;
-      yield* this.#sendScript(tx, unit, parent.jobId, { type: 'STEP', name: stepName, result }, { fence: parent.fence, actor: parent.actor });
-      return child;
+      const after = yield* this.#sendScript(tx, unit, parent.jobId, { type: 'STEP', name: stepName, result }, { fence: parent.fence, actor: parent.actor });
+      // Spawned by a handler that has not yet seen its job's cancellation: cancelled with it all the same.
+      if (after.cancelRequested && !detached) yield* this.#cancelChild(tx, unit, parent.jobId, child.id);
+      return child; // as created: its caller wants its id
     }.bind(this));
   }
 
