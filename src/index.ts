@@ -10,9 +10,9 @@ export {
   type PhaselineOptions, type EnqueueOptions, type OwnerOption, type GetOptions, type ParamsOf, type ResultOf, type StartOptions,
 } from './phaseline.ts';
 export { defineJobType, type AnyJobType, type JobType, type JobTypeDefinition, type Backoff, type RateLimit, type ParamsValidator, type StandardSchemaLike } from './jobtypes.ts';
-export type { HandlerContext, ChildOutcome } from './runner/context.ts';
+export type { HandlerContext, ChildOutcome, SpawnOptions } from './runner/context.ts';
 export type { Schedule, ScheduleOptions, MissedPolicy } from './schedules/types.ts';
-export type { Parked, WaitRecord, SignalRecord } from './engine/parking.ts';
+export type { Parked, WaitRecord, SignalRecord, SpawnedChild, DependencyOutcome } from './engine/parking.ts';
 export type { RunnerOptions, SweepOptions, Workers } from './runner/options.ts';
 export type { AnyJob, Job, JobEvent, JobFields } from './engine/job-types.ts';
 export type { ListFilter, CountFilter, StateCount, SendOptions, Clock } from './engine/types.ts';

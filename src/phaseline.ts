@@ -99,6 +99,15 @@ export interface EnqueueOptions {
    * leaves a UWS job PENDING (a draft) and a RIME job REQUESTED.
    */
   start?: boolean;
+  /**
+   * Jobs this one waits for: it is not claimable until every one has ended, whatever its outcome
+   * (a failed or cancelled dependency does not fail it: its handler reads how each ended in
+   * `job.dependencies`, and decides). Written with the creation, in its transaction: a BLOCK
+   * event on the job, a DEPENDENT event on each dependency still unfinished, and each one's ending
+   * writes an UNBLOCK on the job in its own transaction. An unknown id: JOB_NOT_FOUND, and nothing
+   * is written. With an idempotency key seen before, the first job is returned as it is.
+   */
+  dependsOn?: readonly number[];
 }
 
 /** `start()`'s options: the workers', and the scheduler loop's. */
@@ -323,6 +332,7 @@ export class Phaseline {
       concurrencyKey: options.concurrencyKey ?? null,
       traceparent: traceparentOf(options.traceparent, this.#otel),
       ...(options.start !== undefined ? { start: options.start } : {}),
+      ...(options.dependsOn !== undefined ? { dependsOn: [...new Set(options.dependsOn)] } : {}),
     };
   }
 
@@ -393,6 +403,9 @@ export class Phaseline {
     if (type === 'SLEEP' || type === 'WAIT' || type === 'WAKE') {
       throw new InvalidInputError('event.type', `${type} is the engine's own (a handler's ctx.sleep / ctx.waitFor and the claim that wakes it); it is not sent`);
     }
+    if (type === 'BLOCK' || type === 'DEPENDENT' || type === 'UNBLOCK') {
+      throw new InvalidInputError('event.type', `${type} is the engine's own (enqueue's dependsOn and a dependency's ending); it is not sent`);
+    }
     if (!this.#engine) {
       const engine = await this.#async('send');
       if (lifecycle !== undefined) {
@@ -428,7 +441,9 @@ export class Phaseline {
   /**
    * Cancel a job: one nobody runs ends at once; a running one when its handler stops (or after the
    * runner's grace period). What "cancelled" looks like is the lifecycle's: UWS ABORTED, EcoTaxa E
-   * "Killed", RIME CANCELLED, Synapse FAILED with jobCanceling, Qiskit CANCELLED.
+   * "Killed", RIME CANCELLED, Synapse FAILED with jobCanceling, Qiskit CANCELLED. Its unfinished
+   * children (`ctx.spawn`) are cancelled in the same transaction, each by its own CANCEL, except
+   * those spawned with `cancelWithParent: false`.
    */
   async cancel(id: number, options: OwnerOption = {}): Promise<Job> {
     return this.send(id, { type: 'CANCEL' }, { ...options, actor: options.owner ?? null });

@@ -182,6 +182,37 @@ describe('OpenTelemetry', () => {
     expect(new Set(inner.map((s) => s.context.traceId))).toEqual(new Set([request.spanContext().traceId]));
   });
 
+  it('a spawned child is traced under its parent: the child attempt span is a descendant of the parent attempt span, in one trace', async () => {
+    const p = createPhaseline({ db: ':memory:' });
+    opened.push(p);
+    p.register(defineJobType({ name: 'traced.child', lifecycle: 'rime', handler: async () => 'child done' }));
+    p.register(defineJobType({
+      name: 'traced.parent', lifecycle: 'rime',
+      handler: async (ctx) => {
+        const child = await ctx.spawn('only', 'traced.child', null);
+        return (await ctx.join([child]))[0]!.result;
+      },
+    }));
+    const request = provider.tracer.startSpan('request');
+    const id = await context.with(trace.setSpan(context.active(), request), () => p.enqueue('traced.parent', null));
+    request.end();
+    p.start({ pollIntervalMs: 5, concurrency: 2 });
+    await waitFor(async () => (await p.get(id)).terminal, 5000, 'the parent to finish');
+    const [childId] = (await p.get(id)).children.map((c) => c.id);
+    expect((await p.get(childId!)).state).toBe('JOB_STATUS_SUCCEEDED');
+    await waitFor(() => attemptsOf(childId!).some((s) => s.ended), 5000, 'the child attempt span');
+    const child = attemptsOf(childId!)[0]!;
+    const parentSpans = attemptsOf(id);
+    // The child was spawned in the parent's first attempt (the one that parked in its join).
+    const byId = new Map(spans.map((s) => [s.context.spanId, s]));
+    const ancestors: string[] = [];
+    for (let at = child.parentSpanId; at !== null; at = byId.get(at)?.parentSpanId ?? null) ancestors.push(at);
+    expect(ancestors[0]).toBe(parentSpans[0]!.context.spanId);
+    expect(ancestors).toContain(request.spanContext().spanId);
+    expect(child.context.traceId).toBe(request.spanContext().traceId);
+    expect((await p.get(childId!)).traceparent).toBe(`00-${request.spanContext().traceId}-${parentSpans[0]!.context.spanId}-01`);
+  });
+
   it('the trace context survives a restart: enqueued by one instance, run by another', async () => {
     const { dir, remove } = makeTempDir('phaseline-otel-');
     try {

@@ -110,6 +110,10 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     parked: null,
     waits: [],
     signals: [],
+    parentId: null,
+    children: [],
+    blockedBy: [],
+    dependencies: [],
     lease: null,
     ...overrides,
   };

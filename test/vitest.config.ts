@@ -28,6 +28,7 @@ export const CONFORMANCE = [
   'test/workflow.crash.test.ts',
   'test/workflow.schedules.test.ts',
   'test/workflow.children.test.ts',
+  'test/workflow.dependencies.test.ts',
 ];
 
 /**

@@ -6,7 +6,9 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { ChildOutcome } from '../src/runner/context.ts';
-import { FAST, deferred, open, rawRow, types, waitForState } from './helpers/behaviour-harness.ts';
+import { engineOf } from '../src/internal.ts';
+import { STORE } from './support/stores.ts';
+import { FAST, deferred, onCleanup, open, rawRow, types, waitForState } from './helpers/behaviour-harness.ts';
 
 describe('child jobs', () => {
   test('a parent spawns children of other lifecycles, parks in join, and gets each outcome once', async () => {
@@ -105,5 +107,175 @@ describe('child jobs', () => {
     expect(seen).toBe('UNKNOWN_JOB_TYPE');
     expect((await p.list()).map((j) => j.id)).toEqual([id]);
     expect(await rawRow(p, id + 1)).toBeUndefined();
+  });
+
+  test('parent and child name each other: job.parentId, job.children, the child\'s CREATE key and the parent\'s spawn STEP', async () => {
+    const p = await open();
+    p.register({ name: 'leaf', lifecycle: 'rime', handler: async (ctx) => ctx.params });
+    p.register({
+      name: 'root',
+      lifecycle: 'uws',
+      handler: async (ctx) => {
+        const a = await ctx.spawn('a', 'leaf', 1);
+        const b = await ctx.spawn('b', { name: 'leaf' }, 2, { cancelWithParent: false });
+        return (await ctx.join([a, b])).map((o) => o.result);
+      },
+    });
+    p.start({ ...FAST, concurrency: 3 });
+    const id = await p.enqueue('root', null);
+    const done = await waitForState(p, id, 'COMPLETED', 10_000);
+    expect(done.result).toEqual([1, 2]);
+    expect(done.parentId).toBeNull();
+    expect(done.children.map((c) => c.cancelWithParent)).toEqual([true, false]);
+    const [a, b] = done.children.map((c) => c.id) as [number, number];
+    for (const [child, name] of [[a, 'a'], [b, 'b']] as const) {
+      const job = await p.get(child);
+      expect(job.parentId).toBe(id);
+      expect(job.children).toEqual([]);
+      const create = (await p.history(child))[0]!;
+      expect(create.type).toBe('CREATE');
+      expect((create.payload as { idempotencyKey: string }).idempotencyKey).toBe(`child:${id}:${name}`);
+    }
+    const steps = (await p.history(id)).filter((e) => e.type === 'STEP').map((e) => e.payload);
+    expect(steps).toEqual([
+      { name: 'spawn:a', result: a },
+      { name: 'spawn:b', result: { id: b, cancelWithParent: false } },
+    ]);
+    expect(done.steps).toEqual({ 'spawn:a': a, 'spawn:b': { id: b, cancelWithParent: false } });
+    for (const job of [id, a, b]) expect((await p.replay(job)).divergences).toEqual([]);
+  });
+
+  test('cancelling a parent cancels its unfinished children (and theirs) in the same transaction, each by its own CANCEL; a detached child and a finished one stay', async () => {
+    const p = await open();
+    const release = deferred<void>();
+    onCleanup(() => release.resolve());
+    // A child that runs until cancelled (its signal), one that has finished, one detached.
+    const untilCancelled = async (ctx: { signal: AbortSignal }) => {
+      await Promise.race([new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)), release.promise]);
+      return null;
+    };
+    p.register({ name: 'runs', lifecycle: 'rime', handler: untilCancelled });
+    p.register({ name: 'quick', lifecycle: 'synapse', handler: async () => 'done' });
+    p.register({
+      name: 'middle',
+      lifecycle: 'ecotaxa',
+      handler: async (ctx) => {
+        const grandchild = await ctx.spawn('g', 'runs', null);
+        return ctx.join([grandchild]);
+      },
+    });
+    p.register({
+      name: 'top',
+      lifecycle: 'uws',
+      handler: async (ctx) => {
+        const quick = await ctx.spawn('quick', 'quick', null);
+        await ctx.join([quick]);
+        const runs = await ctx.spawn('runs', 'runs', null);
+        const middle = await ctx.spawn('middle', 'middle', null);
+        const detached = await ctx.spawn('detached', 'runs', null, { cancelWithParent: false });
+        return ctx.join([runs, middle, detached]);
+      },
+    });
+    p.start({ ...FAST, concurrency: 8 });
+    const id = await p.enqueue('top', null);
+    const parked = await waitForState(p, id, (job) => job.children.length === 4 && job.parked !== null, 10_000);
+    const [quick, runs, middle, detached] = parked.children.map((c) => c.id) as [number, number, number, number];
+    const grandchild = (await waitForState(p, middle, (job) => job.children.length === 1 && job.parked !== null, 10_000)).children[0]!.id;
+    await waitForState(p, grandchild, (job) => job.running, 10_000);
+    await waitForState(p, runs, (job) => job.running, 10_000);
+    await waitForState(p, detached, (job) => job.running, 10_000);
+
+    await p.cancel(id);
+    // Written with the parent's cancellation: asked of every unfinished descendant at once.
+    for (const child of [runs, middle, grandchild]) {
+      const job = await p.get(child);
+      expect(job.cancelRequested || job.outcome === 'cancelled').toBe(true);
+      const cancels = (await p.history(child)).filter((e) => e.type === 'CANCEL');
+      expect(cancels).toHaveLength(1);
+    }
+    expect((await p.history(runs)).find((e) => e.type === 'CANCEL')!.actor).toBe(`parent/${id}`);
+    expect((await p.history(grandchild)).find((e) => e.type === 'CANCEL')!.actor).toBe(`parent/${middle}`);
+    expect((await p.get(detached)).cancelRequested).toBe(false);
+    expect((await p.history(quick)).some((e) => e.type === 'CANCEL')).toBe(false);
+
+    await waitForState(p, id, (job) => job.terminal, 10_000);
+    for (const child of [runs, middle, grandchild]) expect((await waitForState(p, child, (job) => job.terminal, 10_000)).outcome).toBe('cancelled');
+    expect((await p.get(id)).outcome).toBe('cancelled');
+    expect((await p.get(quick)).outcome).toBe('succeeded');
+    expect((await p.get(detached)).terminal).toBe(false);
+    release.resolve();
+    await waitForState(p, detached, (job) => job.terminal, 10_000);
+    for (const job of [id, quick, runs, middle, grandchild, detached]) expect((await p.replay(job)).divergences).toEqual([]);
+  });
+
+  test('a lifecycle\'s own cancelling event (UWS ABORT) cancels the children too', async () => {
+    const p = await open();
+    p.register({ name: 'runs2', lifecycle: 'rime', handler: async (ctx) => { await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)); return null; } });
+    p.register({ name: 'top2', lifecycle: 'uws', handler: async (ctx) => ctx.join([await ctx.spawn('r', 'runs2', null)]) });
+    p.start({ ...FAST, concurrency: 3 });
+    const id = await p.enqueue('top2', null);
+    const child = (await waitForState(p, id, (job) => job.children.length === 1 && job.parked !== null, 10_000)).children[0]!.id;
+    await waitForState(p, child, (job) => job.running, 10_000);
+    await p.send(id, { type: 'ABORT' }, { lifecycle: 'uws' });
+    expect((await p.get(child)).cancelRequested).toBe(true);
+    expect((await waitForState(p, child, (job) => job.terminal, 10_000)).outcome).toBe('cancelled');
+    expect((await waitForState(p, id, (job) => job.terminal, 10_000)).state).toBe('ABORTED');
+    expect((await p.history(child)).filter((e) => e.type === 'CANCEL')).toHaveLength(1);
+  });
+
+  test('a spawn option of the wrong kind is refused before anything is written', async () => {
+    const p = await open();
+    let seen: unknown = null;
+    p.register({ name: 'leaf2', lifecycle: 'rime', handler: async () => null });
+    p.register({
+      name: 'wrong',
+      lifecycle: 'rime',
+      attempts: 1,
+      handler: async (ctx) => {
+        try {
+          await ctx.spawn('x', 'leaf2', null, { cancelWithParent: 'no' as unknown as boolean });
+        } catch (error) {
+          seen = (error as { code?: string }).code;
+        }
+        return null;
+      },
+    });
+    p.start({ ...FAST });
+    const id = await p.enqueue('wrong', null);
+    const done = await waitForState(p, id, 'JOB_STATUS_SUCCEEDED', 5000);
+    expect(seen).toBe('INVALID_INPUT');
+    expect(done.children).toEqual([]);
+    expect(await rawRow(p, id + 1)).toBeUndefined();
+  });
+
+  // The engine door itself (SQLite: the facade hides the engine on PostgreSQL, where the same script runs).
+  test.skipIf(STORE !== 'sqlite')('a spawn whose parent step is refused (its lease is not the caller\'s) creates no child: one transaction', async () => {
+    const p = await open();
+    p.register({ name: 'leaf3', lifecycle: 'rime', handler: async () => null });
+    const parent = await p.enqueue('leaf3', null);
+    const engine = engineOf(p);
+    const options = { lifecycle: 'rime', type: 'leaf3', input: { params: null }, idempotencyKey: `child:${parent}:x` };
+    expect(() => engine.spawn({ jobId: parent, fence: { leaseId: 'not-the-lease' }, actor: 'w' }, 'spawn:x', options, false)).toThrow(expect.objectContaining({ code: 'LEASE_LOST' }));
+    expect(await rawRow(p, parent + 1)).toBeUndefined();
+    expect((await p.get(parent)).children).toEqual([]);
+    expect(types(await p.history(parent))).toEqual(['ADMIT']);
+  });
+
+  test.skipIf(STORE !== 'sqlite')('a child spawned after its parent was asked to cancel (before its handler saw it) is cancelled with it', async () => {
+    const p = await open();
+    p.register({ name: 'leaf4', lifecycle: 'rime', handler: async () => null });
+    const parent = await p.enqueue('leaf4', null);
+    const engine = engineOf(p);
+    const [claimed] = engine.claimDue(1, ['leaf4'], (now) => ({ leaseId: 'L1', leaseExpiresAt: now + 60_000, workerId: 'w', actor: 'w' }));
+    expect(claimed!.id).toBe(parent);
+    await p.cancel(parent);
+    const options = { lifecycle: 'rime', type: 'leaf4', input: { params: null }, idempotencyKey: `child:${parent}:late` };
+    const child = engine.spawn({ jobId: parent, fence: { leaseId: 'L1' }, actor: 'w' }, 'spawn:late', options, false);
+    const job = await p.get(child.id);
+    expect(job.outcome).toBe('cancelled');
+    expect((await p.history(child.id)).find((e) => e.type === 'CANCEL')!.actor).toBe(`parent/${parent}`);
+    const detached = engine.spawn({ jobId: parent, fence: { leaseId: 'L1' }, actor: 'w' }, 'spawn:free', { ...options, idempotencyKey: `child:${parent}:free` }, true);
+    expect((await p.get(detached.id)).terminal).toBe(false);
+    expect((await p.get(parent)).children).toEqual([{ id: child.id, cancelWithParent: true }, { id: detached.id, cancelWithParent: false }]);
   });
 });

@@ -10,6 +10,13 @@
  * per version; replay agrees with every row.
  * Signals: each job gets one signal, sent at random moments (before its handler waits, while it
  * waits, while no worker is alive): every job ends with its own payload, one SIGNAL each, none lost.
+ * Children: parents spawn three children each (of other lifecycles) and join them, killed at random
+ * moments (between spawns, while parked in the join, while children run): one child per (parent,
+ * name), each listed by its parent, each succeeded once and signalled its parent once; every
+ * parent resumed after its last child ended and succeeded with every child's outcome; one event
+ * per version and replay exact for every job.
+ * Dependencies: a graph of jobs enqueued up front with `dependsOn`, run under kills: no job ran
+ * before its last dependency ended, each got one UNBLOCK per dependency, all succeeded once.
  *
  * The seed is printed; PHASELINE_SEED repeats it.
  */
@@ -18,7 +25,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPhaseline, type Phaseline } from '../src/phaseline.ts';
 import type { JobEvent } from '../src/engine/job.ts';
-import { PARK_LIFECYCLES, SLEEP_MS, registerParkTypes, sleeperName, waiterName } from './fixtures/runner/park-types.ts';
+import { CHILD_NAMES, PARK_LIFECYCLES, SLEEP_MS, leafName, registerParkTypes, sleeperName, spawnerName, waiterName } from './fixtures/runner/park-types.ts';
 import { makeTempDir, prng, seedFromEnv, sleep, spawnFixture, type Child } from './helpers/processes.ts';
 import { STORE_TAG, freshDatabase } from './support/stores.ts';
 
@@ -222,6 +229,134 @@ describe(`durable sleep and signals survive SIGKILL ${STORE_TAG}`, () => {
     } finally {
       await observer.close();
       remove();
+    }
+  }, 240_000);
+
+  it('spawn and join under kills: one child per (parent, name), every parent resumed after its children and finished', async () => {
+    const seed = seedFromEnv() + 2;
+    console.log(`workflow.crash children: seed ${seed} (PHASELINE_SEED=${seed - 2} repeats it)`);
+    const random = prng(seed);
+    const { db, log, observer, ids, remove } = await prepare(spawnerName);
+    let killsWhileParked = 0;
+    try {
+      let next = spawnWorker(db, log, 'crash', seed);
+      for (let v = 0; v < VICTIMS; v++) {
+        const victim = next;
+        next = spawnWorker(db, log, 'crash', seed + v + 1);
+        await begin(victim);
+        await victim.waitForLine(/^RUNNING$/, 3000).catch(() => null);
+        if (v === 0) await waitUntil('a parent parked in its join', async () => (await observer.list()).some((job) => job.parked !== null), 10_000).catch(() => {});
+        else await sleep(Math.floor(random() * 500));
+        if ((await observer.list()).some((job) => job.parked !== null)) killsWhileParked++;
+        await kill(victim);
+      }
+      await kill(next).catch(() => {});
+      await drain(db, log, seed + 100);
+
+      const all = await observer.list();
+      const children = all.filter((job) => job.parentId !== null);
+      let lost = 0;
+      for (const id of ids) {
+        const parent = await observer.get(id);
+        const where = `parent ${id} (${parent.lifecycle})`;
+        expect(parent.outcome, `${where} succeeded (errors ${JSON.stringify(parent.errors)})`).toBe('succeeded');
+        const mine = children.filter((c) => c.parentId === id);
+        expect(mine.map((c) => c.idempotencyKey).sort(), `${where}: one child per name`).toEqual(CHILD_NAMES.map((name) => `child:${id}:${name}`));
+        const result = parent.result as { children: number[]; outcomes: string[]; results: Array<{ name: string }> };
+        expect(parent.children.map((c) => c.id), `${where} lists its children`).toEqual(result.children);
+        expect(result.children.slice().sort((a, b) => a - b)).toEqual(mine.map((c) => c.id).sort((a, b) => a - b));
+        expect(result.outcomes).toEqual(CHILD_NAMES.map(() => 'succeeded'));
+        expect(result.results).toEqual(CHILD_NAMES.map((name) => ({ name })));
+        const history = await observer.history(id);
+        const succeeded = history.find((e) => e.type === 'SUCCEED')!;
+        for (const child of mine) {
+          expect(child.endedAt!, `${where} resumed after child ${child.id} ended`).toBeLessThanOrEqual(succeeded.at);
+          expect(history.filter((e) => e.type === 'SIGNAL' && e.actor === `child/${child.id}`), `${where}: child ${child.id} signalled once`).toHaveLength(1);
+        }
+        // One spawn step per child: a re-entered parent never recorded a second.
+        expect(history.filter((e) => e.type === 'STEP').map((e) => e.payload!.name)).toEqual(CHILD_NAMES.map((name) => `spawn:${name}`));
+        lost += history.filter((e) => e.type === 'LEASE_LOST').length;
+      }
+      expect(children).toHaveLength(ids.length * CHILD_NAMES.length);
+      for (const job of all) {
+        const history = await observer.history(job.id);
+        expect(history.map((e) => e.seq), `job ${job.id}: one event per version`).toEqual(history.map((_e, i) => i + 1));
+        expect(job.outcome, `job ${job.id} succeeded`).toBe('succeeded');
+        expect(history.filter((e) => e.type === 'SUCCEED')).toHaveLength(1);
+        expect((await observer.replay(job.id)).divergences, `job ${job.id} replays exactly`).toEqual([]);
+      }
+      console.log(`workflow.crash children: ${VICTIMS} kills, ${killsWhileParked} while a parent was parked; ${lost} parent attempts cut by a kill; ${children.length} children for ${ids.length} parents`);
+      expect(lost, 'a kill cut a parent attempt').toBeGreaterThanOrEqual(1);
+    } finally {
+      await observer.close();
+      remove();
+    }
+  }, 240_000);
+
+  it('dependsOn under kills: no job runs before its dependencies end; one UNBLOCK per dependency', async () => {
+    const seed = seedFromEnv() + 3;
+    console.log(`workflow.crash dependencies: seed ${seed} (PHASELINE_SEED=${seed - 3} repeats it)`);
+    const random = prng(seed);
+    const db = await freshDatabase();
+    const temp = makeTempDir('phaseline-deps-');
+    const log = join(temp.dir, 'steps.log');
+    writeFileSync(log, '');
+    const observer = createPhaseline({ db });
+    await observer.ready();
+    registerParkTypes(observer, null);
+    const lc = (i: number) => leafName(PARK_LIFECYCLES[i % PARK_LIFECYCLES.length]!);
+    // Three layers: 6 roots, 6 jobs on two roots each, 3 on two of those each.
+    const layers: number[][] = [[], [], []];
+    const deps = new Map<number, number[]>();
+    for (let i = 0; i < 6; i++) layers[0]!.push(await observer.enqueue(lc(i), { layer: 0, i }));
+    for (let layer = 1; layer < 3; layer++) {
+      const below = layers[layer - 1]!;
+      for (let i = 0; i < (layer === 1 ? 6 : 3); i++) {
+        const on = [below[(i * 2) % below.length]!, below[(i * 2 + 1) % below.length]!];
+        const id = await observer.enqueue(lc(i + layer), { layer, i }, { dependsOn: on });
+        deps.set(id, on);
+        layers[layer]!.push(id);
+      }
+    }
+    try {
+      let next = spawnWorker(db, log, 'crash', seed);
+      for (let v = 0; v < VICTIMS; v++) {
+        const victim = next;
+        next = spawnWorker(db, log, 'crash', seed + v + 1);
+        await begin(victim);
+        await victim.waitForLine(/^RUNNING$/, 3000).catch(() => null);
+        await sleep(Math.floor(random() * 400));
+        await kill(victim);
+      }
+      await kill(next).catch(() => {});
+      await drain(db, log, seed + 100);
+
+      const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => l.split(' ').map(Number));
+      let cut = 0;
+      for (const id of layers.flat()) {
+        const job = await observer.get(id);
+        const history = await observer.history(id);
+        expect(job.outcome, `job ${id} succeeded`).toBe('succeeded');
+        expect(history.map((e) => e.seq), `job ${id}: one event per version`).toEqual(history.map((_e, i) => i + 1));
+        expect(history.filter((e) => e.type === 'SUCCEED')).toHaveLength(1);
+        expect((await observer.replay(id)).divergences, `job ${id} replays exactly`).toEqual([]);
+        cut += history.filter((e) => e.type === 'LEASE_LOST').length;
+        const on = deps.get(id);
+        if (!on) continue;
+        const ended = Math.max(...(await Promise.all(on.map(async (d) => (await observer.get(d)).endedAt!))));
+        const unblocks = history.filter((e) => e.type === 'UNBLOCK');
+        expect(unblocks.map((e) => e.actor).sort(), `job ${id}: one UNBLOCK per dependency`).toEqual(on.map((d) => `job/${d}`).sort());
+        expect(job.dependencies.map((d) => d.id).sort()).toEqual([...on].sort());
+        const firstClaim = history.find((e) => e.type === 'CLAIM')!;
+        expect(firstClaim.seq, `job ${id}: claimed only after its last UNBLOCK`).toBeGreaterThan(Math.max(...unblocks.map((e) => e.seq)));
+        expect(firstClaim.at).toBeGreaterThanOrEqual(ended);
+        for (const line of lines.filter((l) => l[0] === id)) expect(line[3]!, `job ${id}: its handler ran after its dependencies ended`).toBeGreaterThanOrEqual(ended);
+        for (const d of on) expect((await observer.history(d)).filter((e) => e.type === 'DEPENDENT' && (e.payload as { id: number }).id === id)).toHaveLength(1);
+      }
+      console.log(`workflow.crash dependencies: ${VICTIMS} kills; ${cut} attempts cut by a kill; ${layers.flat().length} jobs, ${deps.size} with dependencies`);
+    } finally {
+      await observer.close();
+      temp.remove();
     }
   }, 240_000);
 });

@@ -236,6 +236,8 @@ class PgOps implements StoreTx {
   #pendingRows = new Map<number, { row: JobRow; storedVersion: number }>();
   /** Heads read and locked together ({@link lockHeads}), for the readHead calls that follow. */
   #heads = new Map<number, JobHead>();
+  /** How many times the pending rows went to the server (a savepoint must not queue them again). */
+  #flushes = 0;
   #updates = new Map<string, ReturnType<typeof updateStatement>>();
 
   constructor(db: PgDb) {
@@ -272,6 +274,7 @@ class PgOps implements StoreTx {
     if (this.#pendingRows.size === 0) return;
     const pending = [...this.#pendingRows.values()];
     this.#pendingRows.clear();
+    this.#flushes++;
     const result = (yield this.#db.execute(batchUpdate(pending))) as pg.QueryResult;
     if (result.rowCount !== pending.length) {
       throw new Error(`phaseline: ${pending.length - (result.rowCount ?? 0)} of ${pending.length} locked rows had moved on`);
@@ -618,11 +621,14 @@ class PgOps implements StoreTx {
       // A refusal comes before any write (see #strict): only what it queued is dropped.
       const mark = this.#pendingEvents.length;
       const rows = new Map(this.#pendingRows);
+      const flushes = this.#flushes;
       try {
         return yield* script;
       } catch (error) {
         this.#pendingEvents.length = mark;
-        this.#pendingRows = rows;
+        // Rows a read flushed inside the savepoint are on the server already: queued again, their
+        // version guard would fail at the next flush. The refused script queued nothing after them.
+        if (this.#flushes === flushes) this.#pendingRows = rows;
         throw error;
       }
     }

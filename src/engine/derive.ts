@@ -7,7 +7,7 @@ import type { JobContext, Outcome } from '../../machines/common.ts';
 import type { JobRow, StoredSnapshot } from '../db/schema.ts';
 import type { JobHead } from '../db/store.ts';
 import type { JobFields } from './job-types.ts';
-import { parkingOf } from './parking.ts';
+import { isBlocked, parkingOf } from './parking.ts';
 
 /** Columns fixed at creation, taken from the CREATE event (the lifecycle version also changed by an UPGRADE). */
 export type JobIdentity = Pick<JobFields, 'id' | 'lifecycle' | 'lifecycleVersion' | 'type' | 'owner' | 'runId' | 'idempotencyKey' | 'concurrencyKey' | 'traceparent'>;
@@ -129,7 +129,8 @@ export function deriveRow(
     snapshot: persistSnapshot(snapshot),
     version,
     stateVersion: head.stateVersion,
-    claimable: wakeable || snapshot.hasTag('queued'),
+    // A job waiting for dependencies (src/engine/parking.ts) is claimable once the last has ended.
+    claimable: wakeable || (snapshot.hasTag('queued') && !isBlocked(context)),
     running,
     waiting: snapshot.hasTag('waiting'),
     outcome: outcomeOf(snapshot),

@@ -26,7 +26,7 @@ import {
   IllegalTransitionError, InvalidInputError, isPhaselineError, JobNotFoundError, LeaseLostError, StaleVersionError, WrongOwnerError,
 } from '../errors.ts';
 import { deriveRow, NO_LEASE, restoreSnapshot, type JobIdentity, type LeaseColumns } from './derive.ts';
-import { applyEvent, childSignal, parentOf, parkingOf } from './parking.ts';
+import { applyEvent, childrenOf, childSignal, dependentsOf, parentOf, parkingOf } from './parking.ts';
 import { archivedStates, LifecycleRegistry } from './lifecycles.ts';
 import { assertCount, assertInstant, assertJson, assertText, validateEvent } from './validate.ts';
 import { describeDivergence } from '../replay/causes.ts';
@@ -90,6 +90,12 @@ export interface CreateOptions {
   /** Send the lifecycle's start events (UWS RUN, RIME ADMIT, Qiskit QUEUE) in the same transaction. Default true. */
   start?: boolean;
   actor?: string | null;
+  /**
+   * Jobs that must end (whatever their outcome) before this one is claimable: those unfinished
+   * now are recorded by a BLOCK event after its creation, and each gets a DEPENDENT event, in the
+   * same transaction. An unknown id: JOB_NOT_FOUND, nothing written.
+   */
+  dependsOn?: readonly number[];
 }
 
 /** A committed transition, as observers see it. */
@@ -150,6 +156,8 @@ interface LiveJob {
 interface Creation {
   at: number;
   actor: string | null;
+  /** The dependencies it waits for (each gets a DEPENDENT once the job has its id). */
+  blockedBy: number[];
   steps: Array<{ row: JobRow; snapshot: AnyMachineSnapshot; type: string; payload: Record<string, unknown>; stateBefore: string | null }>;
 }
 
@@ -310,51 +318,86 @@ export class Engine<S extends Store = SyncStore> {
    */
   createMany(items: readonly CreateOptions[]): Out<S, JobRow[]> {
     const prepared = items.map((options) => ({ options, ...this.#prepareCreate(options) }));
-    const keyed = items.flatMap((item) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
+    return this.#write((tx, unit) => this.#createScript(tx, unit, prepared));
+  }
+
+  /**
+   * A child job (`ctx.spawn`) and its parent's record of it, in one transaction: the child is
+   * created (or, its key `child:<parentId>:<name>` seen before, found) and the parent's STEP
+   * `stepName` records its id, fenced by the parent's lease. So a parent's spawn steps name every
+   * child it has, exactly (no crash leaves a child its parent does not list), and a parent that
+   * lost its lease creates no child. `detached` records `{ id, cancelWithParent: false }`
+   * instead of the id: cancelling the parent leaves that child be.
+   */
+  spawn(parent: { jobId: number; fence: { leaseId: string }; actor: string | null }, stepName: string, options: CreateOptions, detached: boolean): Out<S, JobRow> {
+    const prepared = [{ options, ...this.#prepareCreate(options) }];
     return this.#write(function* (this: Engine<S>, tx: StoreTx, unit: Unit) {
-      if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
-      // Each item's job: a stored one, or the index of the creation that makes it.
-      const results: Array<JobRow | number> = [];
-      const creations: Creation[] = [];
-      const firstOfKey = new Map<string, number>();
-      for (const { options, lifecycle, input } of prepared) {
-        if (options.idempotencyKey != null) {
-          const key = `${options.type}\u0000${options.idempotencyKey}`;
-          const earlier = firstOfKey.get(key);
-          if (earlier !== undefined) {
-            results.push(results[earlier]!);
-            continue;
-          }
-          firstOfKey.set(key, results.length);
-          const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
-          if (existing) {
-            results.push(existing);
-            continue;
-          }
-        }
-        results.push(creations.length);
-        creations.push(this.#fold(lifecycle, input, options));
-      }
-      if (creations.length > 0) {
-        const ids = yield* tx.insertJobs(creations.map((c) => c.steps.at(-1)!.row));
-        const events: JobEventRow[] = [];
-        creations.forEach((creation, i) => {
-          for (const step of creation.steps) {
-            step.row.id = ids[i]!;
-            const event = eventOf(step.row, step.type, creation.at, step.payload, step.stateBefore, creation.actor);
-            events.push(event);
-            this.#afterCommit(unit, step.row, step === creation.steps.at(-1) ? step.snapshot : null, event);
-          }
-          noteCreation(unit.slots, creation.steps.at(-1)!.row);
-        });
-        yield* tx.appendEvents(events);
-      }
-      return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
+      const child = (yield* this.#createScript(tx, unit, prepared))[0]!;
+      const result = detached ? { id: child.id, cancelWithParent: false } : child.id;
+      const after = yield* this.#sendScript(tx, unit, parent.jobId, { type: 'STEP', name: stepName, result }, { fence: parent.fence, actor: parent.actor });
+      // Spawned by a handler that has not yet seen its job's cancellation: cancelled with it all the same.
+      if (after.cancelRequested && !detached) yield* this.#cancelChild(tx, unit, parent.jobId, child.id);
+      return child; // as created: its caller wants its id
     }.bind(this));
   }
 
-  /** A new job's creation and start events made in memory: each step's row and snapshot, the last one to be written. */
-  #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions): Creation {
+  /** The body of {@link createMany} (and of {@link spawn}'s child): the jobs made or found, in the order given. */
+  *#createScript(tx: StoreTx, unit: Unit, prepared: ReadonlyArray<{ options: CreateOptions; lifecycle: Lifecycle; input: JobInput }>): Script<JobRow[]> {
+    const keyed = prepared.flatMap(({ options: item }) => (item.idempotencyKey ? [{ type: item.type, key: item.idempotencyKey }] : []));
+    if (keyed.length > 1) yield* tx.lockIdempotencyKeys(keyed);
+    // Each item's job: a stored one, or the index of the creation that makes it.
+    const results: Array<JobRow | number> = [];
+    const creations: Creation[] = [];
+    const firstOfKey = new Map<string, number>();
+    for (const { options, lifecycle, input } of prepared) {
+      if (options.idempotencyKey != null) {
+        const key = `${options.type}\u0000${options.idempotencyKey}`;
+        const earlier = firstOfKey.get(key);
+        if (earlier !== undefined) {
+          results.push(results[earlier]!);
+          continue;
+        }
+        firstOfKey.set(key, results.length);
+        const existing = yield* tx.findByIdempotencyKey(options.type, options.idempotencyKey);
+        if (existing) {
+          results.push(existing);
+          continue;
+        }
+      }
+      const open: number[] = [];
+      // In id order, as batches lock rows: two creations naming the same jobs wait, never deadlock.
+      for (const id of [...new Set(options.dependsOn ?? [])].sort((a, b) => a - b)) {
+        const head = yield* tx.readHead(id);
+        if (!head) throw new JobNotFoundError(id);
+        if (head.endedAt === null) open.push(id);
+      }
+      results.push(creations.length);
+      creations.push(this.#fold(lifecycle, input, options, open));
+    }
+    if (creations.length > 0) {
+      const ids = yield* tx.insertJobs(creations.map((c) => c.steps.at(-1)!.row));
+      const events: JobEventRow[] = [];
+      creations.forEach((creation, i) => {
+        for (const step of creation.steps) {
+          step.row.id = ids[i]!;
+          const event = eventOf(step.row, step.type, creation.at, step.payload, step.stateBefore, creation.actor);
+          events.push(event);
+          this.#afterCommit(unit, step.row, step === creation.steps.at(-1) ? step.snapshot : null, event);
+        }
+        noteCreation(unit.slots, creation.steps.at(-1)!.row);
+      });
+      yield* tx.appendEvents(events);
+      for (const [i, creation] of creations.entries()) {
+        for (const dependency of creation.blockedBy) {
+          yield* this.#sendScript(tx, unit, dependency, { type: 'DEPENDENT', id: ids[i]! }, { actor: `job/${ids[i]!}` });
+        }
+      }
+    }
+    return results.map((result) => (typeof result === 'number' ? creations[result]!.steps.at(-1)!.row : result));
+  }
+
+  /** A new job's creation and start events made in memory (and its BLOCK when it waits for `blockedBy`): each step's row and snapshot, the last one to be written. */
+  #fold(lifecycle: Lifecycle, input: JobInput, options: CreateOptions, blockedBy: number[]): Creation {
     const at = this.clock();
     const identity: JobIdentity = {
       id: 0, // known once the row is inserted
@@ -383,7 +426,13 @@ export class Engine<S extends Store = SyncStore> {
         : { row: next, snapshot, type: types[i - 1]!, payload: {}, stateBefore: row!.state });
       row = next;
     });
-    return { at, actor: options.actor ?? null, steps };
+    if (blockedBy.length > 0) {
+      const last = steps.at(-1)!;
+      const snapshot = applyEvent(lifecycle.machine, last.snapshot, { type: 'BLOCK', on: blockedBy, at }, () => last.snapshot);
+      if (snapshot === null) throw new InvalidInputError('dependsOn', `a ${lifecycle.name} job that is ${last.row.state} once created cannot wait for other jobs`);
+      steps.push({ row: deriveRow(last.row, identity, snapshot, at, NO_LEASE), snapshot, type: 'BLOCK', payload: { on: blockedBy }, stateBefore: last.row.state });
+    }
+    return { at, actor: options.actor ?? null, steps, blockedBy };
   }
 
   /** A creation's snapshots: from the lifecycle's template when it has one ({@link buildTemplate}), else by XState. */
@@ -402,6 +451,9 @@ export class Engine<S extends Store = SyncStore> {
     validateInput(options.input);
     const input: JobInput = { ...options.input, params: options.input.params ?? null };
     if (typeof options.type !== 'string' || options.type.length === 0) throw new InvalidInputError('type', 'must be a non-empty string');
+    if (options.dependsOn !== undefined && (!Array.isArray(options.dependsOn) || !options.dependsOn.every((id) => Number.isSafeInteger(id) && id > 0))) {
+      throw new InvalidInputError('dependsOn', 'must be an array of job ids');
+    }
     for (const field of ['type', 'owner', 'runId', 'idempotencyKey', 'concurrencyKey', 'traceparent'] as const) {
       const value = options[field];
       if (value != null) assertText(value, field);
@@ -471,8 +523,43 @@ export class Engine<S extends Store = SyncStore> {
     if (prev.endedAt === null && row.endedAt !== null) {
       const parent = parentOf(row.idempotencyKey);
       if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
+      for (const dependent of dependentsOf(after.context)) yield* this.#unblock(tx, unit, dependent, row);
+    }
+    // The first cancellation of a parent (asked, or ending it cancelled at once: CANCEL, or a
+    // lifecycle's own such as UWS ABORT) cancels its unfinished children in the same transaction,
+    // each by a CANCEL of its own through its own lifecycle; theirs cancel their children in turn.
+    const wasAsked = (before.context as JobContext).cancelRequested;
+    if (!wasAsked && (row.cancelRequested || (prev.endedAt === null && row.outcome === 'cancelled'))) {
+      for (const child of childrenOf(after.context)) {
+        if (child.cancelWithParent) yield* this.#cancelChild(tx, unit, prev.id, child.id);
+      }
     }
     return row;
+  }
+
+  /** A dependency has ended: tell the job waiting for it, in the same transaction. One that has finished or was deleted stays as it is. */
+  *#unblock(tx: StoreTx, unit: Unit, jobId: number, dependency: JobRow): Script<void> {
+    const event = { type: 'UNBLOCK', id: dependency.id, state: dependency.state, outcome: dependency.outcome };
+    yield* this.#sendRefusable(tx, unit, jobId, event, `job/${dependency.id}`);
+  }
+
+  /** One send in its own savepoint, a refusal (the job has finished, or is gone) swallowed. */
+  *#sendRefusable(tx: StoreTx, unit: Unit, jobId: number, event: EventObject & Record<string, unknown>, actor: string): Script<void> {
+    const mark = unit.effects.length;
+    const slotMark = unit.slots.length;
+    try {
+      yield* tx.savepoint(this.#sendScript(tx, unit, jobId, event, { actor }));
+    } catch (error) {
+      unit.effects.length = mark;
+      unit.slots.length = slotMark;
+      unit.cache.clear();
+      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
+    }
+  }
+
+  /** Cancel a child with its parent; one that has finished (refusing CANCEL) or was deleted stays as it is. */
+  *#cancelChild(tx: StoreTx, unit: Unit, parentId: number, childId: number): Script<void> {
+    yield* this.#sendRefusable(tx, unit, childId, { type: 'CANCEL' }, `parent/${parentId}`);
   }
 
   /**

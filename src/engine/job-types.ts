@@ -3,7 +3,7 @@
  * return). Rows stay inside the store; `job.ts` maps them to these.
  */
 import type { JobError, Json, Outcome } from '../../machines/common.ts';
-import type { Parked, SignalRecord, WaitRecord } from './parking.ts';
+import type { DependencyOutcome, Parked, SignalRecord, SpawnedChild, WaitRecord } from './parking.ts';
 
 export type { Parked, SignalRecord, WaitRecord } from './parking.ts';
 
@@ -76,6 +76,18 @@ export interface Job<Params = Json, Result = Json> extends JobFields {
   waits: WaitRecord[];
   /** Signals received that no wait has taken yet, oldest first. */
   signals: SignalRecord[];
+  /** The job whose handler spawned this one (`ctx.spawn`; its key `child:<parentId>:<name>` names it), else null. */
+  parentId: number | null;
+  /**
+   * The children this job's handler has spawned, in spawn order: every one, exactly (a child and
+   * its parent's spawn step are written in one transaction). `cancelWithParent` false: spawned
+   * with `{ cancelWithParent: false }`, so cancelling this job leaves it be.
+   */
+  children: SpawnedChild[];
+  /** The dependencies (`enqueue(..., { dependsOn })`) not ended yet: the job is not claimable while any is left. */
+  blockedBy: number[];
+  /** How each dependency that was unfinished at the job's creation ended, in the order they ended. */
+  dependencies: DependencyOutcome[];
   lease: { id: string; expiresAt: number; workerId: string | null } | null;
 }
 

@@ -5,7 +5,7 @@
 import type { Json } from '../../machines/common.ts';
 import type { Job, JobEvent } from './job-types.ts';
 import type { JobEventRow, JobRow } from '../db/schema.ts';
-import { signalsOf, waitsOf, type Parked, type ParkingContext } from './parking.ts';
+import { childrenOf, parentOf, signalsOf, waitsOf, type Parked, type ParkingContext } from './parking.ts';
 
 export type { Job, JobEvent } from './job-types.ts';
 
@@ -59,6 +59,10 @@ export function toJob<P = Json, R = Json>(row: JobRow): Job<P, R> {
     parked: parkedOfRow(row),
     waits: waitsOf(row.snapshot.context),
     signals: signalsOf(row.snapshot.context),
+    parentId: parentOf(row.idempotencyKey),
+    children: childrenOf(row.snapshot.context),
+    blockedBy: (row.snapshot.context as ParkingContext).blockedBy ?? [],
+    dependencies: (row.snapshot.context as ParkingContext).dependencies ?? [],
     lease: row.leaseId !== null ? { id: row.leaseId, expiresAt: row.leaseExpiresAt ?? 0, workerId: row.workerId } : null,
   };
 }

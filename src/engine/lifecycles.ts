@@ -35,7 +35,7 @@ export function validateLifecycle(lifecycle: Lifecycle): void {
   }
   const reserved = PARKING_EVENTS.filter((type) => (machine.root.events as string[]).includes(type));
   if (reserved.length > 0) {
-    throw new InvalidInputError(where, `its machine names ${reserved.join(', ')}, which are the engine's own events (sleeps, signal waits and their wake-ups); rename them`);
+    throw new InvalidInputError(where, `its machine names ${reserved.join(', ')}, which are the engine's own events (sleeps, signal waits, their wake-ups and dependencies); rename them`);
   }
   checkTagContract(lifecycle);
   checkNamedImplementations(lifecycle);

@@ -32,8 +32,21 @@
 import type { AnyMachineSnapshot, AnyStateMachine } from 'xstate';
 import type { JobContext, Json } from '../../machines/common.ts';
 
-/** The engine's own parking events (reserved: a lifecycle's machine may not name them). */
-export const PARKING_EVENTS = ['SLEEP', 'WAIT', 'SIGNAL', 'WAKE'] as const;
+/**
+ * The engine's own parking events (reserved: a lifecycle's machine may not name them), and those
+ * of dependencies ({@link DEPENDENCY_EVENTS}).
+ */
+export const PARKING_EVENTS = ['SLEEP', 'WAIT', 'SIGNAL', 'WAKE', 'BLOCK', 'DEPENDENT', 'UNBLOCK'] as const;
+/**
+ * Dependencies (`enqueue(type, params, { dependsOn })`), answered here like the parking events:
+ * - `BLOCK { on }`: written with a new job's creation, in the same transaction: the dependencies
+ *   still unfinished then. While any is left the job is not claimable, whatever its state.
+ * - `DEPENDENT { id }`: written on each of those dependencies in that transaction: job `id` waits for it.
+ * - `UNBLOCK { id, state, outcome }`: written on a waiting job in the transaction where its
+ *   dependency `id` ends (whatever its outcome); the last one makes the job claimable.
+ * No claim scans for blocked jobs: a blocked job's row is not claimable, so the claim index never holds it.
+ */
+export const DEPENDENCY_EVENTS = ['BLOCK', 'DEPENDENT', 'UNBLOCK'] as const;
 export type ParkingEventType = (typeof PARKING_EVENTS)[number];
 
 /** Why and until when a job is parked. */
@@ -71,6 +84,29 @@ export interface ParkingContext {
   parked?: Parked | null;
   waits?: WaitRecord[];
   signals?: SignalRecord[];
+  /** Dependencies not yet ended (`enqueue(..., { dependsOn })`): the job is not claimable while any is left. */
+  blockedBy?: number[];
+  /** Jobs waiting for this one to end. */
+  dependents?: number[];
+  /** How each dependency that ended after the job's creation ended, in the order they ended. */
+  dependencies?: DependencyOutcome[];
+}
+
+/** How a dependency ended, as the job waiting for it records it. */
+export interface DependencyOutcome {
+  id: number;
+  state: string;
+  outcome: 'succeeded' | 'failed' | 'cancelled' | null;
+}
+
+/** Whether a context still waits for a dependency. */
+export function isBlocked(context: unknown): boolean {
+  return ((context as ParkingContext).blockedBy?.length ?? 0) > 0;
+}
+
+/** The jobs a context says wait for it to end. */
+export function dependentsOf(context: unknown): number[] {
+  return (context as ParkingContext).dependents ?? [];
 }
 
 const RESERVED = new Set<string>(PARKING_EVENTS);
@@ -179,6 +215,27 @@ export function parkingTransition(
       }
       break;
     }
+    case 'BLOCK': {
+      if (snapshot.hasTag('terminal') || context.blockedBy !== undefined) return null;
+      next = { ...context, blockedBy: [...(event.on as number[])] };
+      break;
+    }
+    case 'DEPENDENT': {
+      if (snapshot.hasTag('terminal')) return null;
+      const id = event.id as number;
+      const dependents = context.dependents ?? [];
+      if (dependents.includes(id)) return null;
+      next = { ...context, dependents: [...dependents, id] };
+      break;
+    }
+    case 'UNBLOCK': {
+      const id = event.id as number;
+      const blockedBy = context.blockedBy ?? [];
+      if (snapshot.hasTag('terminal') || !blockedBy.includes(id)) return null;
+      const outcome: DependencyOutcome = { id, state: event.state as string, outcome: (event.outcome ?? null) as DependencyOutcome['outcome'] };
+      next = { ...context, blockedBy: blockedBy.filter((b) => b !== id), dependencies: [...(context.dependencies ?? []), outcome] };
+      break;
+    }
     default:
       return null;
   }
@@ -236,4 +293,38 @@ export function parentOf(idempotencyKey: string | null): number | null {
 /** The signal a parent gets when its child ends. */
 export function childSignal(childId: number): string {
   return `child:${childId}`;
+}
+
+/** The step name under which a parent records a child (`ctx.spawn(name, ...)`). */
+export const SPAWN_STEP_PREFIX = 'spawn:';
+
+/** A child as its parent's spawn step records it. */
+export interface SpawnedChild {
+  id: number;
+  /** False when spawned with `{ cancelWithParent: false }`: cancelling the parent leaves it be. */
+  cancelWithParent: boolean;
+}
+
+/**
+ * A spawn step's result: the child's id, or `{ id, cancelWithParent: false }` for a child that
+ * outlives its parent's cancellation; null for anything else.
+ */
+export function spawnedChild(result: unknown): SpawnedChild | null {
+  if (typeof result === 'number') return Number.isSafeInteger(result) && result > 0 ? { id: result, cancelWithParent: true } : null;
+  if (typeof result === 'object' && result !== null && typeof (result as { id?: unknown }).id === 'number') {
+    return { id: (result as { id: number }).id, cancelWithParent: (result as { cancelWithParent?: unknown }).cancelWithParent !== false };
+  }
+  return null;
+}
+
+/** The children a job's context records (its spawn steps), in the order spawned. */
+export function childrenOf(context: unknown): SpawnedChild[] {
+  const steps = (context as { steps?: Record<string, unknown> }).steps ?? {};
+  const children: SpawnedChild[] = [];
+  for (const name in steps) {
+    if (!name.startsWith(SPAWN_STEP_PREFIX)) continue;
+    const child = spawnedChild(steps[name]);
+    if (child) children.push(child);
+  }
+  return children;
 }

@@ -127,6 +127,13 @@ export function validateEvent(event: unknown): asserts event is { type: string }
     case 'SIGNAL':
       if (typeof e.name !== 'string' || e.name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
       break;
+    case 'BLOCK':
+      if (!Array.isArray(e.on) || e.on.length === 0 || !e.on.every((id) => Number.isSafeInteger(id) && (id as number) > 0)) throw new InvalidInputError('on', 'must be a non-empty array of job ids');
+      break;
+    case 'DEPENDENT':
+    case 'UNBLOCK':
+      if (!Number.isSafeInteger(e.id) || (e.id as number) <= 0) throw new InvalidInputError('id', 'must be a job id');
+      break;
     case 'SET':
       optional(e, 'priority', (v, f) => {
         if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new InvalidInputError(f, 'must be an integer');

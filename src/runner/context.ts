@@ -6,7 +6,7 @@
 import type { Json } from '../../machines/common.ts';
 import type { Job } from '../engine/job-types.ts';
 import { IllegalTransitionError, InvalidInputError, SignalTimeoutError } from '../errors.ts';
-import { childKey, childSignal, type WaitRecord } from '../engine/parking.ts';
+import { childKey, childSignal, SPAWN_STEP_PREFIX, spawnedChild, type WaitRecord } from '../engine/parking.ts';
 import { assertJson } from '../engine/validate.ts';
 import type { LazyAbort } from './abort.ts';
 import type { Maybe } from '../engine/types.ts';
@@ -56,11 +56,14 @@ export interface HandlerContext<Params = Json> {
    */
   waitFor<Payload extends Json = Json>(name: string, options?: { timeout?: number }): Promise<Payload>;
   /**
-   * Enqueue a child job of a registered type, as a durable step named `spawn:<name>`: a re-entered
-   * or recovered handler gets the same child's id back, and a crash between the enqueue and the
-   * step's record makes no second child (the child's idempotency key is `child:<parentId>:<name>`).
+   * Enqueue a child job of a registered type, as a durable step named `spawn:<name>`: the child
+   * and the step that records its id are written in one transaction (fenced by this attempt's
+   * lease), so a re-entered or recovered handler gets the same child's id back and no crash makes
+   * a second child or one the parent does not list (`job.children`). The child's idempotency key is
+   * `child:<parentId>:<name>` (`job.parentId`) and it is traced under this attempt's span.
+   * Cancelling the parent cancels its unfinished children, unless `cancelWithParent: false`.
    */
-  spawn(name: string, type: string | { name: string }, params: Json): Promise<number>;
+  spawn(name: string, type: string | { name: string }, params: Json, options?: SpawnOptions): Promise<number>;
   /**
    * Wait until each child has ended (in the order given) and return how each ended. A child's
    * ending signals its parent in the same transaction, so this parks like `waitFor` (one wait per
@@ -68,6 +71,12 @@ export interface HandlerContext<Params = Json> {
    * ({@link SignalTimeoutError}).
    */
   join(ids: readonly number[], options?: { timeout?: number }): Promise<ChildOutcome[]>;
+}
+
+/** `ctx.spawn`'s options. */
+export interface SpawnOptions {
+  /** Cancel the child when its parent is cancelled (its lifecycle's CANCEL, in the parent's cancelling transaction). Default true. */
+  cancelWithParent?: boolean;
 }
 
 /** How a child job ended, as its parent's `join` returns it. */
@@ -89,8 +98,12 @@ export interface AttemptPort {
   live(): boolean;
   /** The engine's clock (UTC ms): wake instants are on it. */
   clock(): number;
-  /** Enqueue a child of a registered type under an idempotency key; its id. */
-  spawn(type: string, params: Json, idempotencyKey: string): Maybe<number>;
+  /**
+   * Enqueue a child of a registered type under an idempotency key and record it in the step
+   * `stepName` (`{ id, cancelWithParent: false }` when detached, else its id), in one fenced
+   * transaction; the child's id.
+   */
+  spawn(type: string, params: Json, idempotencyKey: string, stepName: string, detached: boolean): Maybe<number>;
   progressIntervalMs: number;
   now(): number;
 }
@@ -231,11 +244,18 @@ export function createHandlerContext<Params extends Json>(
       if (record.kind === 'signal' && record.outcome === 'signal') return (record.payload ?? null) as Payload;
       throw new SignalTimeoutError(job.id, name, (record as { until: number | null }).until ?? 0);
     },
-    async spawn(name, type, params) {
+    async spawn(name, type, params, options = {}) {
       if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('name', 'must be a non-empty string');
+      const { cancelWithParent = true } = options ?? {};
+      if (typeof cancelWithParent !== 'boolean') throw new InvalidInputError('cancelWithParent', 'must be true or false');
       refuseOutside('ctx.spawn');
+      const stepName = `${SPAWN_STEP_PREFIX}${name}`;
+      if (Object.hasOwn(steps, stepName)) return spawnedChild(steps[stepName])!.id;
+      abort.throwIfAborted();
       const typeName = typeof type === 'string' ? type : type?.name;
-      return this.step(`spawn:${name}`, () => port.spawn(typeName, params, childKey(job.id, name)));
+      const id = await port.spawn(typeName, params, childKey(job.id, name), stepName, !cancelWithParent);
+      steps[stepName] = cancelWithParent ? id : { id, cancelWithParent: false };
+      return id;
     },
     async join(ids, options = {}) {
       if (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id > 0)) throw new InvalidInputError('ids', 'must be an array of job ids');

@@ -84,8 +84,13 @@ export interface RunnerPort {
     /** The jobs the writes are for. */
     jobIds: readonly number[],
   ): Maybe<Job[]>;
-  /** Create a job (a handler's child, `ctx.spawn`); with an idempotency key seen before, the first job. Returns its id. */
+  /** Create a job; with an idempotency key seen before, the first job. Returns its id. */
   create(options: CreateOptions): Maybe<number>;
+  /**
+   * A handler's child (`ctx.spawn`): created (or found by its key) and recorded in the parent's
+   * step `stepName`, in one transaction fenced by the parent's lease. Returns the child's id.
+   */
+  spawn(parent: { jobId: number; leaseId: string; actor: string }, stepName: string, options: CreateOptions, detached: boolean): Maybe<number>;
   /** Whether the job's machine accepts an event of this type now (`known` saves a read when it never does). */
   accepts(jobId: number, type: string, known?: Pick<Job, 'lifecycle' | 'lifecycleVersion'>): Maybe<boolean>;
   /** The event to send once the parameters pass validation, when the claim entered a `validating` state. */
@@ -132,6 +137,8 @@ export function enginePort<S extends Store>(engine: Engine<S>): RunnerPort {
       return then(e.sendEachThenClaim(queued, (send, error) => report((send as Queued).write, error), claimAfter, jobIds), jobs);
     },
     create: (options) => then(e.create(options), (row) => row.id),
+    spawn: (parent, stepName, options, detached) =>
+      then(e.spawn({ jobId: parent.jobId, fence: { leaseId: parent.leaseId }, actor: parent.actor }, stepName, options, detached), (row) => row.id),
     accepts: (jobId, type, known) => e.accepts(jobId, type, known),
     validationEvent: (job) => e.validationEvent(job),
     heartbeat: (jobId, leaseId, expiresAt) => {
@@ -174,6 +181,7 @@ export function pendingPort(port: Promise<RunnerPort>, clock: () => number): Run
     write: async (...args) => (await port).write(...args),
     finish: async (...args) => (await port).finish(...args),
     create: async (...args) => (await port).create(...args),
+    spawn: async (...args) => (await port).spawn(...args),
     accepts: async (...args) => (await port).accepts(...args),
     validationEvent: async (...args) => (await port).validationEvent(...args),
     heartbeat: async (...args) => (await port).heartbeat(...args),

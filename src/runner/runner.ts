@@ -292,16 +292,19 @@ export class Runner implements Workers {
       },
       live: () => !attempt.reason && this.#active.get(attempt.jobId) === attempt,
       clock: () => this.#port.clock(),
-      spawn: (typeName, params, idempotencyKey) => {
+      spawn: (typeName, params, idempotencyKey, stepName, detached) => {
         const child = this.#types.get(typeName);
         if (!child) throw new UnknownJobTypeError(typeName);
-        return this.#port.create({
+        const options = {
           lifecycle: child.lifecycle,
           type: child.name,
           input: { params: validateParams(child, params), priority: child.priority, runAfter: null, executionDuration: child.executionDuration, destruction: null, quote: null },
           idempotencyKey,
+          // The child's attempts are traced under this attempt's span.
+          traceparent: attempt.span?.traceparent() ?? null,
           actor: attempt.actor,
-        });
+        };
+        return this.#port.spawn({ jobId: job.id, leaseId: attempt.leaseId, actor: attempt.actor }, stepName, options, detached);
       },
       progressIntervalMs: this.#opts.progressIntervalMs,
       // The rate limit measures elapsed time, which a wall clock stepping back would stretch.

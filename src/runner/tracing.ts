@@ -6,7 +6,7 @@
  * are the attempt's children.
  */
 import type { Job } from '../engine/job-types.ts';
-import { contextOf, type OtelApi, type OtelSpan, type OtelTracer } from '../telemetry.ts';
+import { activeTraceparent, contextOf, type OtelApi, type OtelSpan, type OtelTracer } from '../telemetry.ts';
 
 export class AttemptSpan {
   readonly #api: OtelApi;
@@ -23,6 +23,11 @@ export class AttemptSpan {
   /** A transition of the job during the attempt. */
   event(type: string, state: string): void {
     if (!this.#ended) this.#span.addEvent(type, { 'phaseline.job.state': state });
+  }
+
+  /** The attempt span's W3C traceparent: a child job spawned in the attempt is traced under it. */
+  traceparent(): string | null {
+    return this.#api.context.with(this.#context, () => activeTraceparent(this.#api));
   }
 
   /** Run `fn` (the handler) with the attempt's span active. */
