@@ -7,7 +7,7 @@
  * neither listed nor reachable. Pages fit 375 px and follow the dark scheme.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { browserAvailable, launchBrowser, type Browser } from './support/browser.ts';
 import { startDashboard, waitForState, type DashboardHarness } from './helpers/dashboard-harness.ts';
 
@@ -43,8 +43,11 @@ describe.runIf(run)('dashboard in a browser', () => {
     await waitForState(h.phaseline, ids.bobs, 'COMPLETED');
     await waitForState(h.phaseline, ids.roots, 'approved');
   });
-  afterAll(async () => {
+  // A script error on any page fails the test that loaded it.
+  afterEach(() => {
     expect(scriptErrors).toEqual([]);
+  });
+  afterAll(async () => {
     await browser?.close();
     await h?.close();
   });
@@ -122,15 +125,18 @@ describe.runIf(run)('dashboard in a browser', () => {
     expect(await page.locator('#step-view dl [data-field="state"]').textContent()).toBe(initial);
     expect(await page.getAttribute('#step-view svg g.current', 'data-state')).toBe(initial);
     expect(await page.$$('#step-view svg path.pl-edge.taken')).toHaveLength(0);
-    // After the claim: one arrow taken, the job running.
+    // Forward again, one event at a time up to the claim: each step's state and arrows taken so far.
     const claim = history.findIndex((e) => e.type === 'CLAIM') + 1;
-    await page.getByRole('button', { name: 'Next event' }).click();
-    await page.waitForSelector('#step-view[data-step="2"]');
-    if (claim === 2) {
-      expect(await page.locator('#step-view dl [data-field="state"]').textContent()).toBe(history[1]!.stateAfter);
-      expect(await page.$$('#step-view svg path.pl-edge.taken')).toHaveLength(1);
+    expect(claim).toBeGreaterThan(1);
+    for (let step = 2; step <= claim; step++) {
+      await page.getByRole('button', { name: 'Next event' }).click();
+      await page.waitForSelector(`#step-view[data-step="${step}"]`);
+      expect(await page.locator('#step-view dl [data-field="state"]').textContent()).toBe(history[step - 1]!.stateAfter);
+      const edges = new Set(history.slice(1, step).map((e) => `${e.stateBefore}->${e.stateAfter}`));
+      expect(await page.$$('#step-view svg path.pl-edge.taken')).toHaveLength(edges.size);
     }
-    expect(page.url()).toContain('step=2');
+    expect(await page.getAttribute('#step-view svg g.current', 'data-state')).toBe(history[claim - 1]!.stateAfter);
+    expect(page.url()).toContain(`step=${claim}`);
     expect(await stillMarked(page)).toBe(true);
     await page.close();
   });

@@ -59,6 +59,30 @@ describe('child jobs', () => {
     for (const child of children) expect((await p.replay(child.id)).divergences).toEqual([]);
   });
 
+  test('a child deleted before it ends releases its parent from the join, with outcome null', async () => {
+    const p = await open();
+    const gate = deferred<void>();
+    onCleanup(() => gate.resolve());
+    p.register({ name: 'child.slow', lifecycle: 'rime', handler: async () => { await gate.promise; return 1; } });
+    p.register({
+      name: 'parent.deleted',
+      lifecycle: 'rime',
+      handler: async (ctx) => {
+        const child = await ctx.spawn('only', 'child.slow', null);
+        return (await ctx.join([child])).map((o: ChildOutcome) => o.outcome);
+      },
+    });
+    p.start({ ...FAST, concurrency: 2 });
+    const id = await p.enqueue('parent.deleted', null);
+    await waitForState(p, id, (job) => job.parked !== null, 10_000);
+    const [child] = await p.list({ type: 'child.slow' });
+    await p.delete(child!.id);
+    const done = await waitForState(p, id, 'JOB_STATUS_SUCCEEDED', 10_000);
+    expect(done.result).toEqual([null]);
+    expect((await p.history(id)).filter((e) => e.type === 'SIGNAL').map((e) => e.actor)).toEqual([`child/${child!.id}`]);
+    expect((await p.replay(id)).divergences).toEqual([]);
+  });
+
   test('a child that ends before the parent joins is not missed: the join takes its kept signal without parking', async () => {
     const p = await open();
     const childDone = deferred<void>();

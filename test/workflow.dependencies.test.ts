@@ -64,6 +64,21 @@ describe('dependsOn', () => {
     for (const job of [a, b, id]) expect((await p.replay(job)).divergences).toEqual([]);
   });
 
+  test('a dependency deleted before it ends unblocks its dependent (outcome null), which then runs', async () => {
+    const p = await open();
+    p.register({ name: 'dep.later', lifecycle: 'rime', handler: async () => 1 });
+    p.register({ name: 'waits', lifecycle: 'rime', handler: async (ctx) => ctx.job.dependencies.map((d: DependencyOutcome) => d.outcome) });
+    p.start({ ...FAST, concurrency: 2 });
+    const dep = await p.enqueue('dep.later', null, { delayMs: 60_000 });
+    const id = await p.enqueue('waits', null, { dependsOn: [dep] });
+    expect((await p.get(id)).blockedBy).toEqual([dep]);
+    await p.delete(dep);
+    const done = await waitForState(p, id, 'JOB_STATUS_SUCCEEDED', 10_000);
+    expect(done.result).toEqual([null]);
+    expect((await p.history(id)).filter((e) => e.type === 'UNBLOCK').map((e) => e.actor)).toEqual([`job/${dep}`]);
+    expect((await p.replay(id)).divergences).toEqual([]);
+  });
+
   test('dependencies already ended are not waited for; with none left the job runs at once', async () => {
     const p = await open();
     const gate = deferred<void>();

@@ -23,6 +23,7 @@ import type { Caller } from '../http/app.ts';
 import { statusOf } from '../http/errors.ts';
 import { mountPathOf, normalizeBasePath } from '../http/mount.ts';
 import type { Phaseline } from '../phaseline.ts';
+import { errorField, safeLog, type Logger } from '../logger.ts';
 import { actionsFor, isActionName, performAction } from './actions.ts';
 import { clientScript } from './assets.ts';
 import { countByState, idParam, jobFor, jobWithHistory, listPage, type ListQuery } from './data.ts';
@@ -53,6 +54,8 @@ export interface DashboardOptions {
    * leads there instead of a bare 401. Default false.
    */
   signIn?: boolean;
+  /** Where a failed request (a 500) is logged. Default: the Phaseline instance's logger. */
+  logger?: Logger;
 }
 
 type DashEnv = { Variables: { caller: Caller; base: string; signedIn: boolean } };
@@ -111,7 +114,7 @@ export function createDashboard(phaseline: Phaseline, options: DashboardOptions 
 
   app.onError((error, c) => {
     const status = statusOf(error);
-    if (status === 500) console.error('phaseline dashboard:', error);
+    if (status === 500) safeLog(options.logger ?? phaseline.logger, 'error', { err: errorField(error), method: c.req.method, path: c.req.path }, 'phaseline dashboard: request failed');
     return c.html(ErrorPage({ base: c.get('base') ?? '', ...problemOf(error) }), status);
   });
   app.notFound((c) => c.html(ErrorPage({ base: c.get('base') ?? '', title: 'Not found', message: 'There is no such page.' }), 404));

@@ -32,6 +32,9 @@ export interface LiveJob {
 
 export type LiveMessage = { kind: 'job'; job: LiveJob } | { kind: 'deleted'; id: number };
 
+/** Jobs created while a stream is open whose progress it follows (a page shows fewer). */
+const MAX_CREATED_FOLLOWED = 200;
+
 interface Subscriber {
   caller: Caller;
   /** Jobs this stream shows (named when it opened, or created since): their progress and deletion are passed on. */
@@ -85,7 +88,11 @@ export class LiveFeed {
         // Progress and other events within a state only for the jobs the page shows (or saw created):
         // a state change of any job moves the page's counts.
         if (!changed && !s.known.has(job.id)) continue;
-        if (created) s.known.add(job.id);
+        if (created) {
+          s.known.add(job.id);
+          // A tab left open while jobs keep coming follows the newest it saw created, not all of them.
+          if (s.known.size > MAX_CREATED_FOLLOWED) s.known.delete(s.known.values().next().value!);
+        }
         s.send(message);
       }
     });

@@ -573,14 +573,7 @@ export class Engine<S extends Store = SyncStore> {
       name: childSignal(child.id),
       payload: { id: child.id, state: child.state, outcome: child.outcome, result: child.result },
     };
-    const mark = unit.effects.length;
-    try {
-      yield* tx.savepoint(this.#sendScript(tx, unit, parentId, event, { actor: `child/${child.id}` }));
-    } catch (error) {
-      unit.effects.length = mark;
-      unit.cache.clear();
-      if (!isPhaselineError(error, 'ILLEGAL_TRANSITION') && !isPhaselineError(error, 'JOB_NOT_FOUND')) throw error;
-    }
+    yield* this.#sendRefusable(tx, unit, parentId, event, `child/${child.id}`);
   }
 
   /**
@@ -881,6 +874,7 @@ export class Engine<S extends Store = SyncStore> {
 
   *#deleteScript(tx: StoreTx, unit: Unit, ids: readonly number[]): Script<number> {
     for (const row of yield* tx.slotFieldsOf(ids)) noteDeletion(unit.slots, row);
+    yield* this.#releaseWaiters(tx, unit, ids);
     const changes = yield* tx.deleteJobs(ids);
     unit.effects.push(() => {
       for (const id of ids) this.#cache.delete(id);
@@ -893,6 +887,24 @@ export class Engine<S extends Store = SyncStore> {
       }
     });
     return changes;
+  }
+
+  /**
+   * An unfinished job deleted (UWS DELETE of a queued or running job) never ends, so what waits for
+   * its end is told now, in the deleting transaction: its parent gets the child signal (outcome null:
+   * it ended by deletion) and each job it blocks an UNBLOCK, as an ending would send them.
+   */
+  *#releaseWaiters(tx: StoreTx, unit: Unit, ids: readonly number[]): Script<void> {
+    if (ids.length > 1) yield* tx.lockHeads(ids);
+    for (const id of ids) {
+      const head = yield* tx.readHead(id);
+      if (!head || head.endedAt !== null) continue;
+      const row = (yield* tx.readRow(id))!;
+      const gone: JobRow = { ...row, outcome: null };
+      const parent = parentOf(row.idempotencyKey);
+      if (parent !== null) yield* this.#signalParent(tx, unit, parent, gone);
+      for (const dependent of dependentsOf(row.snapshot.context)) yield* this.#unblock(tx, unit, dependent, gone);
+    }
   }
 
   /**

@@ -96,6 +96,7 @@ export interface ParkingContext {
 export interface DependencyOutcome {
   id: number;
   state: string;
+  /** null: the dependency was deleted before it ended. */
   outcome: 'succeeded' | 'failed' | 'cancelled' | null;
 }
 

@@ -110,6 +110,7 @@ export function createHttpApp(phaseline: Phaseline, options: HttpOptions = {}): 
     const dashboard = createDashboard(phaseline, {
       ...(typeof options.dashboard === 'object' ? options.dashboard : {}),
       ...(options.authenticate ? { authenticate: options.authenticate } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
       basePath: `${basePath}/dashboard`,
     });
     const toDashboard = (c: { req: { raw: Request }; env: unknown }) => dashboard.fetch(c.req.raw, c.env);

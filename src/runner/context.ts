@@ -84,6 +84,7 @@ export interface ChildOutcome {
   id: number;
   /** The child's wire state (`COMPLETED`, `JOB_STATUS_FAILED`, ...). */
   state: string;
+  /** null: the child was deleted before it ended. */
   outcome: 'succeeded' | 'failed' | 'cancelled' | null;
   result: Json | null;
 }
