@@ -1,7 +1,7 @@
 /**
- * The tables (markdown, also printed to stdout) and the issues' goals checked against them: one
- * table for Phaseline on SQLite against plainjob and BullMQ (issue 5), one for Phaseline on
- * PostgreSQL against pg-boss and graphile-worker (issue 10).
+ * The tables (markdown, also printed to stdout) and the goals checked against them: one
+ * table for Phaseline on SQLite against plainjob and BullMQ, one for Phaseline on
+ * PostgreSQL against pg-boss and graphile-worker.
  */
 import { drainJobs, latencySamples, type Sizes } from './config.ts';
 import type { Figures } from './scenarios.ts';
@@ -123,9 +123,9 @@ function checker(out: string[]): Check {
 
 const times = (v: number) => `${v.toFixed(2)}×`;
 const quotient = (ours: number | undefined, theirs: number | undefined) => (ours !== undefined && theirs ? ours / theirs : undefined);
-const QUICK_NOTE = '- quick mode: small runs, so these checks are indicative only; the issue asks for the full run.';
+const QUICK_NOTE = '- quick mode: small runs, so these checks are indicative only; the goals are judged on the full run.';
 
-/** The goals of issue 5, each with the measured figure and by how much it is met or missed. */
+/** The goals on SQLite, each with the measured figure and by how much it is met or missed. */
 export function goals({ sizes, systems, results }: TableInput): string[] {
   const get = (s: SystemName, d: Durability) => results.get(key(s, d)) ?? {};
   const out: string[] = [];
@@ -152,7 +152,7 @@ export function goals({ sizes, systems, results }: TableInput): string[] {
 }
 
 /**
- * The goals of issue 10, on PostgreSQL, at each setting run: Phaseline's no-op jobs/s at least 2×
+ * The goals on PostgreSQL, at each setting run: Phaseline's no-op jobs/s at least 2×
  * pg-boss's and at least graphile-worker's unbatched, in the same run (1 and 2 worker processes);
  * enqueue → handler start from another process, p50 under 5 ms.
  */
