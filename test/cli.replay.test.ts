@@ -57,17 +57,17 @@ describe('phaseline replay --lifecycles: a candidate machine against the stored 
     const out = lines(changed.out);
     expect(out[0]).toBe('1 job: rime@1: CANCEL in JOB_STATUS_RUNNING leads to JOB_STATUS_CANCELLED, not JOB_STATUS_RUNNING');
     expect(out[1]).toMatch(new RegExp(`^job ${cancelled!.id}: state diverges at event \\d+ \\(CANCEL\\): stored "JOB_STATUS_RUNNING", replayed "JOB_STATUS_CANCELLED"$`));
-    expect(out.at(-1)).toBe('replayed 12 jobs, 1 diverged');
+    expect(out.at(-1)).toBe('replayed 15 jobs, 1 diverged');
 
-    expect(phaseline('--lifecycles', RIME_COPY, 'replay')).toEqual({ code: 0, out: 'replayed 12 jobs, 0 diverged\n', err: '' });
-    expect(phaseline('replay')).toEqual({ code: 0, out: 'replayed 12 jobs, 0 diverged\n', err: '' });
+    expect(phaseline('--lifecycles', RIME_COPY, 'replay')).toEqual({ code: 0, out: 'replayed 15 jobs, 0 diverged\n', err: '' });
+    expect(phaseline('replay')).toEqual({ code: 0, out: 'replayed 15 jobs, 0 diverged\n', err: '' });
   });
 
   it('export writes one job a line; replay --from that file gives the same report as the database, and needs none', () => {
-    expect(phaseline('export', '--out', exported)).toMatchObject({ code: 0, out: expect.stringMatching(/^exported 12 jobs \(\d+ events\) to .*histories\.jsonl\n$/), err: '' });
+    expect(phaseline('export', '--out', exported)).toMatchObject({ code: 0, out: expect.stringMatching(/^exported 15 jobs \(\d+ events\) to .*histories\.jsonl\n$/), err: '' });
     const text = readFileSync(exported, 'utf8');
     const histories = lines(text).map((line) => JSON.parse(line) as { format: number; job: { id: number }; events: Array<{ seq: number }> });
-    expect(histories.map((h) => h.job.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(histories.map((h) => h.job.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     expect(histories.every((h) => h.format === 1 && h.events[0]!.seq === 1)).toBe(true);
     expect(phaseline('export')).toEqual({ code: 0, out: text, err: '' });
     expect(phaseline('export', '--since', '2999-01-01T00:00:00Z')).toEqual({ code: 0, out: '', err: '' });
@@ -77,12 +77,12 @@ describe('phaseline replay --lifecycles: a candidate machine against the stored 
     expect(fromFile.code).toBe(1);
     expect(fromDb.code).toBe(1);
     expect(JSON.parse(fromFile.out)).toEqual(JSON.parse(fromDb.out));
-    expect(JSON.parse(fromFile.out)).toMatchObject({ jobs: 12, diverged: 1, causes: [{ cause: 'state', jobs: 1 }], notReplayed: [] });
+    expect(JSON.parse(fromFile.out)).toMatchObject({ jobs: 15, diverged: 1, causes: [{ cause: 'state', jobs: 1 }], notReplayed: [] });
 
     // No database is opened, or created: not even the default ./phaseline.db.
     const defaultDb = join(ROOT, 'phaseline.db');
     const before = existsSync(defaultDb) ? statSync(defaultDb).mtimeMs : null;
-    expect(run(['replay', '--from', exported])).toEqual({ code: 0, out: 'replayed 12 jobs, 0 diverged\n', err: '' });
+    expect(run(['replay', '--from', exported])).toEqual({ code: 0, out: 'replayed 15 jobs, 0 diverged\n', err: '' });
     expect(existsSync(defaultDb) ? statSync(defaultDb).mtimeMs : null).toBe(before);
     expect(run(['replay', '--from', exported, '3'])).toEqual({ code: 0, out: 'replayed 1 jobs, 0 diverged\n', err: '' });
     const both = phaseline('replay', '--from', exported);
@@ -144,7 +144,7 @@ describe('phaseline upgrade', () => {
     expect(history.map((e) => e.type)).toEqual(['CREATE', 'UPGRADE']);
     expect(history[1]).toMatchObject({ payload: { from: 1, to: 2 }, actor: 'cli', stateBefore: 'PENDING', stateAfter: 'PENDING' });
     expect(JSON.parse(phaseline('show', String(edited), '--json').out)).toMatchObject({ lifecycleVersion: 1, state: 'PENDING' });
-    expect(phaseline('--lifecycles', UWS_V2, 'replay')).toEqual({ code: 0, out: 'replayed 13 jobs, 0 diverged\n', err: '' });
+    expect(phaseline('--lifecycles', UWS_V2, 'replay')).toEqual({ code: 0, out: 'replayed 16 jobs, 0 diverged\n', err: '' });
     // Without version 2 the moved job cannot be replayed, and says so.
     expect(phaseline('replay')).toMatchObject({ code: 2, err: 'phaseline: 1 job was not replayed: lifecycle uws@2 (1 job) not loaded; load it with --lifecycles FILE\n' });
     // Nothing left to move: the edited draft stays.
@@ -162,6 +162,6 @@ describe('phaseline upgrade', () => {
     const after = JSON.parse(phaseline('history', String(draft!.id), '--json').out) as Array<{ type: string }>;
     expect(after.map((e) => e.type).slice(0, 4)).toEqual(['CREATE', 'UPGRADE', 'RUN', 'CLAIM']);
     expect(after.at(-1)!.type).toBe('SUCCEED');
-    expect(phaseline('--lifecycles', UWS_V2, 'replay')).toEqual({ code: 0, out: 'replayed 13 jobs, 0 diverged\n', err: '' });
+    expect(phaseline('--lifecycles', UWS_V2, 'replay')).toEqual({ code: 0, out: 'replayed 16 jobs, 0 diverged\n', err: '' });
   });
 });

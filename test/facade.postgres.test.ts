@@ -283,7 +283,7 @@ describe('the CLI with --db postgres://', () => {
     expect(demo.out).toContain('JOB_STATUS_CANCELLED');
     const replay = cli(['--db', server.url, 'replay']);
     expect(replay.code, replay.err).toBe(0);
-    expect(replay.out.trim()).toBe('replayed 12 jobs, 0 diverged'); // ten lifecycle jobs, a sleeper, a scheduled one
+    expect(replay.out.trim()).toBe('replayed 15 jobs, 0 diverged'); // ten lifecycle jobs, a sleeper, a scheduled one, a parent and its two children
   });
 });
 

@@ -2,12 +2,13 @@
  * `phaseline demo`: real handlers of all five lifecycles run by workers in this process, with live
  * progress bars. The EcoTaxa import asks a question and the demo answers it; a RIME test and a UWS
  * job are cancelled mid-run; a flaky job is retried; a broken one fails; a finished UWS job reaches
- * its destruction instant and is archived; a job sleeps durably mid-run; a cron schedule enqueues a
- * job each second, and is paused after its first (`phaseline schedules` lists it).
+ * its destruction instant and is archived; a job sleeps durably mid-run; a parent spawns two child
+ * jobs and joins them; a cron schedule enqueues a job each second, and is paused after its first
+ * (`phaseline schedules` lists it).
  */
 import type { Job } from '../engine/job.ts';
 import type { Phaseline } from '../phaseline.ts';
-import { demoJobTypes, ecotaxaImport, flaky, broken, heartbeat, nap, qiskitSampler, rimeStressTest, synapseQuery, uwsCutout } from '../demo/jobtypes.ts';
+import { demoJobTypes, ecotaxaImport, fanout, flaky, broken, heartbeat, nap, qiskitSampler, rimeStressTest, synapseQuery, uwsCutout } from '../demo/jobtypes.ts';
 import { bar } from './table.ts';
 
 export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = process.stdout): Promise<void> {
@@ -25,6 +26,7 @@ export async function runDemo(phaseline: Phaseline, out: NodeJS.WriteStream = pr
     flaky: await phaseline.enqueue(flaky, null, { owner: 'erin' }),
     broken: await phaseline.enqueue(broken, null, { owner: 'erin' }),
     nap: await phaseline.enqueue(nap, null, { owner: 'dave' }),
+    fanout: await phaseline.enqueue(fanout, null, { owner: 'carol' }),
   };
   // Replaced when the demo runs again on the same database; paused once it has made its first job.
   await phaseline.schedule('demo-heartbeat', '* * * * * *', heartbeat, null);

@@ -166,4 +166,27 @@ export const heartbeat = defineJobType<Json, Json>({
   },
 });
 
-export const demoJobTypes: readonly AnyJobType[] = [ecotaxaImport, uwsCutout, rimeStressTest, synapseQuery, qiskitSampler, flaky, broken, nap, heartbeat];
+/** One part of the demo's fan-out: a child job its parent spawned. */
+export const part = defineJobType<{ part: number }, Json>({
+  name: 'demo.part',
+  lifecycle: 'rime',
+  async handler(ctx) {
+    await work(ctx, 3, 60, `Part ${ctx.params.part}`);
+    return { part: ctx.params.part };
+  },
+});
+
+/** Spawns two child jobs (durable steps: a retried or recovered parent never spawns twice) and joins them. */
+export const fanout = defineJobType<Json, Json>({
+  name: 'demo.fanout',
+  lifecycle: 'rime',
+  async handler(ctx) {
+    const children = [await ctx.spawn('part-1', part, { part: 1 }), await ctx.spawn('part-2', part, { part: 2 })];
+    await ctx.progress(50, 'Waiting for 2 parts');
+    const outcomes = await ctx.join(children);
+    await ctx.progress(100, 'Both parts done');
+    return outcomes.map((child) => child.outcome);
+  },
+});
+
+export const demoJobTypes: readonly AnyJobType[] = [ecotaxaImport, uwsCutout, rimeStressTest, synapseQuery, qiskitSampler, flaky, broken, nap, heartbeat, part, fanout];
