@@ -20,6 +20,7 @@ import { createHttpApp } from '../src/http/app.ts';
 import { createPhaseline, defineJobType, type Phaseline } from '../src/index.ts';
 import { engineOf } from '../src/internal.ts';
 import { launchBrowser } from '../test/support/browser.ts';
+import { enqueueDashboardJobs, registerDashboardTypes } from './lib/dashboard-jobs.ts';
 
 const arg = (name: string) => {
   const i = process.argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -33,23 +34,11 @@ const RUNS = Number(arg('runs') ?? 7);
 const EVENTS = Number(arg('events') ?? 2_000);
 const BATCH = 10_000;
 
-/** One job type per lifecycle, each a share of the jobs (as bench/dashboard-queries.ts). */
-const TYPES = [
-  { name: 'cutout', lifecycle: 'uws', share: 0.3 },
-  { name: 'classify', lifecycle: 'ecotaxa', share: 0.25 },
-  { name: 'stress-test', lifecycle: 'rime', share: 0.2 },
-  { name: 'query', lifecycle: 'synapse', share: 0.15 },
-  { name: 'circuit', lifecycle: 'qiskit', share: 0.1 },
-] as const;
-const OWNERS = 100;
 /** The job type whose one job reports progress EVENTS times, for a long history. */
 const LONG = 'long-report';
-const spread = (i: number, n: number) => Math.floor(((i * 2654435761) >>> 0) / 2 ** 32 * n);
 
 function open(): Phaseline {
-  const phaseline = createPhaseline({ db: FILE });
-  for (const type of TYPES) phaseline.register(defineJobType({ name: type.name, lifecycle: type.lifecycle, attempts: 1, handler: async () => null }));
-  return phaseline;
+  return registerDashboardTypes(createPhaseline({ db: FILE }));
 }
 
 /** One job that reports progress EVENTS times then succeeds, run by workers that know only its type. */
@@ -75,20 +64,7 @@ async function longJob(): Promise<number> {
 
 async function fill(phaseline: Phaseline): Promise<void> {
   const started = performance.now();
-  let made = 0;
-  for (const type of TYPES) {
-    const count = Math.round(JOBS * type.share);
-    for (let done = 0; done < count; done += BATCH) {
-      const items = Array.from({ length: Math.min(BATCH, count - done) }, (_, k) => {
-        const i = made + done + k;
-        const owner = spread(i, OWNERS + 1);
-        const start = !(type.lifecycle === 'uws' || type.lifecycle === 'rime') || spread(i + 7, 10) !== 0;
-        return { params: { i }, owner: owner === OWNERS ? null : `owner-${owner}`, start };
-      });
-      await phaseline.enqueueMany(type.name, items);
-    }
-    made += count;
-  }
+  const made = await enqueueDashboardJobs(phaseline, JOBS, BATCH);
   const engine = engineOf(phaseline);
   const range = engine.idRange()!;
   let cancelled = 0;

@@ -19,8 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { PgStore } from '../src/db/pg-store.ts';
-import { createPhaseline, defineJobType, type CountFilter, type ListFilter, type Phaseline } from '../src/index.ts';
+import { createPhaseline, type CountFilter, type ListFilter, type Phaseline } from '../src/index.ts';
 import { engineOf } from '../src/internal.ts';
+import { enqueueDashboardJobs, registerDashboardTypes } from './lib/dashboard-jobs.ts';
 import { PostgresServer, prepareDatabase } from './lib/postgres.ts';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -35,41 +36,13 @@ const DASHBOARD_INDEXES = ['jobs_state_id', 'jobs_owner_id', 'jobs_type_id', 'jo
 const BATCH = 10_000;
 const PAGE = 50;
 
-/** One job type per lifecycle, each a share of the jobs. */
-const TYPES = [
-  { name: 'cutout', lifecycle: 'uws', share: 0.3 },
-  { name: 'classify', lifecycle: 'ecotaxa', share: 0.25 },
-  { name: 'stress-test', lifecycle: 'rime', share: 0.2 },
-  { name: 'query', lifecycle: 'synapse', share: 0.15 },
-  { name: 'circuit', lifecycle: 'qiskit', share: 0.1 },
-] as const;
-const OWNERS = 100;
-/** A deterministic spread (no Math.random: runs stay comparable). */
-const spread = (i: number, n: number) => Math.floor(((i * 2654435761) >>> 0) / 2 ** 32 * n);
-
 function open(db: string = FILE): Phaseline {
-  const phaseline = createPhaseline({ db });
-  for (const type of TYPES) phaseline.register(defineJobType({ name: type.name, lifecycle: type.lifecycle, attempts: 1, handler: async () => null }));
-  return phaseline;
+  return registerDashboardTypes(createPhaseline({ db }));
 }
 
 async function fill(phaseline: Phaseline): Promise<{ fillMs: number; cancelMs: number }> {
   const started = performance.now();
-  let made = 0;
-  for (const type of TYPES) {
-    const count = Math.round(JOBS * type.share);
-    for (let done = 0; done < count; done += BATCH) {
-      const items = Array.from({ length: Math.min(BATCH, count - done) }, (_, k) => {
-        const i = made + done + k;
-        const owner = spread(i, OWNERS + 1);
-        // One UWS job in ten stays a draft (PENDING), one RIME job in ten REQUESTED.
-        const start = !(type.lifecycle === 'uws' || type.lifecycle === 'rime') || spread(i + 7, 10) !== 0;
-        return { params: { i }, owner: owner === OWNERS ? null : `owner-${owner}`, start };
-      });
-      await phaseline.enqueueMany(type.name, items);
-    }
-    made += count;
-  }
+  const made = await enqueueDashboardJobs(phaseline, JOBS, BATCH);
   const filled = performance.now();
   // Two jobs in a hundred cancelled: terminal states the listing must find among the rest.
   const range = await idRange(phaseline);
