@@ -520,11 +520,7 @@ export class Engine<S extends Store = SyncStore> {
     if (!(yield* tx.writeTransition(row, live.row, stored))) throw new StaleVersionError(prev.id, prev.version, prev.version + 1);
     noteTransition(unit.slots, live.row, row);
     this.#afterCommit(unit, row, after, stored);
-    if (prev.endedAt === null && row.endedAt !== null) {
-      const parent = parentOf(row.idempotencyKey);
-      if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
-      for (const dependent of dependentsOf(after.context)) yield* this.#unblock(tx, unit, dependent, row);
-    }
+    if (prev.endedAt === null && row.endedAt !== null) yield* this.#tellWaiters(tx, unit, row, after.context);
     // The first cancellation of a parent (asked, or ending it cancelled at once: CANCEL, or a
     // lifecycle's own such as UWS ABORT) cancels its unfinished children in the same transaction,
     // each by a CANCEL of its own through its own lifecycle; theirs cancel their children in turn.
@@ -900,11 +896,15 @@ export class Engine<S extends Store = SyncStore> {
       const head = yield* tx.readHead(id);
       if (!head || head.endedAt !== null) continue;
       const row = (yield* tx.readRow(id))!;
-      const gone: JobRow = { ...row, outcome: null };
-      const parent = parentOf(row.idempotencyKey);
-      if (parent !== null) yield* this.#signalParent(tx, unit, parent, gone);
-      for (const dependent of dependentsOf(row.snapshot.context)) yield* this.#unblock(tx, unit, dependent, gone);
+      yield* this.#tellWaiters(tx, unit, { ...row, outcome: null }, row.snapshot.context);
     }
+  }
+
+  /** A job has ended (or gone): its parent gets the child signal and each job it blocks an UNBLOCK, in this transaction. */
+  *#tellWaiters(tx: StoreTx, unit: Unit, row: JobRow, context: unknown): Script<void> {
+    const parent = parentOf(row.idempotencyKey);
+    if (parent !== null) yield* this.#signalParent(tx, unit, parent, row);
+    for (const dependent of dependentsOf(context)) yield* this.#unblock(tx, unit, dependent, row);
   }
 
   /**
